@@ -1,0 +1,80 @@
+import hashlib
+
+from odoo import api, fields, models
+
+
+class SpaProtocol(models.Model):
+    _name = "spa.protocol"
+    _description = "Spa Session Protocol"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, translate=True, tracking=True)
+    code = fields.Char(required=True, tracking=True, help="Short unique code, used in imports and reports.")
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company", index=True, help="Leave empty to share the protocol between companies."
+    )
+    description = fields.Html(translate=True)
+    consent_text = fields.Html(
+        translate=True,
+        help="What the client reads and agrees to. Changing it requires new consents.",
+    )
+    step_ids = fields.One2many("spa.protocol.step", "protocol_id", string="Steps", copy=True)
+    step_count = fields.Integer(compute="_compute_step_count")
+    min_checkin_count = fields.Integer(
+        string="Minimum Check-ins",
+        default=2,
+        tracking=True,
+        help="Feedback check-ins a session must log at least before it can be completed.",
+    )
+    pain_stop_threshold = fields.Integer(
+        default=7,
+        tracking=True,
+        help="A check-in with a pain level at or above this value (0-10) stops the session "
+        "and a referral to a healthcare professional is recommended.",
+    )
+    consent_validity_days = fields.Integer(
+        default=365,
+        tracking=True,
+        help="Days a consent stays valid when it is given without an explicit end date.",
+    )
+    session_ids = fields.One2many("spa.session", "protocol_id", string="Sessions")
+
+    _sql_constraints = [
+        ("code_company_uniq", "UNIQUE(code, company_id)", "The protocol code must be unique per company."),
+        ("min_checkin_count_check", "CHECK(min_checkin_count >= 0)", "The minimum check-in count cannot be negative."),
+        (
+            "pain_stop_threshold_check",
+            "CHECK(pain_stop_threshold BETWEEN 0 AND 10)",
+            "The pain stop threshold must be between 0 and 10.",
+        ),
+        (
+            "consent_validity_days_check",
+            "CHECK(consent_validity_days > 0)",
+            "The consent validity must be at least one day.",
+        ),
+    ]
+
+    @api.depends("step_ids")
+    def _compute_step_count(self):
+        for protocol in self:
+            protocol.step_count = len(protocol.step_ids)
+
+    def _consent_text_version(self):
+        """Fingerprint of the current consent text (in the source language),
+        or None when the protocol has no consent text."""
+        self.ensure_one()
+        text = self.with_context(lang=None).consent_text
+        if not text or not str(text).strip():
+            return None
+        return hashlib.sha256(str(text).encode()).hexdigest()
+
+    def copy_data(self, default=None):
+        vals_list = super().copy_data(default=default)
+        for protocol, vals in zip(self, vals_list, strict=False):
+            vals.setdefault("code", f"{protocol.code}-copy")
+            vals.setdefault("name", self.env._("%(name)s (copy)", name=protocol.name))
+        return vals_list

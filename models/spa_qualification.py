@@ -1,0 +1,26 @@
+from odoo import fields, models
+
+
+class SpaQualification(models.Model):
+    _name = "spa.qualification"
+    _description = "Spa Qualification"
+    _order = "name, id"
+
+    name = fields.Char(required=True, translate=True)
+    description = fields.Text(translate=True)
+    active = fields.Boolean(default=True)
+    certification_ids = fields.One2many("spa.certification", "qualification_id", string="Certifications")
+    certification_count = fields.Integer(compute="_compute_certification_count")
+
+    _sql_constraints = [
+        ("name_uniq", "UNIQUE(name)", "A qualification with this name already exists."),
+    ]
+
+    def _compute_certification_count(self):
+        counts = dict(
+            self.env["spa.certification"]._read_group(
+                [("qualification_id", "in", self.ids)], ["qualification_id"], ["__count"]
+            )
+        )
+        for qualification in self:
+            qualification.certification_count = counts.get(qualification, 0)

@@ -1,0 +1,622 @@
+from collections import defaultdict
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..tools import session_rules
+
+POSITIONINGS = [
+    ("prone_table", "Prone on a massage table"),
+    ("prone_bed", "Prone on a bed"),
+    ("seated", "Seated upright on a chair"),
+]
+
+STOP_REASONS = [
+    ("pain", "Severe pain"),
+    ("client_request", "Client asked to stop"),
+    ("client_late", "Client late or absent"),
+    ("therapist_unavailable", "Therapist unavailable"),
+    ("other", "Other"),
+]
+
+THERAPIST_GROUP = "spa_session_protocol.group_spa_therapist"
+FRONT_DESK_GROUP = "spa_session_protocol.group_spa_front_desk"
+MANAGER_GROUP = "spa_session_protocol.group_spa_manager"
+
+
+class SpaSession(models.Model):
+    _name = "spa.session"
+    _description = "Spa Treatment Session"
+    _inherit = ["spa.evidence.mixin", "mail.thread", "mail.activity.mixin"]
+    _order = "date_planned desc, id desc"
+    _check_company_auto = True
+
+    _spa_server_fields = (
+        "state",
+        "date_start",
+        "date_done",
+        "consent_id",
+        "referral_recommended",
+        "evidence_hash",
+        "started_by_id",
+        "finished_by_id",
+    )
+    _spa_server_defaults = {"state": "draft"}
+    # Reassigning: only while draft, only by the front desk or a manager.
+    _spa_assignment_fields = ("partner_id", "therapist_id", "protocol_id", "event_id")
+    # What the therapist records during the session; frozen once finished.
+    _spa_clinical_fields = (
+        "positioning",
+        "adjust_angle",
+        "adjust_direction",
+        "adjust_lighter_pressure",
+        "adjustment_note",
+        "screening_has_pain",
+        "screening_note",
+        "stop_reason",
+        "stop_note",
+    )
+
+    name = fields.Char(string="Reference", required=True, readonly=True, copy=False, default="/")
+    event_id = fields.Many2one(
+        "calendar.event", string="Appointment", index=True, ondelete="set null", copy=False, tracking=True
+    )
+    partner_id = fields.Many2one(
+        "res.partner", string="Client", required=True, index=True, tracking=True, ondelete="restrict"
+    )
+    therapist_id = fields.Many2one(
+        "res.users",
+        string="Therapist",
+        index=True,
+        tracking=True,
+        ondelete="restrict",
+        domain=lambda self: [("groups_id", "in", self.env.ref(THERAPIST_GROUP).id)],
+    )
+    protocol_id = fields.Many2one(
+        "spa.protocol", required=True, index=True, tracking=True, ondelete="restrict", check_company=True
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    consent_id = fields.Many2one(
+        "spa.consent", string="Consent", readonly=True, copy=False, tracking=True, ondelete="restrict"
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Planned"),
+            ("in_progress", "In Progress"),
+            ("done", "Done"),
+            ("stopped", "Stopped"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        index=True,
+        tracking=True,
+    )
+    date_planned = fields.Datetime(
+        string="Planned Start", compute="_compute_date_planned", store=True, readonly=False, index=True
+    )
+    date_planned_end = fields.Datetime(
+        string="Planned End", compute="_compute_date_planned", store=True, readonly=False
+    )
+    date_start = fields.Datetime(string="Started At", readonly=True, copy=False)
+    date_done = fields.Datetime(string="Finished At", readonly=True, copy=False)
+    started_by_id = fields.Many2one("res.users", string="Started By", readonly=True, copy=False)
+    finished_by_id = fields.Many2one("res.users", string="Finished By", readonly=True, copy=False)
+    referral_recommended = fields.Boolean(
+        readonly=True,
+        copy=False,
+        tracking=True,
+        help="The session was stopped by the stop rule: a referral to a healthcare professional "
+        "(chiropractor, physiotherapist) was recommended to the client.",
+    )
+    evidence_hash = fields.Char(readonly=True, copy=False)
+
+    # Snapshot of the protocol's settings, taken while the session is planned.
+    min_checkin_count = fields.Integer(
+        string="Minimum Check-ins", compute="_compute_protocol_snapshot", store=True, readonly=True
+    )
+    pain_stop_threshold = fields.Integer(compute="_compute_protocol_snapshot", store=True, readonly=True)
+    step_ids = fields.One2many(
+        "spa.session.step",
+        "session_id",
+        string="Checklist",
+        compute="_compute_step_ids",
+        store=True,
+        readonly=False,
+        copy=False,
+    )
+    checkin_ids = fields.One2many(
+        "spa.checkin", "session_id", string="Check-ins", copy=False, groups=THERAPIST_GROUP
+    )
+    checkin_count = fields.Integer(compute="_compute_checkin_count", store=True)
+    step_done_count = fields.Integer(compute="_compute_step_progress")
+    step_total_count = fields.Integer(compute="_compute_step_progress")
+
+    # What the therapist records (clinical detail: therapists and managers only).
+    positioning = fields.Selection(POSITIONINGS, tracking=True, groups=THERAPIST_GROUP)
+    adjust_angle = fields.Boolean(string="Changed Angle", groups=THERAPIST_GROUP)
+    adjust_direction = fields.Boolean(string="Changed Direction", groups=THERAPIST_GROUP)
+    adjust_lighter_pressure = fields.Boolean(string="Lighter Pressure", groups=THERAPIST_GROUP)
+    adjustment_note = fields.Text(groups=THERAPIST_GROUP)
+    screening_has_pain = fields.Boolean(
+        string="Pain or Discomfort Reported",
+        groups=THERAPIST_GROUP,
+        help="At preparation, the client reported pain or discomfort in the area.",
+    )
+    screening_note = fields.Text(
+        string="Screening Answers", groups=THERAPIST_GROUP, help="What the client said about the area."
+    )
+    stop_reason = fields.Selection(STOP_REASONS, copy=False, tracking=True)
+    stop_note = fields.Text(copy=False, groups=THERAPIST_GROUP)
+    completion_blockers = fields.Text(
+        compute="_compute_completion_blockers",
+        groups=THERAPIST_GROUP,
+        help="What still blocks completing the session, from the server's rules.",
+    )
+    can_complete = fields.Boolean(compute="_compute_completion_blockers", groups=THERAPIST_GROUP)
+    is_stop_triggered = fields.Boolean(compute="_compute_completion_blockers", groups=THERAPIST_GROUP)
+
+    _sql_constraints = [
+        ("name_company_uniq", "UNIQUE(name, company_id)", "The session reference must be unique."),
+    ]
+
+    # ------------------------------------------------------------------
+    # Computes
+    # ------------------------------------------------------------------
+
+    @api.depends("event_id.start", "event_id.stop")
+    def _compute_date_planned(self):
+        for session in self:
+            event = session.event_id
+            session.date_planned = event.start or session.date_planned
+            session.date_planned_end = event.stop or session.date_planned_end
+
+    @api.depends("protocol_id")
+    def _compute_protocol_snapshot(self):
+        for session in self:
+            source = session.protocol_id if session.state == "draft" else session
+            session.min_checkin_count = source.min_checkin_count
+            session.pain_stop_threshold = source.pain_stop_threshold
+
+    @api.depends("protocol_id")
+    def _compute_step_ids(self):
+        """Copy the protocol's steps while the session is planned: the
+        checklist is a snapshot, later edits of the protocol do not change it."""
+        for session in self:
+            if session.state != "draft":
+                session.step_ids = session.step_ids
+                continue
+            commands = [Command.clear()] if session.step_ids else []
+            commands += [
+                Command.create(
+                    {
+                        "protocol_step_id": step.id,
+                        "sequence": step.sequence,
+                        "name": step.name,
+                        "instructions": step.instructions,
+                        "is_mandatory": step.is_mandatory,
+                        "requires_checkin": step.requires_checkin,
+                        "qualification_id": step.qualification_id.id,
+                        "record_kind": step.record_kind,
+                    }
+                )
+                for step in session.protocol_id.step_ids
+            ]
+            session.step_ids = commands
+
+    @api.depends("checkin_ids")
+    def _compute_checkin_count(self):
+        # sudo: the count is not clinical detail; everyone who reads the
+        # session may read how many check-ins it has.
+        counts = dict(
+            self.env["spa.checkin"]
+            .sudo()
+            ._read_group([("session_id", "in", self._origin.ids)], ["session_id"], ["__count"])
+        )
+        for session in self:
+            session.checkin_count = counts.get(session._origin, 0)
+
+    @api.depends("step_ids.state")
+    def _compute_step_progress(self):
+        for session in self:
+            session.step_total_count = len(session.step_ids)
+            session.step_done_count = len(session.step_ids.filtered(lambda s: s.state == "done"))
+
+    @api.depends("state", "step_ids.state", "checkin_ids", "consent_id.state", "consent_id.valid_until")
+    def _compute_completion_blockers(self):
+        problems_by_session = self._completion_problems()
+        for session in self:
+            problems = problems_by_session.get(session.id, [])
+            session.is_stop_triggered = any(code == session_rules.STOP_RULE for code, __ in problems)
+            if session.state != "in_progress":
+                session.completion_blockers = False
+                session.can_complete = False
+                continue
+            session.completion_blockers = session._format_problems(problems) if problems else False
+            session.can_complete = not problems
+
+    # ------------------------------------------------------------------
+    # CRUD guards
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._spa_check_server_vals_create(vals_list)
+        for vals in vals_list:
+            if vals.get("name", "/") == "/":
+                vals["name"] = self.env["ir.sequence"].next_by_code("spa.session") or "/"
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._spa_check_server_vals_write(vals)
+        self._check_assignment_change(vals)
+        finished = self.filtered(lambda s: s.state in ("done", "stopped"))
+        if finished:
+            frozen_fields = set(self._spa_clinical_fields) | {"step_ids", "checkin_ids", "company_id"}
+            changed = finished._spa_changed_fields(vals, frozen_fields & set(vals))
+            if changed:
+                raise UserError(
+                    self.env._(
+                        "A finished session is evidence and cannot be edited: %(sessions)s. Fields: %(fields)s.",
+                        sessions=", ".join(finished.mapped("name")),
+                        fields=self._spa_field_labels(changed),
+                    )
+                )
+        return super().write(vals)
+
+    def _check_assignment_change(self, vals):
+        changed = self._spa_changed_fields(vals, self._spa_assignment_fields)
+        if not changed:
+            return
+        started = self.filtered(lambda s: s.state != "draft")
+        if started:
+            raise UserError(
+                self.env._(
+                    "The client, therapist, protocol and appointment of a session cannot change once it "
+                    "has started or ended: %(sessions)s (%(fields)s).",
+                    sessions=", ".join(started.mapped("name")),
+                    fields=self._spa_field_labels(changed),
+                )
+            )
+        user = self.env.user
+        if not self.env.su and not (user.has_group(FRONT_DESK_GROUP) or user.has_group(MANAGER_GROUP)):
+            raise AccessError(
+                self.env._(
+                    "Only the front desk or a manager can change the client, therapist or protocol of a "
+                    "session (%(fields)s).",
+                    fields=self._spa_field_labels(changed),
+                )
+            )
+
+    def _write_server(self, vals):
+        """Write fields that only the session's actions set."""
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_evidence(self):
+        evidence = self.filtered(lambda s: s.state not in ("draft", "cancelled"))
+        if evidence:
+            raise UserError(
+                self.env._(
+                    "Sessions that started are evidence and cannot be deleted: %(sessions)s.",
+                    sessions=", ".join(evidence.mapped("name")),
+                )
+            )
+
+    # ------------------------------------------------------------------
+    # Rule facts (gathered in batch)
+    # ------------------------------------------------------------------
+
+    def _rule_facts(self):
+        """Plain facts of each session for ``session_rules``, in a few queries."""
+        # sudo: the rules must see every check-in and step of the session,
+        # whatever the reading user may browse; nothing is returned to them.
+        sessions_sudo = self.sudo()
+        steps_by_session = defaultdict(list)
+        for step in sessions_sudo.step_ids:
+            steps_by_session[step.session_id.id].append(
+                session_rules.StepFacts(
+                    id=step.id,
+                    name=step.name,
+                    sequence=step.sequence,
+                    is_mandatory=step.is_mandatory,
+                    requires_checkin=step.requires_checkin,
+                    state=step.state,
+                    qualification_id=step.qualification_id.id or None,
+                    record_kind=step.record_kind,
+                )
+            )
+        checkins_by_session = defaultdict(list)
+        for checkin in sessions_sudo.checkin_ids:
+            checkins_by_session[checkin.session_id.id].append(
+                session_rules.CheckinFacts(
+                    id=checkin.id,
+                    step_id=checkin.session_step_id.id or None,
+                    pain_level=checkin.pain_level,
+                    stop_requested=checkin.stop_requested,
+                )
+            )
+        consent_facts = sessions_sudo.consent_id._to_facts()
+        facts = {}
+        for session in sessions_sudo:
+            facts[session.id] = session_rules.SessionFacts(
+                id=session.id,
+                protocol_id=session.protocol_id.id,
+                state=session.state,
+                min_checkin_count=session.min_checkin_count,
+                pain_stop_threshold=session.pain_stop_threshold,
+                date_start=session.date_start or None,
+                steps=tuple(steps_by_session[session.id]),
+                checkins=tuple(checkins_by_session[session.id]),
+                consent=consent_facts.get(session.consent_id.id),
+                protocol_text_version=session.protocol_id._consent_text_version(),
+                has_therapist=bool(session.therapist_id),
+            )
+        return facts
+
+    def _completion_problems(self):
+        today = fields.Date.context_today(self)
+        facts = self._rule_facts()
+        return {sid: session_rules.completion_problems(f, today) for sid, f in facts.items()}
+
+    def _format_problems(self, problems):
+        """One translated sentence naming every problem."""
+        self.ensure_one()
+        _ = self.env._
+        parts = []
+        for code, params in problems:
+            if code == session_rules.NO_CONSENT:
+                parts.append(_("no valid consent of the client for protocol '%(protocol)s'", protocol=self.protocol_id.name))
+            elif code == session_rules.CONSENT_WITHDRAWN:
+                parts.append(_("the consent was withdrawn"))
+            elif code == session_rules.CONSENT_NOT_GIVEN:
+                parts.append(_("the consent was not given"))
+            elif code == session_rules.CONSENT_EXPIRED:
+                parts.append(_("the consent expired (valid until %(date)s)", date=params.get("valid_until") or "-"))
+            elif code == session_rules.CONSENT_NOT_COVERING:
+                parts.append(_("the consent does not cover protocol '%(protocol)s'", protocol=self.protocol_id.name))
+            elif code == session_rules.CONSENT_TEXT_CHANGED:
+                parts.append(
+                    _(
+                        "the consent text of protocol '%(protocol)s' changed since the client agreed: "
+                        "a new consent is needed",
+                        protocol=self.protocol_id.name,
+                    )
+                )
+            elif code == session_rules.CONSENT_AFTER_START:
+                parts.append(_("the consent was given after the session started"))
+            elif code == session_rules.NO_THERAPIST:
+                parts.append(_("no therapist assigned"))
+            elif code == session_rules.STEPS_MISSING:
+                names = params["names"]
+                parts.append(
+                    _(
+                        "%(count)s mandatory step(s) not done: %(steps)s",
+                        count=len(names),
+                        steps=", ".join(f"'{n}'" for n in names),
+                    )
+                )
+            elif code == session_rules.CHECKINS_MISSING:
+                items = [_("after '%(step)s'", step=n) for n in params["names"]]
+                extra = params["count"] - len(params["names"])
+                if extra and items:
+                    items.append(_("%(count)s more at any point", count=extra))
+                elif extra:
+                    items.append(_("at any point"))
+                parts.append(
+                    _("%(count)s check-in(s) missing: %(items)s", count=params["count"], items=", ".join(items))
+                )
+            elif code == session_rules.STOP_RULE:
+                if params["stop_requested"]:
+                    parts.append(_("the client asked to stop: the session must be stopped"))
+                if params["max_pain"] >= params["threshold"]:
+                    parts.append(
+                        _(
+                            "a check-in reported pain %(pain)s/10 (stop threshold %(threshold)s): "
+                            "the session must be stopped and a healthcare professional recommended",
+                            pain=params["max_pain"],
+                            threshold=params["threshold"],
+                        )
+                    )
+            else:
+                parts.append(code)
+        return "; ".join(parts)
+
+    def _raise_problems(self, problems_by_session, header):
+        lines = [
+            self.env._("%(session)s: %(problems)s", session=session.name, problems=session._format_problems(problems))
+            for session in self
+            if (problems := problems_by_session.get(session.id))
+        ]
+        if lines:
+            raise UserError(f"{header}\n" + "\n".join(lines))
+
+    # ------------------------------------------------------------------
+    # Guards shared by the actions
+    # ------------------------------------------------------------------
+
+    def _check_state(self, allowed, action_label):
+        wrong = self.filtered(lambda s: s.state not in allowed)
+        if wrong:
+            labels = dict(self._fields["state"]._description_selection(self.env))
+            raise UserError(
+                self.env._(
+                    "%(action)s is not possible for %(sessions)s.",
+                    action=action_label,
+                    sessions=", ".join(f"{s.name} ({labels[s.state]})" for s in wrong),
+                )
+            )
+
+    def _check_clinical_user(self, action_label):
+        """Starting, completing and stopping are for therapists (their own
+        sessions) and managers; the front desk never runs a session."""
+        if self.env.su:
+            return
+        user = self.env.user
+        if not user.has_group(THERAPIST_GROUP):
+            raise AccessError(
+                self.env._("Only therapists and managers can do this: %(action)s.", action=action_label)
+            )
+        if not user.has_group(MANAGER_GROUP):
+            others = self.filtered(lambda s: s.therapist_id != user)
+            if others:
+                raise AccessError(
+                    self.env._(
+                        "%(action)s: you are not the therapist of %(sessions)s.",
+                        action=action_label,
+                        sessions=", ".join(others.mapped("name")),
+                    )
+                )
+
+    def _lock_for_update(self):
+        """Lock the sessions' rows: a concurrent tick, check-in or state change
+        of the same sessions waits or fails instead of racing this one."""
+        if self.ids:
+            self.env.cr.execute("SELECT id FROM spa_session WHERE id IN %s FOR UPDATE", [tuple(self.ids)])
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_start(self):
+        label = self.env._("Starting")
+        self._check_state(["draft"], label)
+        self._check_clinical_user(label)
+        self.flush_recordset()
+        self._lock_for_update()
+        now = fields.Datetime.now()
+        today = fields.Date.context_today(self)
+        facts = self._rule_facts()
+        # sudo: any consent of the client counts, whoever recorded it; the
+        # search is narrowed to the clients and protocols of these sessions.
+        consents_sudo = self.env["spa.consent"].sudo().search(
+            [
+                ("partner_id", "in", self.partner_id.ids),
+                ("protocol_ids", "in", self.protocol_id.ids),
+                ("company_id", "in", self.company_id.ids),
+                ("state", "!=", "draft"),
+            ]
+        )
+        consent_facts = consents_sudo._to_facts()
+        by_partner = defaultdict(list)
+        for consent in consents_sudo:
+            by_partner[(consent.partner_id.id, consent.company_id.id)].append(consent_facts[consent.id])
+        problems_by_session = {}
+        chosen = {}
+        for session in self:
+            problems, consent = session_rules.start_problems(
+                facts[session.id], by_partner[(session.partner_id.id, session.company_id.id)], today, now
+            )
+            if problems:
+                problems_by_session[session.id] = problems
+            else:
+                chosen[session.id] = consent.id
+        if problems_by_session:
+            self._raise_problems(problems_by_session, self.env._("The session cannot start:"))
+        # Lock the consents relied on: a concurrent withdrawal waits or fails.
+        self.env["spa.consent"].browse(set(chosen.values())).flush_recordset()
+        self.env.cr.execute("SELECT id FROM spa_consent WHERE id IN %s FOR UPDATE", [tuple(set(chosen.values()))])
+        for session in self:
+            session._write_server(
+                {
+                    "state": "in_progress",
+                    "date_start": now,
+                    "started_by_id": self.env.user.id,
+                    "consent_id": chosen[session.id],
+                }
+            )
+        return True
+
+    def action_done(self):
+        label = self.env._("Completing")
+        self._check_state(["in_progress"], label)
+        self._check_clinical_user(label)
+        self.flush_recordset()
+        self._lock_for_update()
+        consents = self.consent_id
+        if consents:
+            consents.flush_recordset()
+            self.env.cr.execute("SELECT id FROM spa_consent WHERE id IN %s FOR UPDATE", [tuple(consents.ids)])
+        problems_by_session = {sid: p for sid, p in self._completion_problems().items() if p}
+        if problems_by_session:
+            self._raise_problems(problems_by_session, self.env._("The session cannot be completed:"))
+        self._write_server(
+            {"state": "done", "date_done": fields.Datetime.now(), "finished_by_id": self.env.user.id}
+        )
+        return True
+
+    def action_stop(self, reason=None, note=None):
+        """End in-progress sessions early as stopped.
+
+        When a check-in triggered the stop rule (severe pain or the client's
+        request), a referral to a healthcare professional is recommended.
+        """
+        label = self.env._("Stopping")
+        self._check_state(["in_progress"], label)
+        self._check_clinical_user(label)
+        self.flush_recordset()
+        self._lock_for_update()
+        problems = self._completion_problems()
+        now = fields.Datetime.now()
+        for session in self:
+            triggered = any(code == session_rules.STOP_RULE for code, __ in problems.get(session.id, []))
+            vals = {
+                "state": "stopped",
+                "date_done": now,
+                "finished_by_id": self.env.user.id,
+                "referral_recommended": triggered,
+            }
+            stop_reason = reason or session.stop_reason
+            if not stop_reason:
+                facts = session._rule_facts()[session.id]
+                triggers = session_rules.stop_triggers(facts)
+                if triggers:
+                    stop_reason = "client_request" if any(c.stop_requested for c in triggers) else "pain"
+                else:
+                    stop_reason = "other"
+            if stop_reason != session.stop_reason:
+                session.write({"stop_reason": stop_reason})
+            if note:
+                session.write({"stop_note": note})
+            session._write_server(vals)
+            if triggered:
+                session.message_post(
+                    body=self.env._(
+                        "Session stopped by the stop rule. A referral to a healthcare professional "
+                        "(chiropractor, physiotherapist) was recommended to the client."
+                    )
+                )
+        return True
+
+    def action_cancel(self):
+        label = self.env._("Cancelling")
+        self._check_state(["draft"], label)
+        self._write_server({"state": "cancelled"})
+        return True
+
+    def _action_cancel_for_event(self):
+        """Cancel the planned sessions of deleted or archived appointments;
+        started or finished ones are evidence: refused."""
+        started = self.filtered(lambda s: s.state not in ("draft", "cancelled"))
+        if started:
+            raise UserError(
+                self.env._(
+                    "The appointment cannot be deleted or archived: its session %(sessions)s has started "
+                    "and is evidence. Stop or complete the session instead.",
+                    sessions=", ".join(started.mapped("name")),
+                )
+            )
+        self.filtered(lambda s: s.state == "draft")._write_server({"state": "cancelled"})
+
+    def action_open_event(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "calendar.event",
+            "res_id": self.event_id.id,
+            "view_mode": "form",
+        }

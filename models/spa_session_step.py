@@ -1,0 +1,231 @@
+from dataclasses import replace
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..tools import session_rules
+from .spa_protocol_step import RECORD_KINDS
+from .spa_session import THERAPIST_GROUP
+
+
+class SpaSessionStep(models.Model):
+    _name = "spa.session.step"
+    _description = "Spa Session Checklist Step"
+    _inherit = ["spa.evidence.mixin"]
+    _order = "sequence, id"
+
+    _spa_server_fields = ("state", "done_by_id", "done_at")
+    _spa_server_defaults = {"state": "todo"}
+    # A line's copy of its protocol step never changes after creation.
+    _spa_snapshot_fields = (
+        "session_id",
+        "protocol_step_id",
+        "sequence",
+        "name",
+        "instructions",
+        "is_mandatory",
+        "requires_checkin",
+        "qualification_id",
+        "record_kind",
+    )
+
+    session_id = fields.Many2one("spa.session", required=True, index=True, ondelete="cascade")
+    company_id = fields.Many2one(related="session_id.company_id", store=True, index=True)
+    session_state = fields.Selection(related="session_id.state", string="Session State")
+    protocol_step_id = fields.Many2one("spa.protocol.step", string="Protocol Step", ondelete="set null")
+    sequence = fields.Integer(default=10)
+    name = fields.Char(required=True)
+    instructions = fields.Text()
+    is_mandatory = fields.Boolean(string="Mandatory")
+    requires_checkin = fields.Boolean(string="Requires Check-in")
+    qualification_id = fields.Many2one("spa.qualification", ondelete="restrict")
+    record_kind = fields.Selection(RECORD_KINDS, default="none", required=True)
+    state = fields.Selection(
+        [("todo", "To Do"), ("done", "Done"), ("skipped", "Skipped")],
+        default="todo",
+        required=True,
+        readonly=True,
+        copy=False,
+    )
+    done_by_id = fields.Many2one("res.users", string="Done By", readonly=True, copy=False)
+    done_at = fields.Datetime(string="Done At", readonly=True, copy=False)
+    skip_reason = fields.Text(copy=False)
+    checkin_ids = fields.One2many("spa.checkin", "session_step_id", string="Check-ins", groups=THERAPIST_GROUP)
+
+    # ------------------------------------------------------------------
+    # CRUD guards
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._spa_check_server_vals_create(vals_list)
+        session_ids = {vals.get("session_id") for vals in vals_list}
+        sessions = self.env["spa.session"].browse([sid for sid in session_ids if sid])
+        not_planned = sessions.filtered(lambda s: s.state != "draft")
+        if not_planned:
+            raise UserError(
+                self.env._(
+                    "Checklist lines can only be added while the session is planned: %(sessions)s.",
+                    sessions=", ".join(not_planned.mapped("name")),
+                )
+            )
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._spa_check_server_vals_write(vals)
+        changed = self._spa_changed_fields(vals, self._spa_snapshot_fields)
+        if changed:
+            raise UserError(
+                self.env._(
+                    "A checklist line keeps what the protocol said when the session was planned; "
+                    "it cannot be changed: %(fields)s.",
+                    fields=self._spa_field_labels(changed),
+                )
+            )
+        if "skip_reason" in vals:
+            frozen = self.filtered(lambda s: s.state != "todo" or s.session_id.state in ("done", "stopped"))
+            if frozen and frozen._spa_changed_fields(vals, ["skip_reason"]):
+                raise UserError(
+                    self.env._(
+                        "The skip reason of a done or skipped step, or of a finished session, cannot change: "
+                        "%(steps)s.",
+                        steps=", ".join(frozen.mapped("name")),
+                    )
+                )
+        return super().write(vals)
+
+    def _write_server(self, vals):
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_started(self):
+        started = self.session_id.filtered(lambda s: s.state != "draft")
+        if started:
+            raise UserError(
+                self.env._(
+                    "The checklist of a started or finished session is evidence and cannot be deleted: "
+                    "%(sessions)s.",
+                    sessions=", ".join(started.mapped("name")),
+                )
+            )
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def _check_therapist(self):
+        if self.env.su:
+            return
+        user = self.env.user
+        if not user.has_group(THERAPIST_GROUP):
+            raise AccessError(self.env._("Only therapists and managers can tick or skip checklist steps."))
+        if not user.has_group("spa_session_protocol.group_spa_manager"):
+            others = self.session_id.filtered(lambda s: s.therapist_id != user)
+            if others:
+                raise AccessError(
+                    self.env._(
+                        "You are not the therapist of %(sessions)s.", sessions=", ".join(others.mapped("name"))
+                    )
+                )
+
+    def action_done(self):
+        """Tick the steps (in their order) as done by the current user, now."""
+        self._check_therapist()
+        sessions = self.session_id
+        sessions.flush_recordset()
+        sessions._lock_for_update()
+        user = self.env.user
+        today = fields.Date.context_today(self)
+        now = fields.Datetime.now()
+        facts = sessions._rule_facts()
+        qualified = self.env["spa.certification"]._qualified_pairs(user, self.qualification_id, today)
+        # sudo: the clinical fields are read to check a rule, not shown.
+        sessions_sudo = sessions.sudo()
+        errors = []
+        for step in self.sorted(lambda s: (s.session_id.id, s.sequence, s.id)):
+            session_facts = facts[step.session_id.id]
+            step_facts = next(s for s in session_facts.steps if s.id == step.id)
+            session_sudo = sessions_sudo.filtered(lambda s, sid=step.session_id.id: s.id == sid)
+            problems = session_rules.tick_problems(
+                session_facts,
+                step_facts,
+                qualified=(user.id, step.qualification_id.id) in qualified,
+                positioning=session_sudo.positioning,
+                has_adjustment=bool(
+                    session_sudo.adjust_angle
+                    or session_sudo.adjust_direction
+                    or session_sudo.adjust_lighter_pressure
+                    or session_sudo.adjustment_note
+                ),
+            )
+            if problems:
+                errors.append(step._format_tick_problems(problems))
+                continue
+            # Later steps of the same call see this one done.
+            facts[step.session_id.id] = _replace_step(session_facts, step.id, "done")
+        if errors:
+            raise UserError(self.env._("The step cannot be ticked:\n%(errors)s", errors="\n".join(errors)))
+        self._write_server({"state": "done", "done_by_id": user.id, "done_at": now})
+        return True
+
+    def action_skip(self, reason=None):
+        """Skip optional steps, with a reason."""
+        self._check_therapist()
+        sessions = self.session_id
+        sessions.flush_recordset()
+        sessions._lock_for_update()
+        errors = []
+        for step in self:
+            why = []
+            if step.session_id.state != "in_progress":
+                why.append(self.env._("the session is not in progress"))
+            if step.state != "todo":
+                why.append(self.env._("it is not to do"))
+            if step.is_mandatory:
+                why.append(self.env._("it is mandatory"))
+            if not (reason or step.skip_reason or "").strip():
+                why.append(self.env._("a reason is required"))
+            if why:
+                errors.append(self.env._("'%(step)s': %(why)s", step=step.name, why=", ".join(why)))
+        if errors:
+            raise UserError(self.env._("The step cannot be skipped:\n%(errors)s", errors="\n".join(errors)))
+        if reason:
+            self.write({"skip_reason": reason})
+        self._write_server({"state": "skipped", "done_by_id": self.env.user.id, "done_at": fields.Datetime.now()})
+        return True
+
+    def _format_tick_problems(self, problems):
+        self.ensure_one()
+        _ = self.env._
+        labels = dict(self.env["spa.session"]._fields["state"]._description_selection(self.env))
+        parts = []
+        for code, params in problems:
+            if code == session_rules.STEP_NOT_IN_PROGRESS:
+                parts.append(_("the session is not in progress (%(state)s)", state=labels.get(params["state"])))
+            elif code == session_rules.STEP_NOT_TODO:
+                parts.append(_("the step is already done or skipped"))
+            elif code == session_rules.STEP_OUT_OF_ORDER:
+                parts.append(
+                    _("do the earlier mandatory steps first: %(steps)s", steps=", ".join(f"'{n}'" for n in params["names"]))
+                )
+            elif code == session_rules.STEP_NOT_QUALIFIED:
+                parts.append(
+                    _(
+                        "it requires a valid certification for '%(qualification)s', which you do not hold today",
+                        qualification=self.qualification_id.name,
+                    )
+                )
+            elif code == session_rules.STEP_NEEDS_POSITIONING:
+                parts.append(_("record the client's positioning first"))
+            elif code == session_rules.STEP_NEEDS_ADJUSTMENT:
+                parts.append(_("record the technique adjustment first (angle, direction or lighter pressure)"))
+            elif code == session_rules.STOP_RULE:
+                parts.append(_("a check-in triggered the stop rule: the session must be stopped"))
+            else:
+                parts.append(code)
+        return _("'%(step)s': %(problems)s", step=self.name, problems="; ".join(parts))
+
+
+def _replace_step(session_facts, step_id, state):
+    steps = tuple(replace(s, state=state) if s.id == step_id else s for s in session_facts.steps)
+    return replace(session_facts, steps=steps)

@@ -1,0 +1,1 @@
+from . import spa_compliance_report

@@ -1,0 +1,179 @@
+"""Read Odoo 18.0 server logs for scripts/test (standard library only).
+
+    _odoo_log.py filter < log            live, short view of a running server log
+    _odoo_log.py check --mode tests|install [--db NAME]... [--addon-dir DIR] LOG
+
+``check`` prints one line per problem found, then ``RESULT tests=K failed=F
+errors=E skipped=S problems=P``, and exits 1 when P > 0.
+
+What Odoo 18.0 prints (odoo/tests/result.py, odoo/service/server.py,
+odoo/modules/loading.py):
+
+* with tests enabled and --stop-after-init, always, once per database:
+  ``odoo.tests.result: N failed, M error(s) of K tests when loading database 'db'``
+  (INFO when all passed, WARNING when K == 0, ERROR otherwise);
+* per module with failures: ``odoo.modules.loading: Module X: N failures, M errors
+  of K tests`` (ERROR);
+* per skipped test, from the test module's logger: ``skipped Class.test : reason``
+  (INFO), e.g. ``websocket-client module is not installed`` or ``Chrome executable
+  not found`` for an HttpCase that could not start a browser.
+"""
+
+import argparse
+import re
+import sys
+
+MODULE = "spa_session_protocol"
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+RECORD_RE = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (?P<pid>\d+) "
+    r"(?P<level>[A-Z?]+) (?P<db>\S+) (?P<logger>[^\s:]+): (?P<msg>.*)$"
+)
+SUMMARY_RE = re.compile(
+    r"^(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<tests>\d+) tests "
+    r"when loading database '(?P<db>[^']*)'"
+)
+SKIP_RE = re.compile(r"^skipped (?P<test>\S+) : (?P<reason>.*)$")
+BROWSER_RE = re.compile(r"websocket|chrom|browser|devtools|headless", re.IGNORECASE)
+OURS_RE = re.compile(r"spa_session_protocol|\bspa[._][a-z]")
+# INFO lines worth showing live, besides anything logged by the addon itself
+SHOW_INFO_RE = re.compile(
+    r"init db|Starting post tests|post-tests in|modules loaded in|Modules loaded"
+    r"|tests when loading database|^skipped |: \d+ tests [\d.]+s"
+)
+
+
+class Record:
+    __slots__ = ("level", "logger", "msg", "extra")
+
+    def __init__(self, level, logger, msg):
+        self.level = level
+        self.logger = logger
+        self.msg = msg
+        self.extra = []
+
+    @property
+    def text(self):
+        return "\n".join([self.msg, *self.extra])
+
+
+def records(lines):
+    """Group raw lines into log records (header line + continuation lines)."""
+    current = None
+    for raw in lines:
+        line = ANSI_RE.sub("", raw.rstrip("\n"))
+        match = RECORD_RE.match(line)
+        if match:
+            if current:
+                yield current
+            current = Record(match["level"], match["logger"], match["msg"])
+        elif current:
+            current.extra.append(line)
+        else:
+            yield Record("RAW", "", line)
+    if current:
+        yield current
+
+
+def is_ours(record, db_names, addon_dir):
+    if record.logger.startswith(f"odoo.addons.{MODULE}"):
+        return True
+    text = record.text
+    for db in db_names:
+        text = text.replace(db, "<db>")
+    if addon_dir and addon_dir in text:
+        return True
+    return bool(OURS_RE.search(text))
+
+
+def do_filter(stream, out):
+    show = True  # lines before the first log record (startup messages)
+    for line in stream:
+        clean = ANSI_RE.sub("", line)
+        match = RECORD_RE.match(clean)
+        if match:
+            level, logger, msg = match["level"], match["logger"], match["msg"]
+            show = (
+                level in ("WARNING", "ERROR", "CRITICAL")
+                or logger.startswith(f"odoo.addons.{MODULE}")
+                or logger.startswith("odoo.tests")
+                or (logger == "odoo.modules.loading" and MODULE in msg)
+                or bool(SHOW_INFO_RE.search(msg))
+            )
+        if show and clean.strip():
+            out.write(clean if clean.endswith("\n") else clean + "\n")
+            out.flush()
+
+
+def do_check(path, mode, db_names, addon_dir, out):
+    problems = []
+    summary = None
+    skipped = 0
+    with open(path, encoding="utf-8", errors="replace") as log:
+        for rec in records(log):
+            first = rec.msg
+            if rec.logger == "odoo.tests.result":
+                match = SUMMARY_RE.match(first)
+                if match:
+                    summary = match
+            skip = SKIP_RE.match(first)
+            if skip and rec.level == "INFO":
+                skipped += 1
+                if BROWSER_RE.search(skip["reason"]):
+                    problems.append(
+                        f"browser test skipped ({skip['test']}: {skip['reason']}); "
+                        "install Chromium and the websocket-client Python package"
+                    )
+            if rec.level in ("ERROR", "CRITICAL"):
+                problems.append(f"{rec.level} {rec.logger}: {first}")
+            elif rec.level == "WARNING":
+                if "websocket-client module is not installed" in first:
+                    problems.append(
+                        "websocket-client is not installed in Odoo's Python: "
+                        "HttpCase tests (tours, hoot) cannot run"
+                    )
+                elif is_ours(rec, db_names, addon_dir):
+                    problems.append(f"WARNING {rec.logger}: {first}")
+    tests = failed = errors = 0
+    if mode == "tests":
+        if summary is None:
+            problems.append(
+                "no 'N failed, M error(s) of K tests when loading database' line: "
+                "Odoo stopped before running the tests"
+            )
+        else:
+            tests = int(summary["tests"])
+            failed = int(summary["failed"])
+            errors = int(summary["errors"])
+            if tests == 0:
+                problems.append(
+                    f"Odoo ran 0 tests ('of 0 tests'): {MODULE} not installed, wrong "
+                    "--test-tags, or tests/__init__.py imports no test module"
+                )
+    for problem in problems:
+        out.write(f"PROBLEM: {problem}\n")
+    out.write(
+        f"RESULT tests={tests} failed={failed} errors={errors} "
+        f"skipped={skipped} problems={len(problems)}\n"
+    )
+    return 1 if problems else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("filter")
+    check = sub.add_parser("check")
+    check.add_argument("--mode", choices=("tests", "install"), required=True)
+    check.add_argument("--db", action="append", default=[])
+    check.add_argument("--addon-dir", default="")
+    check.add_argument("log")
+    args = parser.parse_args(argv)
+    if args.command == "filter":
+        do_filter(sys.stdin, sys.stdout)
+        return 0
+    return do_check(args.log, args.mode, args.db, args.addon_dir, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
