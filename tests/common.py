@@ -1,0 +1,126 @@
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.tests import TransactionCase, new_test_user
+
+
+class SpaCommon(TransactionCase):
+    """Users of each role, a client, the built-in protocol and helpers that
+    walk a session through the protocol as a therapist would."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.env.company
+        grp = "spa_session_protocol.group_spa_"
+        cls.front_desk = new_test_user(cls.env, "spa_fd", groups=f"{grp}front_desk", name="Fiona Desk")
+        cls.therapist = new_test_user(cls.env, "spa_th", groups=f"{grp}therapist", name="Theo Therapist")
+        cls.therapist2 = new_test_user(cls.env, "spa_th2", groups=f"{grp}therapist", name="Tara Therapist")
+        cls.manager = new_test_user(cls.env, "spa_mgr", groups=f"{grp}manager", name="Mona Manager")
+        cls.plain_user = new_test_user(cls.env, "spa_plain", groups="base.group_user", name="Paul Plain")
+        cls.client = cls.env["res.partner"].create({"name": "Clara Client"})
+        cls.client2 = cls.env["res.partner"].create({"name": "Carl Client"})
+        cls.protocol = cls.env.ref("spa_session_protocol.protocol_upper_back")
+        cls.qualification = cls.env.ref("spa_session_protocol.qualification_advanced_techniques")
+        cls.env["spa.certification"].create(
+            {
+                "user_id": cls.therapist.id,
+                "qualification_id": cls.qualification.id,
+                "date_from": fields.Date.today() - timedelta(days=30),
+            }
+        )
+        cls.steps_by_name = {s.name: s for s in cls.protocol.step_ids}
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+
+    def give_consent(self, partner=None, protocols=None, user=None, **vals):
+        user = user or self.front_desk
+        consent = (
+            self.env["spa.consent"]
+            .with_user(user)
+            .create(
+                {
+                    "partner_id": (partner or self.client).id,
+                    "protocol_ids": [Command.set((protocols or self.protocol).ids)],
+                    "method": "verbal",
+                    **vals,
+                }
+            )
+        )
+        consent.action_give()
+        return consent
+
+    def book(self, partner=None, therapist=None, protocol=None, start=None, user=None, **vals):
+        start = start or fields.Datetime.now() + timedelta(hours=1)
+        event = (
+            self.env["calendar.event"]
+            .with_user(user or self.front_desk)
+            .create(
+                {
+                    "name": "Upper-back release",
+                    "start": start,
+                    "stop": start + timedelta(hours=1),
+                    "spa_protocol_id": (protocol or self.protocol).id,
+                    "spa_client_id": (partner or self.client).id,
+                    "spa_therapist_id": (therapist or self.therapist).id,
+                    **vals,
+                }
+            )
+        )
+        return event
+
+    def session_of(self, event):
+        return event.sudo().spa_session_ids.filtered(lambda s: s.state != "cancelled")
+
+    def started_session(self, therapist=None, **book_vals):
+        therapist = therapist or self.therapist
+        self.give_consent()
+        session = self.session_of(self.book(therapist=therapist, **book_vals)).with_user(therapist)
+        session.action_start()
+        return session
+
+    def step(self, session, name):
+        return session.step_ids.filtered(lambda s: s.name == name)
+
+    def tick(self, session, *names):
+        for name in names:
+            self.step(session, name).action_done()
+
+    def checkin(self, session, step_name=None, pain=2, stop=False, **vals):
+        return (
+            self.env["spa.checkin"]
+            .with_user(session.env.user)
+            .create(
+                {
+                    "session_id": session.id,
+                    "session_step_id": self.step(session, step_name).id if step_name else False,
+                    "pain_level": pain,
+                    "stop_requested": stop,
+                    **vals,
+                }
+            )
+        )
+
+    MANDATORY = (
+        "Prepare the client and get consent",
+        "Positioning",
+        "Warm-up",
+        "Locate the target area",
+        "Stabilise and apply pressure",
+        "Pressing motions",
+        "Feedback check-ins",
+    )
+
+    def run_compliant_protocol(self, session):
+        """Everything the protocol asks, short of completing."""
+        session.write({"positioning": "prone_table"})
+        self.tick(session, *self.MANDATORY[:5])
+        self.checkin(session, "Stabilise and apply pressure", pain=3)
+        self.tick(session, "Pressing motions")
+        self.checkin(session, "Pressing motions", pain=2)
+        self.tick(session, "Feedback check-ins")
+        self.step(session, "Adjust the technique").action_skip("Client felt relief")
+        self.step(session, "Advanced techniques").action_skip("Not needed")

@@ -1,0 +1,97 @@
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import tagged
+
+from .common import SpaCommon
+
+
+@tagged("post_install", "-at_install", "spa_performance")
+class TestQueryCounts(SpaCommon):
+    def _ready_session(self, protocol=None, extra_steps=()):
+        """A session of ``protocol`` with everything done, 5 check-ins."""
+        protocol = protocol or self.protocol
+        if protocol != self.protocol:
+            self.give_consent(protocols=protocol)
+            session = self.session_of(self.book(protocol=protocol)).with_user(self.therapist)
+            session.action_start()
+        else:
+            session = self.started_session()
+        session.write({"positioning": "seated"})
+        self.tick(session, *self.MANDATORY[:5])
+        self.checkin(session, "Stabilise and apply pressure")
+        self.tick(session, "Pressing motions")
+        self.checkin(session, "Pressing motions")
+        self.tick(session, "Feedback check-ins")
+        session.step_ids.filtered(lambda s: s.name in extra_steps).action_done()
+        session.step_ids.filtered(lambda s: s.state == "todo" and not s.is_mandatory).action_skip("not needed")
+        for __ in range(3):
+            self.checkin(session, pain=1)
+        self.assertEqual(session.checkin_count, 5)
+        self.env.flush_all()
+        return session
+
+    def _done_queries(self, session):
+        self.env.invalidate_all()
+        session.with_user(self.therapist).check_access("read")  # user's groups and rules in cache
+        before = self.cr.sql_log_count
+        session.action_done()
+        self.env.flush_all()
+        self.assertEqual(session.state, "done")
+        return self.cr.sql_log_count - before
+
+    def test_action_done_query_count(self):
+        session = self._ready_session()
+        self.env.invalidate_all()
+        with self.assertQueryCount(20):
+            session.action_done()
+            self.env.flush_all()
+        self.assertEqual(session.state, "done")
+
+    def test_action_done_flat_in_steps(self):
+        """A 30-step protocol completes in as many queries as the 9-step one."""
+        big = self.protocol.copy({"code": "BIG"})
+        base = max(big.step_ids.mapped("sequence"))
+        self.env["spa.protocol.step"].create(
+            [
+                {"protocol_id": big.id, "name": f"Extra {i}", "sequence": base + i, "is_mandatory": True}
+                for i in range(1, 22)
+            ]
+        )
+        self.assertEqual(len(big.step_ids), 30)
+        small_count = self._done_queries(self._ready_session())
+        big_session = self._ready_session(big, extra_steps=[f"Extra {i}" for i in range(1, 22)])
+        self.assertEqual(len(big_session.step_ids), 30)
+        big_count = self._done_queries(big_session)
+        self.assertLessEqual(small_count, 20)
+        self.assertEqual(big_count, small_count, "action_done must not query per step")
+
+    def test_booking_is_flat_per_event(self):
+        start = fields.Datetime.now() + timedelta(days=5)
+
+        def vals(n):
+            return [
+                {
+                    "name": f"Booking {i}",
+                    "start": start + timedelta(hours=i),
+                    "stop": start + timedelta(hours=i, minutes=50),
+                    "spa_protocol_id": self.protocol.id,
+                    "spa_client_id": self.client.id,
+                    "spa_therapist_id": self.therapist.id,
+                }
+                for i in range(n)
+            ]
+
+        Event = self.env["calendar.event"].with_user(self.front_desk)
+        Event.create(vals(1))  # warm caches
+        self.env.flush_all()
+        queries = []
+        for n in (5, 20):
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            events = Event.create(vals(n))
+            self.env.flush_all()
+            queries.append(self.cr.sql_log_count - before)
+            self.assertEqual(len(events.spa_session_ids), n)
+        per_event_small, per_event_big = queries[0] / 5, queries[1] / 20
+        self.assertLessEqual(per_event_big, per_event_small, f"booking queries grow per event: {queries}")
