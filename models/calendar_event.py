@@ -6,22 +6,39 @@ from odoo.exceptions import UserError
 from ..tools import session_rules
 
 SPA_EVENT_FIELDS = ("spa_protocol_id", "spa_client_id", "spa_therapist_id")
-SESSION_FIELD_OF = {"spa_protocol_id": "protocol_id", "spa_client_id": "partner_id", "spa_therapist_id": "therapist_id"}
+SESSION_FIELD_OF = {
+    "spa_protocol_id": "protocol_id",
+    "spa_client_id": "partner_id",
+    "spa_therapist_id": "therapist_id",
+}
 
 
 class CalendarEvent(models.Model):
     _inherit = "calendar.event"
 
-    spa_protocol_id = fields.Many2one("spa.protocol", string="Session Protocol", ondelete="restrict", index="btree_not_null")
-    spa_client_id = fields.Many2one("res.partner", string="Client", ondelete="restrict", index="btree_not_null")
+    spa_protocol_id = fields.Many2one(
+        "spa.protocol",
+        string="Session Protocol",
+        ondelete="restrict",
+        index="btree_not_null",
+    )
+    spa_client_id = fields.Many2one(
+        "res.partner", string="Client", ondelete="restrict", index="btree_not_null"
+    )
     spa_therapist_id = fields.Many2one(
         "res.users",
         string="Therapist",
         ondelete="restrict",
-        domain=lambda self: [("groups_id", "in", self.env.ref("spa_session_protocol.group_spa_therapist").id)],
+        domain=lambda self: [
+            (
+                "groups_id",
+                "in",
+                self.env.ref("spa_session_protocol.group_spa_therapist").id,
+            )
+        ],
     )
     spa_session_ids = fields.One2many("spa.session", "event_id", string="Spa Sessions")
-    spa_session_id = fields.Many2one("spa.session", string="Spa Session", compute="_compute_spa_session_id")
+    spa_session_id = fields.Many2one("spa.session", compute="_compute_spa_session_id")
     spa_session_state = fields.Selection(
         selection=lambda self: self.env["spa.session"]._fields["state"].selection,
         string="Session State",
@@ -80,16 +97,27 @@ class CalendarEvent(models.Model):
                 candidates = by_partner[event.spa_client_id.id]
             protocol = event.spa_protocol_id
             version = protocol._consent_text_version()
-            usable = session_rules.best_consent(candidates, protocol.id, today, None, version)
+            usable = session_rules.best_consent(
+                candidates, protocol.id, today, None, version
+            )
             if usable:
                 event.spa_consent_status = "valid"
                 continue
-            relevant = [c for c in candidates if protocol.id in c.protocol_ids and c.state != "draft"]
+            relevant = [
+                c
+                for c in candidates
+                if protocol.id in c.protocol_ids and c.state != "draft"
+            ]
             if not relevant:
                 event.spa_consent_status = "missing"
                 continue
             latest = max(relevant, key=lambda c: (c.given_at, c.id))
-            problems = {code for code, __ in session_rules.consent_problems(latest, protocol.id, today, None, version)}
+            problems = {
+                code
+                for code, __ in session_rules.consent_problems(
+                    latest, protocol.id, today, None, version
+                )
+            }
             if session_rules.CONSENT_WITHDRAWN in problems:
                 event.spa_consent_status = "withdrawn"
             elif session_rules.CONSENT_TEXT_CHANGED in problems:
@@ -106,7 +134,9 @@ class CalendarEvent(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         events = super().create(vals_list)
-        events.filtered(lambda e: e.spa_protocol_id and e.spa_client_id)._spa_sync_sessions()
+        events.filtered(
+            lambda e: e.spa_protocol_id and e.spa_client_id
+        )._spa_sync_sessions()
         return events
 
     def write(self, vals):
@@ -117,20 +147,28 @@ class CalendarEvent(models.Model):
             self._spa_cancel_sessions()
         res = super().write(vals)
         if spa_keys or vals.get("active"):
-            self.filtered(lambda e: e.active and e.spa_protocol_id and e.spa_client_id)._spa_sync_sessions()
+            self.filtered(
+                lambda e: e.active and e.spa_protocol_id and e.spa_client_id
+            )._spa_sync_sessions()
         return res
 
     def _spa_check_started_unchanged(self, vals, keys):
         # sudo: every session of the appointments counts, including those the
         # writing user cannot read.
-        started = self.sudo().spa_session_ids.filtered(lambda s: s.state != "draft" and s.state != "cancelled")
+        started = self.sudo().spa_session_ids.filtered(
+            lambda s: s.state != "draft" and s.state != "cancelled"
+        )
         if not started:
             return
-        changed = started._spa_changed_fields({SESSION_FIELD_OF[k]: vals[k] for k in keys}, [SESSION_FIELD_OF[k] for k in keys])
+        changed = started._spa_changed_fields(
+            {SESSION_FIELD_OF[k]: vals[k] for k in keys},
+            [SESSION_FIELD_OF[k] for k in keys],
+        )
         if changed:
             raise UserError(
                 self.env._(
-                    "The client, therapist and protocol of an appointment cannot change once its session has "
+                    "The client, therapist and protocol of an appointment cannot "
+                    "change once its session has "
                     "started: %(sessions)s.",
                     sessions=", ".join(started.mapped("name")),
                 )
@@ -153,7 +191,9 @@ class CalendarEvent(models.Model):
         for event in self:
             # sudo: an appointment's session exists whether or not the writing
             # user may read it; never create a second one.
-            live = event.sudo().spa_session_ids.filtered(lambda s: s.state != "cancelled")
+            live = event.sudo().spa_session_ids.filtered(
+                lambda s: s.state != "cancelled"
+            )
             vals = {
                 "protocol_id": event.spa_protocol_id.id,
                 "partner_id": event.spa_client_id.id,

@@ -10,15 +10,35 @@ class SpaCertification(models.Model):
     _rec_names_search = ["user_id", "qualification_id"]
 
     user_id = fields.Many2one(
-        "res.users", string="Therapist", required=True, index=True, tracking=True, ondelete="cascade"
+        "res.users",
+        string="Therapist",
+        required=True,
+        index=True,
+        tracking=True,
+        ondelete="cascade",
     )
     qualification_id = fields.Many2one(
-        "spa.qualification", required=True, index=True, tracking=True, ondelete="restrict"
+        "spa.qualification",
+        required=True,
+        index=True,
+        tracking=True,
+        ondelete="restrict",
     )
-    date_from = fields.Date(string="Valid From", required=True, default=fields.Date.context_today, tracking=True)
-    date_to = fields.Date(string="Valid Until", tracking=True, help="Leave empty for a certification without end.")
+    date_from = fields.Date(
+        string="Valid From",
+        required=True,
+        default=fields.Date.context_today,
+        tracking=True,
+    )
+    date_to = fields.Date(
+        string="Valid Until",
+        tracking=True,
+        help="Leave empty for a certification without end.",
+    )
     reference = fields.Char(help="Certificate number or issuing body.")
-    is_valid_today = fields.Boolean(compute="_compute_is_valid_today", search="_search_is_valid_today")
+    is_valid_today = fields.Boolean(
+        compute="_compute_is_valid_today", search="_search_is_valid_today"
+    )
 
     _sql_constraints = [
         (
@@ -31,7 +51,9 @@ class SpaCertification(models.Model):
     @api.depends("user_id", "qualification_id")
     def _compute_display_name(self):
         for cert in self:
-            cert.display_name = f"{cert.user_id.name or ''} – {cert.qualification_id.name or ''}"
+            cert.display_name = (
+                f"{cert.user_id.name or ''} – {cert.qualification_id.name or ''}"
+            )
 
     @api.depends("date_from", "date_to")
     def _compute_is_valid_today(self):
@@ -43,7 +65,12 @@ class SpaCertification(models.Model):
         if operator not in ("=", "!="):
             raise ValidationError(self.env._("Unsupported search on validity."))
         today = fields.Date.context_today(self)
-        domain = [("date_from", "<=", today), "|", ("date_to", "=", False), ("date_to", ">=", today)]
+        domain = [
+            ("date_from", "<=", today),
+            "|",
+            ("date_to", "=", False),
+            ("date_to", ">=", today),
+        ]
         positive = (operator == "=") == bool(value)
         return domain if positive else ["!", *domain]
 

@@ -24,9 +24,16 @@ class SpaConsent(models.Model):
     )
     _spa_server_defaults = {"state": "draft"}
 
-    name = fields.Char(string="Reference", required=True, readonly=True, copy=False, default="/")
+    name = fields.Char(
+        string="Reference", required=True, readonly=True, copy=False, default="/"
+    )
     partner_id = fields.Many2one(
-        "res.partner", string="Client", required=True, index=True, tracking=True, ondelete="restrict"
+        "res.partner",
+        string="Client",
+        required=True,
+        index=True,
+        tracking=True,
+        ondelete="restrict",
     )
     protocol_ids = fields.Many2many(
         "spa.protocol",
@@ -37,7 +44,11 @@ class SpaConsent(models.Model):
         help="The protocols the client consents to.",
     )
     company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company, tracking=True
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+        tracking=True,
     )
     state = fields.Selection(
         [("draft", "Draft"), ("given", "Given"), ("withdrawn", "Withdrawn")],
@@ -49,27 +60,38 @@ class SpaConsent(models.Model):
         tracking=True,
     )
     method = fields.Selection(
-        [("verbal", "Verbal"), ("written", "Written"), ("signature", "Drawn signature")],
+        [
+            ("verbal", "Verbal"),
+            ("written", "Written"),
+            ("signature", "Drawn signature"),
+        ],
         required=True,
         default="verbal",
         tracking=True,
     )
-    signature = fields.Binary(copy=False, attachment=True, help="The client's drawn signature.")
+    signature = fields.Binary(
+        copy=False, attachment=True, help="The client's drawn signature."
+    )
     signed_by = fields.Char(copy=False, help="Name of the person who signed.")
     given_at = fields.Datetime(readonly=True, copy=False, index=True, tracking=True)
     valid_until = fields.Date(
         copy=False,
         tracking=True,
-        help="Left empty, it is set when the consent is given: the given date plus the shortest "
+        help="Left empty, it is set when the consent is given: the given date plus the "
+        "shortest "
         "consent validity of its protocols.",
     )
-    recorded_by_id = fields.Many2one("res.users", string="Recorded By", readonly=True, copy=False)
+    recorded_by_id = fields.Many2one("res.users", readonly=True, copy=False)
     withdrawn_at = fields.Datetime(readonly=True, copy=False, tracking=True)
-    withdrawn_by_id = fields.Many2one("res.users", string="Withdrawn By", readonly=True, copy=False)
+    withdrawn_by_id = fields.Many2one("res.users", readonly=True, copy=False)
     withdraw_reason = fields.Text(string="Withdrawal Reason", copy=False)
     note = fields.Text()
     consent_text = fields.Html(
-        string="Agreed Text", readonly=True, copy=False, sanitize=True, help="Copy of the text agreed to."
+        string="Agreed Text",
+        readonly=True,
+        copy=False,
+        sanitize=True,
+        help="Copy of the text agreed to.",
     )
     consent_text_versions = fields.Json(readonly=True, copy=False)
     is_valid_today = fields.Boolean(compute="_compute_is_valid_today")
@@ -84,14 +106,18 @@ class SpaConsent(models.Model):
         today = fields.Date.context_today(self)
         for consent in self:
             consent.is_valid_today = (
-                consent.state == "given" and consent.valid_until and consent.valid_until >= today
+                consent.state == "given"
+                and consent.valid_until
+                and consent.valid_until >= today
             )
 
     @api.depends("name", "partner_id")
     def _compute_display_name(self):
         for consent in self:
             consent.display_name = (
-                f"{consent.name} – {consent.partner_id.name}" if consent.partner_id else consent.name
+                f"{consent.name} – {consent.partner_id.name}"
+                if consent.partner_id
+                else consent.name
             )
 
     # ------------------------------------------------------------------
@@ -110,7 +136,9 @@ class SpaConsent(models.Model):
         self._spa_check_server_vals_create(vals_list)
         for vals in vals_list:
             if vals.get("name", "/") == "/":
-                vals["name"] = self.env["ir.sequence"].next_by_code("spa.consent") or "/"
+                vals["name"] = (
+                    self.env["ir.sequence"].next_by_code("spa.consent") or "/"
+                )
         consents = super().create(vals_list)
         if to_give:
             consents.browse([consents[i].id for i in to_give]).action_give()
@@ -120,11 +148,14 @@ class SpaConsent(models.Model):
         self._spa_check_server_vals_write(vals)
         frozen = self.filtered(lambda c: c.state != "draft")
         if frozen:
-            changed = frozen._spa_changed_fields(vals, set(vals) - self._spa_technical_fields())
+            changed = frozen._spa_changed_fields(
+                vals, set(vals) - self._spa_technical_fields()
+            )
             if changed:
                 raise UserError(
                     self.env._(
-                        "A given or withdrawn consent is evidence and cannot be edited (only withdrawn): "
+                        "A given or withdrawn consent is evidence and cannot be edited "
+                        "(only withdrawn): "
                         "%(consents)s. Fields: %(fields)s.",
                         consents=", ".join(frozen.mapped("display_name")),
                         fields=self._spa_field_labels(changed),
@@ -154,7 +185,8 @@ class SpaConsent(models.Model):
         if evidence:
             raise UserError(
                 self.env._(
-                    "Consents that were given are evidence and cannot be deleted: %(consents)s. "
+                    "Consents that were given are evidence and cannot be deleted: "
+                    "%(consents)s. "
                     "Withdraw them instead.",
                     consents=", ".join(evidence.mapped("display_name")),
                 )
@@ -163,10 +195,15 @@ class SpaConsent(models.Model):
     @api.constrains("valid_until", "given_at")
     def _check_valid_until(self):
         for consent in self:
-            if consent.valid_until and consent.given_at and consent.valid_until < consent.given_at.date():
+            if (
+                consent.valid_until
+                and consent.given_at
+                and consent.valid_until < consent.given_at.date()
+            ):
                 raise ValidationError(
                     self.env._(
-                        "Consent %(consent)s cannot end (%(until)s) before it was given.",
+                        "Consent %(consent)s cannot end (%(until)s) before it was "
+                        "given.",
                         consent=consent.display_name,
                         until=consent.valid_until,
                     )
@@ -216,7 +253,11 @@ class SpaConsent(models.Model):
                     )
                 )
         if errors:
-            raise UserError(self.env._("The consent cannot be given:\n%(errors)s", errors="\n".join(errors)))
+            raise UserError(
+                self.env._(
+                    "The consent cannot be given:\n%(errors)s", errors="\n".join(errors)
+                )
+            )
         for consent in self:
             vals = {
                 "state": "given",
@@ -224,7 +265,8 @@ class SpaConsent(models.Model):
                 "recorded_by_id": self.env.user.id,
                 "consent_text": consent._agreed_text(),
                 "consent_text_versions": {
-                    str(protocol.id): protocol._consent_text_version() for protocol in consent.protocol_ids
+                    str(protocol.id): protocol._consent_text_version()
+                    for protocol in consent.protocol_ids
                 },
             }
             if not consent.valid_until:
@@ -237,7 +279,9 @@ class SpaConsent(models.Model):
         self.ensure_one()
         texts = [
             f"<h3>{protocol.name}</h3>{protocol.consent_text}"
-            for protocol in self.protocol_ids.with_context(lang=self.partner_id.lang or self.env.lang)
+            for protocol in self.protocol_ids.with_context(
+                lang=self.partner_id.lang or self.env.lang
+            )
             if protocol.consent_text
         ]
         return "".join(texts) or False
@@ -253,7 +297,11 @@ class SpaConsent(models.Model):
                 )
             )
         self._write_server(
-            {"state": "withdrawn", "withdrawn_at": fields.Datetime.now(), "withdrawn_by_id": self.env.user.id}
+            {
+                "state": "withdrawn",
+                "withdrawn_at": fields.Datetime.now(),
+                "withdrawn_by_id": self.env.user.id,
+            }
         )
         return True
 

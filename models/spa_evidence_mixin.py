@@ -19,18 +19,25 @@ class SpaEvidenceMixin(models.AbstractModel):
     _spa_server_defaults = {}
 
     def _spa_field_labels(self, fnames):
-        return ", ".join(sorted(self._fields[f]._description_string(self.env) for f in fnames))
+        return ", ".join(
+            sorted(self._fields[f]._description_string(self.env) for f in fnames)
+        )
 
     def _spa_check_server_vals_create(self, vals_list):
         bad = set()
         for vals in vals_list:
             for fname in self._spa_server_fields:
-                if fname in vals and vals[fname] and vals[fname] != self._spa_server_defaults.get(fname):
+                if (
+                    fname in vals
+                    and vals[fname]
+                    and vals[fname] != self._spa_server_defaults.get(fname)
+                ):
                     bad.add(fname)
         if bad:
             raise UserError(
                 self.env._(
-                    "These fields of %(model)s are set by the record's actions and cannot be given "
+                    "These fields of %(model)s are set by the record's actions and "
+                    "cannot be given "
                     "at creation: %(fields)s.",
                     model=self._description,
                     fields=self._spa_field_labels(bad),
@@ -49,15 +56,21 @@ class SpaEvidenceMixin(models.AbstractModel):
                 current = record[fname]
                 new = vals[fname]
                 if field.type == "many2one":
-                    same = current.id == (new.id if isinstance(new, models.BaseModel) else (new or False))
+                    same = current.id == (
+                        new.id if isinstance(new, models.BaseModel) else (new or False)
+                    )
                 elif field.type == "datetime":
-                    same = current == (fields.Datetime.to_datetime(new) if new else False)
+                    same = current == (
+                        fields.Datetime.to_datetime(new) if new else False
+                    )
                 elif field.type == "date":
                     same = current == (fields.Date.to_date(new) if new else False)
                 elif field.type in ("one2many", "many2many"):
                     same = False
                 else:
-                    same = current == (new if new is not None else False) or (not current and not new)
+                    same = current == (new if new is not None else False) or (
+                        not current and not new
+                    )
                 if not same:
                     changed.add(fname)
                     break
@@ -68,7 +81,8 @@ class SpaEvidenceMixin(models.AbstractModel):
         if bad:
             raise UserError(
                 self.env._(
-                    "These fields of %(model)s are set by the record's actions and cannot be "
+                    "These fields of %(model)s are set by the record's actions and "
+                    "cannot be "
                     "written directly: %(fields)s.",
                     model=self._description,
                     fields=self._spa_field_labels(bad),

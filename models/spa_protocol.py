@@ -11,41 +11,59 @@ class SpaProtocol(models.Model):
     _check_company_auto = True
 
     name = fields.Char(required=True, translate=True, tracking=True)
-    code = fields.Char(required=True, tracking=True, help="Short unique code, used in imports and reports.")
+    code = fields.Char(
+        required=True,
+        tracking=True,
+        help="Short unique code, used in imports and reports.",
+    )
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True, tracking=True)
     company_id = fields.Many2one(
-        "res.company", index=True, help="Leave empty to share the protocol between companies."
+        "res.company",
+        index=True,
+        help="Leave empty to share the protocol between companies.",
     )
     description = fields.Html(translate=True)
     consent_text = fields.Html(
         translate=True,
         help="What the client reads and agrees to. Changing it requires new consents.",
     )
-    step_ids = fields.One2many("spa.protocol.step", "protocol_id", string="Steps", copy=True)
+    step_ids = fields.One2many(
+        "spa.protocol.step", "protocol_id", string="Steps", copy=True
+    )
     step_count = fields.Integer(compute="_compute_step_count")
     min_checkin_count = fields.Integer(
         string="Minimum Check-ins",
         default=2,
         tracking=True,
-        help="Feedback check-ins a session must log at least before it can be completed.",
+        help="Feedback check-ins a session must log at least before it can be "
+        "completed.",
     )
     pain_stop_threshold = fields.Integer(
         default=7,
         tracking=True,
-        help="A check-in with a pain level at or above this value (0-10) stops the session "
+        help="A check-in with a pain level at or above this value (0-10) stops the "
+        "session "
         "and a referral to a healthcare professional is recommended.",
     )
     consent_validity_days = fields.Integer(
         default=365,
         tracking=True,
-        help="Days a consent stays valid when it is given without an explicit end date.",
+        help="Days a consent stays valid when given without an explicit end date.",
     )
     session_ids = fields.One2many("spa.session", "protocol_id", string="Sessions")
 
     _sql_constraints = [
-        ("code_company_uniq", "UNIQUE(code, company_id)", "The protocol code must be unique per company."),
-        ("min_checkin_count_check", "CHECK(min_checkin_count >= 0)", "The minimum check-in count cannot be negative."),
+        (
+            "code_company_uniq",
+            "UNIQUE(code, company_id)",
+            "The protocol code must be unique per company.",
+        ),
+        (
+            "min_checkin_count_check",
+            "CHECK(min_checkin_count >= 0)",
+            "The minimum check-in count cannot be negative.",
+        ),
         (
             "pain_stop_threshold_check",
             "CHECK(pain_stop_threshold BETWEEN 0 AND 10)",

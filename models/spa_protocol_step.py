@@ -12,21 +12,31 @@ class SpaProtocolStep(models.Model):
     _description = "Spa Protocol Step"
     _order = "sequence, id"
 
-    protocol_id = fields.Many2one("spa.protocol", required=True, index=True, ondelete="cascade")
-    company_id = fields.Many2one(related="protocol_id.company_id", store=True, index=True)
+    protocol_id = fields.Many2one(
+        "spa.protocol", required=True, index=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(
+        related="protocol_id.company_id", store=True, index=True
+    )
     sequence = fields.Integer(default=10)
     name = fields.Char(required=True, translate=True)
-    instructions = fields.Text(translate=True, help="Short practical instructions for the therapist.")
+    instructions = fields.Text(
+        translate=True, help="Short practical instructions for the therapist."
+    )
     is_mandatory = fields.Boolean(
-        string="Mandatory", default=True, help="A session cannot be completed before this step is done."
+        string="Mandatory",
+        default=True,
+        help="A session cannot be completed before this step is done.",
     )
     requires_checkin = fields.Boolean(
-        string="Requires Check-in", help="A feedback check-in must be logged after this step is done."
+        string="Requires Check-in",
+        help="A feedback check-in must be logged after this step is done.",
     )
     qualification_id = fields.Many2one(
         "spa.qualification",
         ondelete="restrict",
-        help="Only a therapist holding a valid certification for this qualification may perform this step.",
+        help="Only a therapist holding a valid certification for this qualification "
+        "may perform this step.",
     )
     record_kind = fields.Selection(
         RECORD_KINDS,

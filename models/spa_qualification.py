@@ -9,7 +9,9 @@ class SpaQualification(models.Model):
     name = fields.Char(required=True, translate=True)
     description = fields.Text(translate=True)
     active = fields.Boolean(default=True)
-    certification_ids = fields.One2many("spa.certification", "qualification_id", string="Certifications")
+    certification_ids = fields.One2many(
+        "spa.certification", "qualification_id", string="Certifications"
+    )
     certification_count = fields.Integer(compute="_compute_certification_count")
 
     _sql_constraints = [
@@ -19,7 +21,9 @@ class SpaQualification(models.Model):
     def _compute_certification_count(self):
         counts = dict(
             self.env["spa.certification"]._read_group(
-                [("qualification_id", "in", self.ids)], ["qualification_id"], ["__count"]
+                [("qualification_id", "in", self.ids)],
+                ["qualification_id"],
+                ["__count"],
             )
         )
         for qualification in self:

@@ -57,29 +57,49 @@ class SpaSession(models.Model):
         "stop_note",
     )
 
-    name = fields.Char(string="Reference", required=True, readonly=True, copy=False, default="/")
+    name = fields.Char(
+        string="Reference", required=True, readonly=True, copy=False, default="/"
+    )
     event_id = fields.Many2one(
-        "calendar.event", string="Appointment", index=True, ondelete="set null", copy=False, tracking=True
+        "calendar.event",
+        string="Appointment",
+        index=True,
+        ondelete="set null",
+        copy=False,
+        tracking=True,
     )
     partner_id = fields.Many2one(
-        "res.partner", string="Client", required=True, index=True, tracking=True, ondelete="restrict"
+        "res.partner",
+        string="Client",
+        required=True,
+        index=True,
+        tracking=True,
+        ondelete="restrict",
     )
     therapist_id = fields.Many2one(
         "res.users",
-        string="Therapist",
         index=True,
         tracking=True,
         ondelete="restrict",
         domain=lambda self: [("groups_id", "in", self.env.ref(THERAPIST_GROUP).id)],
     )
     protocol_id = fields.Many2one(
-        "spa.protocol", required=True, index=True, tracking=True, ondelete="restrict", check_company=True
+        "spa.protocol",
+        required=True,
+        index=True,
+        tracking=True,
+        ondelete="restrict",
+        check_company=True,
     )
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
     )
     consent_id = fields.Many2one(
-        "spa.consent", string="Consent", readonly=True, copy=False, tracking=True, ondelete="restrict"
+        "spa.consent",
+        readonly=True,
+        copy=False,
+        tracking=True,
+        ondelete="restrict",
     )
     state = fields.Selection(
         [
@@ -97,29 +117,42 @@ class SpaSession(models.Model):
         tracking=True,
     )
     date_planned = fields.Datetime(
-        string="Planned Start", compute="_compute_date_planned", store=True, readonly=False, index=True
+        string="Planned Start",
+        compute="_compute_date_planned",
+        store=True,
+        readonly=False,
+        index=True,
     )
     date_planned_end = fields.Datetime(
-        string="Planned End", compute="_compute_date_planned", store=True, readonly=False
+        string="Planned End",
+        compute="_compute_date_planned",
+        store=True,
+        readonly=False,
     )
     date_start = fields.Datetime(string="Started At", readonly=True, copy=False)
     date_done = fields.Datetime(string="Finished At", readonly=True, copy=False)
-    started_by_id = fields.Many2one("res.users", string="Started By", readonly=True, copy=False)
-    finished_by_id = fields.Many2one("res.users", string="Finished By", readonly=True, copy=False)
+    started_by_id = fields.Many2one("res.users", readonly=True, copy=False)
+    finished_by_id = fields.Many2one("res.users", readonly=True, copy=False)
     referral_recommended = fields.Boolean(
         readonly=True,
         copy=False,
         tracking=True,
-        help="The session was stopped by the stop rule: a referral to a healthcare professional "
+        help="The session was stopped by the stop rule: a referral to a healthcare "
+        "professional "
         "(chiropractor, physiotherapist) was recommended to the client.",
     )
     evidence_hash = fields.Char(readonly=True, copy=False)
 
     # Snapshot of the protocol's settings, taken while the session is planned.
     min_checkin_count = fields.Integer(
-        string="Minimum Check-ins", compute="_compute_protocol_snapshot", store=True, readonly=True
+        string="Minimum Check-ins",
+        compute="_compute_protocol_snapshot",
+        store=True,
+        readonly=True,
     )
-    pain_stop_threshold = fields.Integer(compute="_compute_protocol_snapshot", store=True, readonly=True)
+    pain_stop_threshold = fields.Integer(
+        compute="_compute_protocol_snapshot", store=True, readonly=True
+    )
     step_ids = fields.One2many(
         "spa.session.step",
         "session_id",
@@ -130,7 +163,11 @@ class SpaSession(models.Model):
         copy=False,
     )
     checkin_ids = fields.One2many(
-        "spa.checkin", "session_id", string="Check-ins", copy=False, groups=THERAPIST_GROUP
+        "spa.checkin",
+        "session_id",
+        string="Check-ins",
+        copy=False,
+        groups=THERAPIST_GROUP,
     )
     checkin_count = fields.Integer(compute="_compute_checkin_count", store=True)
     step_done_count = fields.Integer(compute="_compute_step_progress")
@@ -139,8 +176,12 @@ class SpaSession(models.Model):
     # What the therapist records (clinical detail: therapists and managers only).
     positioning = fields.Selection(POSITIONINGS, tracking=True, groups=THERAPIST_GROUP)
     adjust_angle = fields.Boolean(string="Changed Angle", groups=THERAPIST_GROUP)
-    adjust_direction = fields.Boolean(string="Changed Direction", groups=THERAPIST_GROUP)
-    adjust_lighter_pressure = fields.Boolean(string="Lighter Pressure", groups=THERAPIST_GROUP)
+    adjust_direction = fields.Boolean(
+        string="Changed Direction", groups=THERAPIST_GROUP
+    )
+    adjust_lighter_pressure = fields.Boolean(
+        string="Lighter Pressure", groups=THERAPIST_GROUP
+    )
     adjustment_note = fields.Text(groups=THERAPIST_GROUP)
     screening_has_pain = fields.Boolean(
         string="Pain or Discomfort Reported",
@@ -148,7 +189,9 @@ class SpaSession(models.Model):
         help="At preparation, the client reported pain or discomfort in the area.",
     )
     screening_note = fields.Text(
-        string="Screening Answers", groups=THERAPIST_GROUP, help="What the client said about the area."
+        string="Screening Answers",
+        groups=THERAPIST_GROUP,
+        help="What the client said about the area.",
     )
     stop_reason = fields.Selection(STOP_REASONS, copy=False, tracking=True)
     stop_note = fields.Text(copy=False, groups=THERAPIST_GROUP)
@@ -157,11 +200,19 @@ class SpaSession(models.Model):
         groups=THERAPIST_GROUP,
         help="What still blocks completing the session, from the server's rules.",
     )
-    can_complete = fields.Boolean(compute="_compute_completion_blockers", groups=THERAPIST_GROUP)
-    is_stop_triggered = fields.Boolean(compute="_compute_completion_blockers", groups=THERAPIST_GROUP)
+    can_complete = fields.Boolean(
+        compute="_compute_completion_blockers", groups=THERAPIST_GROUP
+    )
+    is_stop_triggered = fields.Boolean(
+        compute="_compute_completion_blockers", groups=THERAPIST_GROUP
+    )
 
     _sql_constraints = [
-        ("name_company_uniq", "UNIQUE(name, company_id)", "The session reference must be unique."),
+        (
+            "name_company_uniq",
+            "UNIQUE(name, company_id)",
+            "The session reference must be unique.",
+        ),
     ]
 
     # ------------------------------------------------------------------
@@ -215,7 +266,9 @@ class SpaSession(models.Model):
         counts = dict(
             self.env["spa.checkin"]
             .sudo()
-            ._read_group([("session_id", "in", self._origin.ids)], ["session_id"], ["__count"])
+            ._read_group(
+                [("session_id", "in", self._origin.ids)], ["session_id"], ["__count"]
+            )
         )
         for session in self:
             session.checkin_count = counts.get(session._origin, 0)
@@ -224,19 +277,31 @@ class SpaSession(models.Model):
     def _compute_step_progress(self):
         for session in self:
             session.step_total_count = len(session.step_ids)
-            session.step_done_count = len(session.step_ids.filtered(lambda s: s.state == "done"))
+            session.step_done_count = len(
+                session.step_ids.filtered(lambda s: s.state == "done")
+            )
 
-    @api.depends("state", "step_ids.state", "checkin_ids", "consent_id.state", "consent_id.valid_until")
+    @api.depends(
+        "state",
+        "step_ids.state",
+        "checkin_ids",
+        "consent_id.state",
+        "consent_id.valid_until",
+    )
     def _compute_completion_blockers(self):
         problems_by_session = self._completion_problems()
         for session in self:
             problems = problems_by_session.get(session.id, [])
-            session.is_stop_triggered = any(code == session_rules.STOP_RULE for code, __ in problems)
+            session.is_stop_triggered = any(
+                code == session_rules.STOP_RULE for code, __ in problems
+            )
             if session.state != "in_progress":
                 session.completion_blockers = False
                 session.can_complete = False
                 continue
-            session.completion_blockers = session._format_problems(problems) if problems else False
+            session.completion_blockers = (
+                session._format_problems(problems) if problems else False
+            )
             session.can_complete = not problems
 
     # ------------------------------------------------------------------
@@ -248,7 +313,9 @@ class SpaSession(models.Model):
         self._spa_check_server_vals_create(vals_list)
         for vals in vals_list:
             if vals.get("name", "/") == "/":
-                vals["name"] = self.env["ir.sequence"].next_by_code("spa.session") or "/"
+                vals["name"] = (
+                    self.env["ir.sequence"].next_by_code("spa.session") or "/"
+                )
         return super().create(vals_list)
 
     def write(self, vals):
@@ -256,12 +323,17 @@ class SpaSession(models.Model):
         self._check_assignment_change(vals)
         finished = self.filtered(lambda s: s.state in ("done", "stopped"))
         if finished:
-            frozen_fields = set(self._spa_clinical_fields) | {"step_ids", "checkin_ids", "company_id"}
+            frozen_fields = set(self._spa_clinical_fields) | {
+                "step_ids",
+                "checkin_ids",
+                "company_id",
+            }
             changed = finished._spa_changed_fields(vals, frozen_fields & set(vals))
             if changed:
                 raise UserError(
                     self.env._(
-                        "A finished session is evidence and cannot be edited: %(sessions)s. Fields: %(fields)s.",
+                        "A finished session is evidence and cannot be edited: "
+                        "%(sessions)s. Fields: %(fields)s.",
                         sessions=", ".join(finished.mapped("name")),
                         fields=self._spa_field_labels(changed),
                     )
@@ -276,17 +348,21 @@ class SpaSession(models.Model):
         if started:
             raise UserError(
                 self.env._(
-                    "The client, therapist, protocol and appointment of a session cannot change once it "
+                    "The client, therapist, protocol and appointment of a session "
+                    "cannot change once it "
                     "has started or ended: %(sessions)s (%(fields)s).",
                     sessions=", ".join(started.mapped("name")),
                     fields=self._spa_field_labels(changed),
                 )
             )
         user = self.env.user
-        if not self.env.su and not (user.has_group(FRONT_DESK_GROUP) or user.has_group(MANAGER_GROUP)):
+        if not self.env.su and not (
+            user.has_group(FRONT_DESK_GROUP) or user.has_group(MANAGER_GROUP)
+        ):
             raise AccessError(
                 self.env._(
-                    "Only the front desk or a manager can change the client, therapist or protocol of a "
+                    "Only the front desk or a manager can change the client, therapist "
+                    "or protocol of a "
                     "session (%(fields)s).",
                     fields=self._spa_field_labels(changed),
                 )
@@ -302,7 +378,8 @@ class SpaSession(models.Model):
         if evidence:
             raise UserError(
                 self.env._(
-                    "Sessions that started are evidence and cannot be deleted: %(sessions)s.",
+                    "Sessions that started are evidence and cannot be deleted: "
+                    "%(sessions)s.",
                     sessions=", ".join(evidence.mapped("name")),
                 )
             )
@@ -361,7 +438,9 @@ class SpaSession(models.Model):
     def _completion_problems(self):
         today = fields.Date.context_today(self)
         facts = self._rule_facts()
-        return {sid: session_rules.completion_problems(f, today) for sid, f in facts.items()}
+        return {
+            sid: session_rules.completion_problems(f, today) for sid, f in facts.items()
+        }
 
     def _format_problems(self, problems):
         """One translated sentence naming every problem."""
@@ -369,26 +448,8 @@ class SpaSession(models.Model):
         _ = self.env._
         parts = []
         for code, params in problems:
-            if code == session_rules.NO_CONSENT:
-                parts.append(_("no valid consent of the client for protocol '%(protocol)s'", protocol=self.protocol_id.name))
-            elif code == session_rules.CONSENT_WITHDRAWN:
-                parts.append(_("the consent was withdrawn"))
-            elif code == session_rules.CONSENT_NOT_GIVEN:
-                parts.append(_("the consent was not given"))
-            elif code == session_rules.CONSENT_EXPIRED:
-                parts.append(_("the consent expired (valid until %(date)s)", date=params.get("valid_until") or "-"))
-            elif code == session_rules.CONSENT_NOT_COVERING:
-                parts.append(_("the consent does not cover protocol '%(protocol)s'", protocol=self.protocol_id.name))
-            elif code == session_rules.CONSENT_TEXT_CHANGED:
-                parts.append(
-                    _(
-                        "the consent text of protocol '%(protocol)s' changed since the client agreed: "
-                        "a new consent is needed",
-                        protocol=self.protocol_id.name,
-                    )
-                )
-            elif code == session_rules.CONSENT_AFTER_START:
-                parts.append(_("the consent was given after the session started"))
+            if code in session_rules.CONSENT_CODES:
+                parts.append(self._format_consent_problem(code, params))
             elif code == session_rules.NO_THERAPIST:
                 parts.append(_("no therapist assigned"))
             elif code == session_rules.STEPS_MISSING:
@@ -408,16 +469,24 @@ class SpaSession(models.Model):
                 elif extra:
                     items.append(_("at any point"))
                 parts.append(
-                    _("%(count)s check-in(s) missing: %(items)s", count=params["count"], items=", ".join(items))
+                    _(
+                        "%(count)s check-in(s) missing: %(items)s",
+                        count=params["count"],
+                        items=", ".join(items),
+                    )
                 )
             elif code == session_rules.STOP_RULE:
                 if params["stop_requested"]:
-                    parts.append(_("the client asked to stop: the session must be stopped"))
+                    parts.append(
+                        _("the client asked to stop: the session must be stopped")
+                    )
                 if params["max_pain"] >= params["threshold"]:
                     parts.append(
                         _(
-                            "a check-in reported pain %(pain)s/10 (stop threshold %(threshold)s): "
-                            "the session must be stopped and a healthcare professional recommended",
+                            "a check-in reported pain %(pain)s/10 (stop threshold "
+                            "%(threshold)s): "
+                            "the session must be stopped and a healthcare professional "
+                            "recommended",
                             pain=params["max_pain"],
                             threshold=params["threshold"],
                         )
@@ -426,14 +495,54 @@ class SpaSession(models.Model):
                 parts.append(code)
         return "; ".join(parts)
 
+    def _format_consent_problem(self, code, params):
+        _ = self.env._
+        if code == session_rules.NO_CONSENT:
+            return _(
+                "no valid consent of the client for protocol '%(protocol)s'",
+                protocol=self.protocol_id.name,
+            )
+        if code == session_rules.CONSENT_WITHDRAWN:
+            return _("the consent was withdrawn")
+        if code == session_rules.CONSENT_NOT_GIVEN:
+            return _("the consent was not given")
+        if code == session_rules.CONSENT_EXPIRED:
+            return _(
+                "the consent expired (valid until %(date)s)",
+                date=params.get("valid_until") or "-",
+            )
+        if code == session_rules.CONSENT_NOT_COVERING:
+            return _(
+                "the consent does not cover protocol '%(protocol)s'",
+                protocol=self.protocol_id.name,
+            )
+        if code == session_rules.CONSENT_TEXT_CHANGED:
+            return _(
+                "the consent text of protocol '%(protocol)s' changed since the "
+                "client agreed: "
+                "a new consent is needed",
+                protocol=self.protocol_id.name,
+            )
+        if code == session_rules.CONSENT_AFTER_START:
+            return _("the consent was given after the session started")
+        return code
+
     def _raise_problems(self, problems_by_session, header):
         lines = [
-            self.env._("%(session)s: %(problems)s", session=session.name, problems=session._format_problems(problems))
+            self.env._(
+                "%(session)s: %(problems)s",
+                session=session.name,
+                problems=session._format_problems(problems),
+            )
             for session in self
             if (problems := problems_by_session.get(session.id))
         ]
         if lines:
-            raise UserError(f"{header}\n" + "\n".join(lines))
+            raise UserError(
+                self.env._(
+                    "%(header)s\n%(problems)s", header=header, problems="\n".join(lines)
+                )
+            )
 
     # ------------------------------------------------------------------
     # Guards shared by the actions
@@ -459,7 +568,10 @@ class SpaSession(models.Model):
         user = self.env.user
         if not user.has_group(THERAPIST_GROUP):
             raise AccessError(
-                self.env._("Only therapists and managers can do this: %(action)s.", action=action_label)
+                self.env._(
+                    "Only therapists and managers can do this: %(action)s.",
+                    action=action_label,
+                )
             )
         if not user.has_group(MANAGER_GROUP):
             others = self.filtered(lambda s: s.therapist_id != user)
@@ -476,7 +588,10 @@ class SpaSession(models.Model):
         """Lock the sessions' rows: a concurrent tick, check-in or state change
         of the same sessions waits or fails instead of racing this one."""
         if self.ids:
-            self.env.cr.execute("SELECT id FROM spa_session WHERE id IN %s FOR UPDATE", [tuple(self.ids)])
+            self.env.cr.execute(
+                "SELECT id FROM spa_session WHERE id IN %s FOR UPDATE",
+                [tuple(self.ids)],
+            )
 
     # ------------------------------------------------------------------
     # Actions
@@ -493,33 +608,47 @@ class SpaSession(models.Model):
         facts = self._rule_facts()
         # sudo: any consent of the client counts, whoever recorded it; the
         # search is narrowed to the clients and protocols of these sessions.
-        consents_sudo = self.env["spa.consent"].sudo().search(
-            [
-                ("partner_id", "in", self.partner_id.ids),
-                ("protocol_ids", "in", self.protocol_id.ids),
-                ("company_id", "in", self.company_id.ids),
-                ("state", "!=", "draft"),
-            ]
+        consents_sudo = (
+            self.env["spa.consent"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.partner_id.ids),
+                    ("protocol_ids", "in", self.protocol_id.ids),
+                    ("company_id", "in", self.company_id.ids),
+                    ("state", "!=", "draft"),
+                ]
+            )
         )
         consent_facts = consents_sudo._to_facts()
         by_partner = defaultdict(list)
         for consent in consents_sudo:
-            by_partner[(consent.partner_id.id, consent.company_id.id)].append(consent_facts[consent.id])
+            by_partner[(consent.partner_id.id, consent.company_id.id)].append(
+                consent_facts[consent.id]
+            )
         problems_by_session = {}
         chosen = {}
         for session in self:
             problems, consent = session_rules.start_problems(
-                facts[session.id], by_partner[(session.partner_id.id, session.company_id.id)], today, now
+                facts[session.id],
+                by_partner[(session.partner_id.id, session.company_id.id)],
+                today,
+                now,
             )
             if problems:
                 problems_by_session[session.id] = problems
             else:
                 chosen[session.id] = consent.id
         if problems_by_session:
-            self._raise_problems(problems_by_session, self.env._("The session cannot start:"))
+            self._raise_problems(
+                problems_by_session, self.env._("The session cannot start:")
+            )
         # Lock the consents relied on: a concurrent withdrawal waits or fails.
         self.env["spa.consent"].browse(set(chosen.values())).flush_recordset()
-        self.env.cr.execute("SELECT id FROM spa_consent WHERE id IN %s FOR UPDATE", [tuple(set(chosen.values()))])
+        self.env.cr.execute(
+            "SELECT id FROM spa_consent WHERE id IN %s FOR UPDATE",
+            [tuple(set(chosen.values()))],
+        )
         for session in self:
             session._write_server(
                 {
@@ -540,12 +669,23 @@ class SpaSession(models.Model):
         consents = self.consent_id
         if consents:
             consents.flush_recordset()
-            self.env.cr.execute("SELECT id FROM spa_consent WHERE id IN %s FOR UPDATE", [tuple(consents.ids)])
-        problems_by_session = {sid: p for sid, p in self._completion_problems().items() if p}
+            self.env.cr.execute(
+                "SELECT id FROM spa_consent WHERE id IN %s FOR UPDATE",
+                [tuple(consents.ids)],
+            )
+        problems_by_session = {
+            sid: p for sid, p in self._completion_problems().items() if p
+        }
         if problems_by_session:
-            self._raise_problems(problems_by_session, self.env._("The session cannot be completed:"))
+            self._raise_problems(
+                problems_by_session, self.env._("The session cannot be completed:")
+            )
         self._write_server(
-            {"state": "done", "date_done": fields.Datetime.now(), "finished_by_id": self.env.user.id}
+            {
+                "state": "done",
+                "date_done": fields.Datetime.now(),
+                "finished_by_id": self.env.user.id,
+            }
         )
         return True
 
@@ -563,7 +703,10 @@ class SpaSession(models.Model):
         problems = self._completion_problems()
         now = fields.Datetime.now()
         for session in self:
-            triggered = any(code == session_rules.STOP_RULE for code, __ in problems.get(session.id, []))
+            triggered = any(
+                code == session_rules.STOP_RULE
+                for code, __ in problems.get(session.id, [])
+            )
             vals = {
                 "state": "stopped",
                 "date_done": now,
@@ -575,7 +718,11 @@ class SpaSession(models.Model):
                 facts = session._rule_facts()[session.id]
                 triggers = session_rules.stop_triggers(facts)
                 if triggers:
-                    stop_reason = "client_request" if any(c.stop_requested for c in triggers) else "pain"
+                    stop_reason = (
+                        "client_request"
+                        if any(c.stop_requested for c in triggers)
+                        else "pain"
+                    )
                 else:
                     stop_reason = "other"
             if stop_reason != session.stop_reason:
@@ -586,7 +733,8 @@ class SpaSession(models.Model):
             if triggered:
                 session.message_post(
                     body=self.env._(
-                        "Session stopped by the stop rule. A referral to a healthcare professional "
+                        "Session stopped by the stop rule. A referral to a healthcare "
+                        "professional "
                         "(chiropractor, physiotherapist) was recommended to the client."
                     )
                 )
@@ -605,12 +753,15 @@ class SpaSession(models.Model):
         if started:
             raise UserError(
                 self.env._(
-                    "The appointment cannot be deleted or archived: its session %(sessions)s has started "
+                    "The appointment cannot be deleted or archived: its session "
+                    "%(sessions)s has started "
                     "and is evidence. Stop or complete the session instead.",
                     sessions=", ".join(started.mapped("name")),
                 )
             )
-        self.filtered(lambda s: s.state == "draft")._write_server({"state": "cancelled"})
+        self.filtered(lambda s: s.state == "draft")._write_server(
+            {"state": "cancelled"}
+        )
 
     def action_open_event(self):
         self.ensure_one()

@@ -29,10 +29,14 @@ class SpaSessionStep(models.Model):
         "record_kind",
     )
 
-    session_id = fields.Many2one("spa.session", required=True, index=True, ondelete="cascade")
-    company_id = fields.Many2one(related="session_id.company_id", store=True, index=True)
+    session_id = fields.Many2one(
+        "spa.session", required=True, index=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(
+        related="session_id.company_id", store=True, index=True
+    )
     session_state = fields.Selection(related="session_id.state", string="Session State")
-    protocol_step_id = fields.Many2one("spa.protocol.step", string="Protocol Step", ondelete="set null")
+    protocol_step_id = fields.Many2one("spa.protocol.step", ondelete="set null")
     sequence = fields.Integer(default=10)
     name = fields.Char(required=True)
     instructions = fields.Text()
@@ -47,10 +51,12 @@ class SpaSessionStep(models.Model):
         readonly=True,
         copy=False,
     )
-    done_by_id = fields.Many2one("res.users", string="Done By", readonly=True, copy=False)
-    done_at = fields.Datetime(string="Done At", readonly=True, copy=False)
+    done_by_id = fields.Many2one("res.users", readonly=True, copy=False)
+    done_at = fields.Datetime(readonly=True, copy=False)
     skip_reason = fields.Text(copy=False)
-    checkin_ids = fields.One2many("spa.checkin", "session_step_id", string="Check-ins", groups=THERAPIST_GROUP)
+    checkin_ids = fields.One2many(
+        "spa.checkin", "session_step_id", string="Check-ins", groups=THERAPIST_GROUP
+    )
 
     # ------------------------------------------------------------------
     # CRUD guards
@@ -65,7 +71,8 @@ class SpaSessionStep(models.Model):
         if not_planned:
             raise UserError(
                 self.env._(
-                    "Checklist lines can only be added while the session is planned: %(sessions)s.",
+                    "Checklist lines can only be added while the session is planned: "
+                    "%(sessions)s.",
                     sessions=", ".join(not_planned.mapped("name")),
                 )
             )
@@ -77,17 +84,21 @@ class SpaSessionStep(models.Model):
         if changed:
             raise UserError(
                 self.env._(
-                    "A checklist line keeps what the protocol said when the session was planned; "
+                    "A checklist line keeps what the protocol said when the session "
+                    "was planned; "
                     "it cannot be changed: %(fields)s.",
                     fields=self._spa_field_labels(changed),
                 )
             )
         if "skip_reason" in vals:
-            frozen = self.filtered(lambda s: s.state != "todo" or s.session_id.state in ("done", "stopped"))
+            frozen = self.filtered(
+                lambda s: s.state != "todo" or s.session_id.state in ("done", "stopped")
+            )
             if frozen and frozen._spa_changed_fields(vals, ["skip_reason"]):
                 raise UserError(
                     self.env._(
-                        "The skip reason of a done or skipped step, or of a finished session, cannot change: "
+                        "The skip reason of a done or skipped step, or of a finished "
+                        "session, cannot change: "
                         "%(steps)s.",
                         steps=", ".join(frozen.mapped("name")),
                     )
@@ -103,7 +114,8 @@ class SpaSessionStep(models.Model):
         if started:
             raise UserError(
                 self.env._(
-                    "The checklist of a started or finished session is evidence and cannot be deleted: "
+                    "The checklist of a started or finished session is evidence and "
+                    "cannot be deleted: "
                     "%(sessions)s.",
                     sessions=", ".join(started.mapped("name")),
                 )
@@ -118,13 +130,18 @@ class SpaSessionStep(models.Model):
             return
         user = self.env.user
         if not user.has_group(THERAPIST_GROUP):
-            raise AccessError(self.env._("Only therapists and managers can tick or skip checklist steps."))
+            raise AccessError(
+                self.env._(
+                    "Only therapists and managers can tick or skip checklist steps."
+                )
+            )
         if not user.has_group("spa_session_protocol.group_spa_manager"):
             others = self.session_id.filtered(lambda s: s.therapist_id != user)
             if others:
                 raise AccessError(
                     self.env._(
-                        "You are not the therapist of %(sessions)s.", sessions=", ".join(others.mapped("name"))
+                        "You are not the therapist of %(sessions)s.",
+                        sessions=", ".join(others.mapped("name")),
                     )
                 )
 
@@ -138,14 +155,18 @@ class SpaSessionStep(models.Model):
         today = fields.Date.context_today(self)
         now = fields.Datetime.now()
         facts = sessions._rule_facts()
-        qualified = self.env["spa.certification"]._qualified_pairs(user, self.qualification_id, today)
+        qualified = self.env["spa.certification"]._qualified_pairs(
+            user, self.qualification_id, today
+        )
         # sudo: the clinical fields are read to check a rule, not shown.
         sessions_sudo = sessions.sudo()
         errors = []
         for step in self.sorted(lambda s: (s.session_id.id, s.sequence, s.id)):
             session_facts = facts[step.session_id.id]
             step_facts = next(s for s in session_facts.steps if s.id == step.id)
-            session_sudo = sessions_sudo.filtered(lambda s, sid=step.session_id.id: s.id == sid)
+            session_sudo = sessions_sudo.filtered(
+                lambda s, sid=step.session_id.id: s.id == sid
+            )
             problems = session_rules.tick_problems(
                 session_facts,
                 step_facts,
@@ -164,7 +185,11 @@ class SpaSessionStep(models.Model):
             # Later steps of the same call see this one done.
             facts[step.session_id.id] = _replace_step(session_facts, step.id, "done")
         if errors:
-            raise UserError(self.env._("The step cannot be ticked:\n%(errors)s", errors="\n".join(errors)))
+            raise UserError(
+                self.env._(
+                    "The step cannot be ticked:\n%(errors)s", errors="\n".join(errors)
+                )
+            )
         self._write_server({"state": "done", "done_by_id": user.id, "done_at": now})
         return True
 
@@ -186,46 +211,80 @@ class SpaSessionStep(models.Model):
             if not (reason or step.skip_reason or "").strip():
                 why.append(self.env._("a reason is required"))
             if why:
-                errors.append(self.env._("'%(step)s': %(why)s", step=step.name, why=", ".join(why)))
+                errors.append(
+                    self.env._(
+                        "'%(step)s': %(why)s", step=step.name, why=", ".join(why)
+                    )
+                )
         if errors:
-            raise UserError(self.env._("The step cannot be skipped:\n%(errors)s", errors="\n".join(errors)))
+            raise UserError(
+                self.env._(
+                    "The step cannot be skipped:\n%(errors)s", errors="\n".join(errors)
+                )
+            )
         if reason:
             self.write({"skip_reason": reason})
-        self._write_server({"state": "skipped", "done_by_id": self.env.user.id, "done_at": fields.Datetime.now()})
+        self._write_server(
+            {
+                "state": "skipped",
+                "done_by_id": self.env.user.id,
+                "done_at": fields.Datetime.now(),
+            }
+        )
         return True
 
     def _format_tick_problems(self, problems):
         self.ensure_one()
         _ = self.env._
-        labels = dict(self.env["spa.session"]._fields["state"]._description_selection(self.env))
+        labels = dict(
+            self.env["spa.session"]._fields["state"]._description_selection(self.env)
+        )
         parts = []
         for code, params in problems:
             if code == session_rules.STEP_NOT_IN_PROGRESS:
-                parts.append(_("the session is not in progress (%(state)s)", state=labels.get(params["state"])))
+                parts.append(
+                    _(
+                        "the session is not in progress (%(state)s)",
+                        state=labels.get(params["state"]),
+                    )
+                )
             elif code == session_rules.STEP_NOT_TODO:
                 parts.append(_("the step is already done or skipped"))
             elif code == session_rules.STEP_OUT_OF_ORDER:
                 parts.append(
-                    _("do the earlier mandatory steps first: %(steps)s", steps=", ".join(f"'{n}'" for n in params["names"]))
+                    _(
+                        "do the earlier mandatory steps first: %(steps)s",
+                        steps=", ".join(f"'{n}'" for n in params["names"]),
+                    )
                 )
             elif code == session_rules.STEP_NOT_QUALIFIED:
                 parts.append(
                     _(
-                        "it requires a valid certification for '%(qualification)s', which you do not hold today",
+                        "it requires a valid certification for '%(qualification)s', "
+                        "which you do not hold today",
                         qualification=self.qualification_id.name,
                     )
                 )
             elif code == session_rules.STEP_NEEDS_POSITIONING:
                 parts.append(_("record the client's positioning first"))
             elif code == session_rules.STEP_NEEDS_ADJUSTMENT:
-                parts.append(_("record the technique adjustment first (angle, direction or lighter pressure)"))
+                parts.append(
+                    _(
+                        "record the technique adjustment first (angle, direction or "
+                        "lighter pressure)"
+                    )
+                )
             elif code == session_rules.STOP_RULE:
-                parts.append(_("a check-in triggered the stop rule: the session must be stopped"))
+                parts.append(
+                    _("a check-in triggered the stop rule: the session must be stopped")
+                )
             else:
                 parts.append(code)
         return _("'%(step)s': %(problems)s", step=self.name, problems="; ".join(parts))
 
 
 def _replace_step(session_facts, step_id, state):
-    steps = tuple(replace(s, state=state) if s.id == step_id else s for s in session_facts.steps)
+    steps = tuple(
+        replace(s, state=state) if s.id == step_id else s for s in session_facts.steps
+    )
     return replace(session_facts, steps=steps)

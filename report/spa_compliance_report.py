@@ -21,7 +21,7 @@ class SpaComplianceReport(models.Model):
 
     session_id = fields.Many2one("spa.session", readonly=True)
     date = fields.Datetime(readonly=True)
-    therapist_id = fields.Many2one("res.users", string="Therapist", readonly=True)
+    therapist_id = fields.Many2one("res.users", readonly=True)
     protocol_id = fields.Many2one("spa.protocol", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Client", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
@@ -54,39 +54,40 @@ class SpaComplianceReport(models.Model):
             s.state,
             s.referral_recommended,
             1 AS session_count,
-            COALESCE(ck.checkin_count, 0) AS checkin_count,
-            (vc.session_id IS NOT NULL) AS has_valid_consent,
+            s.checkin_count,
+            (vc.id IS NOT NULL) AS has_valid_consent,
             CASE
                 WHEN s.state = 'cancelled' THEN 'cancelled'
-                WHEN s.state IN ('done', 'stopped') AND vc.session_id IS NOT NULL THEN 'compliant'
+                WHEN s.state IN ('done', 'stopped') AND vc.id IS NOT NULL
+                    THEN 'compliant'
                 WHEN s.state IN ('done', 'stopped') THEN 'non_compliant'
-                WHEN COALESCE(s.date_planned_end, s.date_planned) < (NOW() AT TIME ZONE 'UTC') THEN 'non_compliant'
+                WHEN COALESCE(s.date_planned_end, s.date_planned)
+                     < (NOW() AT TIME ZONE 'UTC') THEN 'non_compliant'
                 ELSE 'pending'
             END AS compliance_state,
-            (s.state IN ('done', 'stopped') AND vc.session_id IS NOT NULL) AS is_compliant
+            (s.state IN ('done', 'stopped') AND vc.id IS NOT NULL) AS is_compliant
         """
 
     def _from(self):
+        # vc: the session's consent, when it was valid at the start (and,
+        # for a done session, at completion) and covered the protocol.
         return """
             spa_session s
-            LEFT JOIN (
-                SELECT session_id, COUNT(*) AS checkin_count
-                  FROM spa_checkin
-              GROUP BY session_id
-            ) ck ON ck.session_id = s.id
-            LEFT JOIN (
-                SELECT s2.id AS session_id
-                  FROM spa_session s2
-                  JOIN spa_consent c ON c.id = s2.consent_id
-                  JOIN spa_consent_spa_protocol_rel rel
-                    ON rel.spa_consent_id = c.id AND rel.spa_protocol_id = s2.protocol_id
-                 WHERE s2.date_start IS NOT NULL
-                   AND c.given_at IS NOT NULL
-                   AND c.given_at <= s2.date_start
-                   AND c.valid_until >= s2.date_start::date
-                   AND (c.withdrawn_at IS NULL OR c.withdrawn_at > COALESCE(s2.date_done, s2.date_start))
-                   AND (s2.state != 'done' OR c.valid_until >= s2.date_done::date)
-            ) vc ON vc.session_id = s.id
+            LEFT JOIN spa_consent vc
+                   ON vc.id = s.consent_id
+                  AND s.date_start IS NOT NULL
+                  AND vc.given_at IS NOT NULL
+                  AND vc.given_at <= s.date_start
+                  AND vc.valid_until >= s.date_start::date
+                  AND (vc.withdrawn_at IS NULL
+                       OR vc.withdrawn_at > COALESCE(s.date_done, s.date_start))
+                  AND (s.state != 'done' OR vc.valid_until >= s.date_done::date)
+                  AND EXISTS (
+                      SELECT 1
+                        FROM spa_consent_spa_protocol_rel rel
+                       WHERE rel.spa_consent_id = vc.id
+                         AND rel.spa_protocol_id = s.protocol_id
+                  )
         """
 
     def _where(self):

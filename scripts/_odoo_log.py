@@ -86,6 +86,14 @@ def is_ours(record, db_names, addon_dir):
     return bool(OURS_RE.search(text))
 
 
+def is_addon_info(logger):
+    """The addon's own INFO lines, except HttpCase's per-test browser plumbing
+    (logger ``...tests.test_x.Class.test_y``); the browser console stays visible."""
+    if not logger.startswith(f"odoo.addons.{MODULE}"):
+        return False
+    return logger.endswith(".browser") or logger.count(".") <= 4
+
+
 def do_filter(stream, out):
     show = True  # lines before the first log record (startup messages)
     for line in stream:
@@ -95,7 +103,7 @@ def do_filter(stream, out):
             level, logger, msg = match["level"], match["logger"], match["msg"]
             show = (
                 level in ("WARNING", "ERROR", "CRITICAL")
-                or logger.startswith(f"odoo.addons.{MODULE}")
+                or is_addon_info(logger)
                 or logger.startswith("odoo.tests")
                 or (logger == "odoo.modules.loading" and MODULE in msg)
                 or bool(SHOW_INFO_RE.search(msg))
@@ -105,56 +113,84 @@ def do_filter(stream, out):
             out.flush()
 
 
+TEST_OUTCOME_RE = re.compile(
+    r"^(FAIL|ERROR): |^Module \S+: \d+ failures, \d+ errors of \d+ tests"
+    r"|^At least one test failed|^\d+ failed, \d+ error\(s\) of \d+ tests when loading"
+    r"|: at least one error occurred in a test"
+)
+
+
+class Findings:
+    def __init__(self):
+        self.problems = []
+        self.test_errors = []
+        self.summary = None
+        self.skipped = 0
+
+    def add(self, rec, db_names, addon_dir):
+        first = rec.msg
+        if rec.logger == "odoo.tests.result" and SUMMARY_RE.match(first):
+            self.summary = SUMMARY_RE.match(first)
+        skip = SKIP_RE.match(first)
+        if skip and rec.level == "INFO":
+            self.skipped += 1
+            if BROWSER_RE.search(skip["reason"]):
+                self.problems.append(
+                    f"browser test skipped ({skip['test']}: {skip['reason']}); "
+                    "install Chromium and the websocket-client Python package"
+                )
+        if rec.level in ("ERROR", "CRITICAL"):
+            line = f"{rec.level} {rec.logger}: {first}"
+            if rec.level == "ERROR" and TEST_OUTCOME_RE.search(first):
+                self.test_errors.append(line)
+            else:
+                self.problems.append(line)
+        elif rec.level == "WARNING":
+            if "websocket-client module is not installed" in first:
+                self.problems.append(
+                    "websocket-client is not installed in Odoo's Python: "
+                    "HttpCase tests (tours, hoot) cannot run"
+                )
+            elif is_ours(rec, db_names, addon_dir):
+                self.problems.append(f"WARNING {rec.logger}: {first}")
+
+
 def do_check(path, mode, db_names, addon_dir, out):
-    problems = []
-    summary = None
-    skipped = 0
+    """Problems make a run fail besides failing tests themselves; ERROR lines that
+    only report failing tests are listed as TESTFAIL."""
+    found = Findings()
     with open(path, encoding="utf-8", errors="replace") as log:
         for rec in records(log):
-            first = rec.msg
-            if rec.logger == "odoo.tests.result":
-                match = SUMMARY_RE.match(first)
-                if match:
-                    summary = match
-            skip = SKIP_RE.match(first)
-            if skip and rec.level == "INFO":
-                skipped += 1
-                if BROWSER_RE.search(skip["reason"]):
-                    problems.append(
-                        f"browser test skipped ({skip['test']}: {skip['reason']}); "
-                        "install Chromium and the websocket-client Python package"
-                    )
-            if rec.level in ("ERROR", "CRITICAL"):
-                problems.append(f"{rec.level} {rec.logger}: {first}")
-            elif rec.level == "WARNING":
-                if "websocket-client module is not installed" in first:
-                    problems.append(
-                        "websocket-client is not installed in Odoo's Python: "
-                        "HttpCase tests (tours, hoot) cannot run"
-                    )
-                elif is_ours(rec, db_names, addon_dir):
-                    problems.append(f"WARNING {rec.logger}: {first}")
+            found.add(rec, db_names, addon_dir)
+    problems = found.problems
     tests = failed = errors = 0
     if mode == "tests":
-        if summary is None:
+        if found.summary is None:
             problems.append(
                 "no 'N failed, M error(s) of K tests when loading database' line: "
                 "Odoo stopped before running the tests"
             )
         else:
-            tests = int(summary["tests"])
-            failed = int(summary["failed"])
-            errors = int(summary["errors"])
+            tests = int(found.summary["tests"])
+            failed = int(found.summary["failed"])
+            errors = int(found.summary["errors"])
             if tests == 0:
                 problems.append(
                     f"Odoo ran 0 tests ('of 0 tests'): {MODULE} not installed, wrong "
                     "--test-tags, or tests/__init__.py imports no test module"
                 )
-    for problem in problems:
+    test_errors = found.test_errors
+    if failed + errors == 0:
+        # ERROR lines that look like test outcomes while no test failed: suspicious
+        problems.extend(test_errors)
+        test_errors = []
+    for line in test_errors:
+        out.write(f"TESTFAIL: {line}\n")
+    for problem in dict.fromkeys(problems):  # each distinct problem once
         out.write(f"PROBLEM: {problem}\n")
     out.write(
         f"RESULT tests={tests} failed={failed} errors={errors} "
-        f"skipped={skipped} problems={len(problems)}\n"
+        f"skipped={found.skipped} problems={len(problems)}\n"
     )
     return 1 if problems else 0
 

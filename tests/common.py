@@ -14,15 +14,27 @@ class SpaCommon(TransactionCase):
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.company
         grp = "spa_session_protocol.group_spa_"
-        cls.front_desk = new_test_user(cls.env, "spa_fd", groups=f"{grp}front_desk", name="Fiona Desk")
-        cls.therapist = new_test_user(cls.env, "spa_th", groups=f"{grp}therapist", name="Theo Therapist")
-        cls.therapist2 = new_test_user(cls.env, "spa_th2", groups=f"{grp}therapist", name="Tara Therapist")
-        cls.manager = new_test_user(cls.env, "spa_mgr", groups=f"{grp}manager", name="Mona Manager")
-        cls.plain_user = new_test_user(cls.env, "spa_plain", groups="base.group_user", name="Paul Plain")
+        cls.front_desk = new_test_user(
+            cls.env, "spa_fd", groups=f"{grp}front_desk", name="Fiona Desk"
+        )
+        cls.therapist = new_test_user(
+            cls.env, "spa_th", groups=f"{grp}therapist", name="Theo Therapist"
+        )
+        cls.therapist2 = new_test_user(
+            cls.env, "spa_th2", groups=f"{grp}therapist", name="Tara Therapist"
+        )
+        cls.manager = new_test_user(
+            cls.env, "spa_mgr", groups=f"{grp}manager", name="Mona Manager"
+        )
+        cls.plain_user = new_test_user(
+            cls.env, "spa_plain", groups="base.group_user", name="Paul Plain"
+        )
         cls.client = cls.env["res.partner"].create({"name": "Clara Client"})
         cls.client2 = cls.env["res.partner"].create({"name": "Carl Client"})
         cls.protocol = cls.env.ref("spa_session_protocol.protocol_upper_back")
-        cls.qualification = cls.env.ref("spa_session_protocol.qualification_advanced_techniques")
+        cls.qualification = cls.env.ref(
+            "spa_session_protocol.qualification_advanced_techniques"
+        )
         cls.env["spa.certification"].create(
             {
                 "user_id": cls.therapist.id,
@@ -53,7 +65,9 @@ class SpaCommon(TransactionCase):
         consent.action_give()
         return consent
 
-    def book(self, partner=None, therapist=None, protocol=None, start=None, user=None, **vals):
+    def book(
+        self, partner=None, therapist=None, protocol=None, start=None, user=None, **vals
+    ):
         start = start or fields.Datetime.now() + timedelta(hours=1)
         event = (
             self.env["calendar.event"]
@@ -78,7 +92,9 @@ class SpaCommon(TransactionCase):
     def started_session(self, therapist=None, **book_vals):
         therapist = therapist or self.therapist
         self.give_consent()
-        session = self.session_of(self.book(therapist=therapist, **book_vals)).with_user(therapist)
+        session = self.session_of(
+            self.book(therapist=therapist, **book_vals)
+        ).with_user(therapist)
         session.action_start()
         return session
 
@@ -96,7 +112,9 @@ class SpaCommon(TransactionCase):
             .create(
                 {
                     "session_id": session.id,
-                    "session_step_id": self.step(session, step_name).id if step_name else False,
+                    "session_step_id": self.step(session, step_name).id
+                    if step_name
+                    else False,
                     "pain_level": pain,
                     "stop_requested": stop,
                     **vals,

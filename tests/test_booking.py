@@ -23,11 +23,17 @@ class TestBooking(SpaCommon):
 
     def test_writing_protocol_and_client_later_books_once(self):
         start = fields.Datetime.now() + timedelta(days=1)
-        event = self.env["calendar.event"].with_user(self.front_desk).create(
-            {"name": "Walk-in", "start": start, "stop": start + timedelta(hours=1)}
+        event = (
+            self.env["calendar.event"]
+            .with_user(self.front_desk)
+            .create(
+                {"name": "Walk-in", "start": start, "stop": start + timedelta(hours=1)}
+            )
         )
         self.assertFalse(event.spa_session_ids)
-        event.write({"spa_protocol_id": self.protocol.id, "spa_client_id": self.client.id})
+        event.write(
+            {"spa_protocol_id": self.protocol.id, "spa_client_id": self.client.id}
+        )
         event.write({"spa_therapist_id": self.therapist.id})
         self.assertEqual(len(event.spa_session_ids), 1)
         self.assertEqual(event.spa_session_ids.therapist_id, self.therapist)
@@ -56,7 +62,9 @@ class TestBooking(SpaCommon):
 
     def test_draft_session_follows_reassignment(self):
         event = self.book()
-        event.write({"spa_client_id": self.client2.id, "spa_therapist_id": self.therapist2.id})
+        event.write(
+            {"spa_client_id": self.client2.id, "spa_therapist_id": self.therapist2.id}
+        )
         session = event.spa_session_ids
         self.assertEqual(len(session), 1)
         self.assertEqual(session.partner_id, self.client2)
@@ -74,10 +82,14 @@ class TestBooking(SpaCommon):
         event = self.book()
         self.give_consent()
         event.spa_session_ids.with_user(self.therapist).action_start()
-        with self.assertRaisesRegex(UserError, "cannot change once its session has started"):
+        with self.assertRaisesRegex(
+            UserError, "cannot change once its session has started"
+        ):
             event.write({"spa_client_id": self.client2.id})
         with self.assertRaisesRegex(UserError, "cannot change once it has started"):
-            event.spa_session_ids.with_user(self.manager).write({"therapist_id": self.therapist2.id})
+            event.spa_session_ids.with_user(self.manager).write(
+                {"therapist_id": self.therapist2.id}
+            )
 
     def test_delete_or_archive_event_cancels_planned_session(self):
         event = self.book()
@@ -104,18 +116,22 @@ class TestBooking(SpaCommon):
 
     def test_batch_booking(self):
         start = fields.Datetime.now() + timedelta(days=3)
-        events = self.env["calendar.event"].with_user(self.front_desk).create(
-            [
-                {
-                    "name": f"Session {i}",
-                    "start": start + timedelta(hours=i),
-                    "stop": start + timedelta(hours=i, minutes=45),
-                    "spa_protocol_id": self.protocol.id,
-                    "spa_client_id": self.client.id,
-                    "spa_therapist_id": self.therapist.id,
-                }
-                for i in range(5)
-            ]
+        events = (
+            self.env["calendar.event"]
+            .with_user(self.front_desk)
+            .create(
+                [
+                    {
+                        "name": f"Session {i}",
+                        "start": start + timedelta(hours=i),
+                        "stop": start + timedelta(hours=i, minutes=45),
+                        "spa_protocol_id": self.protocol.id,
+                        "spa_client_id": self.client.id,
+                        "spa_therapist_id": self.therapist.id,
+                    }
+                    for i in range(5)
+                ]
+            )
         )
         self.assertEqual(len(events.spa_session_ids), 5)
         self.assertEqual(sorted(len(e.spa_session_ids) for e in events), [1] * 5)

@@ -32,8 +32,16 @@ class TestConsent(SpaCommon):
         self.assertEqual(consent.valid_until, fields.Date.today() + timedelta(days=30))
 
     def test_signature_consent_needs_signature(self):
-        consent = self.env["spa.consent"].with_user(self.front_desk).create(
-            {"partner_id": self.client.id, "protocol_ids": [Command.set(self.protocol.ids)], "method": "signature"}
+        consent = (
+            self.env["spa.consent"]
+            .with_user(self.front_desk)
+            .create(
+                {
+                    "partner_id": self.client.id,
+                    "protocol_ids": [Command.set(self.protocol.ids)],
+                    "method": "signature",
+                }
+            )
         )
         with self.assertRaisesRegex(UserError, "missing signature"):
             consent.action_give()
@@ -43,12 +51,16 @@ class TestConsent(SpaCommon):
         self.assertEqual(consent.state, "given")
 
     def test_past_valid_until_refused(self):
-        consent = self.env["spa.consent"].with_user(self.front_desk).create(
-            {
-                "partner_id": self.client.id,
-                "protocol_ids": [Command.set(self.protocol.ids)],
-                "valid_until": fields.Date.today() - timedelta(days=1),
-            }
+        consent = (
+            self.env["spa.consent"]
+            .with_user(self.front_desk)
+            .create(
+                {
+                    "partner_id": self.client.id,
+                    "protocol_ids": [Command.set(self.protocol.ids)],
+                    "valid_until": fields.Date.today() - timedelta(days=1),
+                }
+            )
         )
         with self.assertRaisesRegex(UserError, "already past"):
             consent.action_give()
@@ -63,7 +75,10 @@ class TestConsent(SpaCommon):
         ):
             with self.assertRaises(UserError):
                 consent.sudo().write(vals)
-        for vals in ({"given_at": fields.Datetime.now() - timedelta(days=10)}, {"state": "draft"}):
+        for vals in (
+            {"given_at": fields.Datetime.now() - timedelta(days=10)},
+            {"state": "draft"},
+        ):
             with self.assertRaisesRegex(UserError, "set by the record's actions"):
                 consent.sudo().write(vals)
         with self.assertRaisesRegex(UserError, "cannot be deleted"):
@@ -96,15 +111,30 @@ class TestConsent(SpaCommon):
                 }
             )
         # An import of a given verbal consent goes through action_give().
-        consent = self.env["spa.consent"].with_user(self.front_desk).create(
-            {"partner_id": self.client.id, "protocol_ids": [Command.set(self.protocol.ids)], "state": "given"}
+        consent = (
+            self.env["spa.consent"]
+            .with_user(self.front_desk)
+            .create(
+                {
+                    "partner_id": self.client.id,
+                    "protocol_ids": [Command.set(self.protocol.ids)],
+                    "state": "given",
+                }
+            )
         )
         self.assertEqual(consent.state, "given")
         self.assertEqual(consent.recorded_by_id, self.front_desk)
 
     def test_draft_consent_can_be_deleted(self):
-        consent = self.env["spa.consent"].with_user(self.front_desk).create(
-            {"partner_id": self.client.id, "protocol_ids": [Command.set(self.protocol.ids)]}
+        consent = (
+            self.env["spa.consent"]
+            .with_user(self.front_desk)
+            .create(
+                {
+                    "partner_id": self.client.id,
+                    "protocol_ids": [Command.set(self.protocol.ids)],
+                }
+            )
         )
         consent.unlink()
         self.assertFalse(consent.exists())
@@ -124,7 +154,9 @@ class TestConsent(SpaCommon):
         self.protocol.consent_text = "<p>New wording of the consent</p>"
         session = self.session_of(self.book()).with_user(self.therapist)
         event = session.event_id
-        self.assertEqual(event.with_user(self.front_desk).spa_consent_status, "reconsent")
+        self.assertEqual(
+            event.with_user(self.front_desk).spa_consent_status, "reconsent"
+        )
         with self.assertRaisesRegex(UserError, "a new consent is needed"):
             session.action_start()
         self.give_consent()

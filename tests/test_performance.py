@@ -13,7 +13,9 @@ class TestQueryCounts(SpaCommon):
         protocol = protocol or self.protocol
         if protocol != self.protocol:
             self.give_consent(protocols=protocol)
-            session = self.session_of(self.book(protocol=protocol)).with_user(self.therapist)
+            session = self.session_of(self.book(protocol=protocol)).with_user(
+                self.therapist
+            )
             session.action_start()
         else:
             session = self.started_session()
@@ -24,7 +26,9 @@ class TestQueryCounts(SpaCommon):
         self.checkin(session, "Pressing motions")
         self.tick(session, "Feedback check-ins")
         session.step_ids.filtered(lambda s: s.name in extra_steps).action_done()
-        session.step_ids.filtered(lambda s: s.state == "todo" and not s.is_mandatory).action_skip("not needed")
+        session.step_ids.filtered(
+            lambda s: s.state == "todo" and not s.is_mandatory
+        ).action_skip("not needed")
         for __ in range(3):
             self.checkin(session, pain=1)
         self.assertEqual(session.checkin_count, 5)
@@ -33,7 +37,9 @@ class TestQueryCounts(SpaCommon):
 
     def _done_queries(self, session):
         self.env.invalidate_all()
-        session.with_user(self.therapist).check_access("read")  # user's groups and rules in cache
+        session.with_user(self.therapist).check_access(
+            "read"
+        )  # user's groups and rules in cache
         before = self.cr.sql_log_count
         session.action_done()
         self.env.flush_all()
@@ -54,13 +60,20 @@ class TestQueryCounts(SpaCommon):
         base = max(big.step_ids.mapped("sequence"))
         self.env["spa.protocol.step"].create(
             [
-                {"protocol_id": big.id, "name": f"Extra {i}", "sequence": base + i, "is_mandatory": True}
+                {
+                    "protocol_id": big.id,
+                    "name": f"Extra {i}",
+                    "sequence": base + i,
+                    "is_mandatory": True,
+                }
                 for i in range(1, 22)
             ]
         )
         self.assertEqual(len(big.step_ids), 30)
         small_count = self._done_queries(self._ready_session())
-        big_session = self._ready_session(big, extra_steps=[f"Extra {i}" for i in range(1, 22)])
+        big_session = self._ready_session(
+            big, extra_steps=[f"Extra {i}" for i in range(1, 22)]
+        )
         self.assertEqual(len(big_session.step_ids), 30)
         big_count = self._done_queries(big_session)
         self.assertLessEqual(small_count, 20)
@@ -94,4 +107,6 @@ class TestQueryCounts(SpaCommon):
             queries.append(self.cr.sql_log_count - before)
             self.assertEqual(len(events.spa_session_ids), n)
         per_event_small, per_event_big = queries[0] / 5, queries[1] / 20
-        self.assertLessEqual(per_event_big, per_event_small, f"booking queries grow per event: {queries}")
+        self.assertLessEqual(
+            per_event_big, per_event_small, f"booking queries grow per event: {queries}"
+        )

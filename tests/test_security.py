@@ -1,6 +1,6 @@
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged, new_test_user
+from odoo.tests import new_test_user, tagged
 
 from .common import SpaCommon
 
@@ -13,7 +13,12 @@ class TestRoles(SpaCommon):
         session.write({"screening_note": "Old shoulder injury"})
         as_fd = session.with_user(self.front_desk)
         self.assertEqual(as_fd.state, "in_progress")
-        for fname in ("screening_note", "checkin_ids", "positioning", "completion_blockers"):
+        for fname in (
+            "screening_note",
+            "checkin_ids",
+            "positioning",
+            "completion_blockers",
+        ):
             with self.assertRaises(AccessError, msg=fname):
                 as_fd.read([fname])
         with self.assertRaises(AccessError):
@@ -21,21 +26,34 @@ class TestRoles(SpaCommon):
         with self.assertRaises(AccessError):
             self.env["spa.compliance.report"].with_user(self.front_desk).search([])
         # The front desk sees the schedule and the checklist progress.
-        self.assertIn(session, self.env["spa.session"].with_user(self.front_desk).search([]))
+        self.assertIn(
+            session, self.env["spa.session"].with_user(self.front_desk).search([])
+        )
         self.assertEqual(as_fd.step_total_count, 9)
 
     def test_therapist_sees_only_own_sessions(self):
         own = self.session_of(self.book())
-        other = self.session_of(self.book(therapist=self.therapist2, partner=self.client2))
+        other = self.session_of(
+            self.book(therapist=self.therapist2, partner=self.client2)
+        )
         visible = self.env["spa.session"].with_user(self.therapist).search([])
         self.assertIn(own, visible)
         self.assertNotIn(other, visible)
-        self.assertEqual(self.env["spa.session"].with_user(self.manager).search_count([("id", "in", (own | other).ids)]), 2)
+        self.assertEqual(
+            self.env["spa.session"]
+            .with_user(self.manager)
+            .search_count([("id", "in", (own | other).ids)]),
+            2,
+        )
 
     def test_therapist_cannot_create_or_delete_sessions(self):
         with self.assertRaises(AccessError):
             self.env["spa.session"].with_user(self.therapist).create(
-                {"partner_id": self.client.id, "protocol_id": self.protocol.id, "therapist_id": self.therapist.id}
+                {
+                    "partner_id": self.client.id,
+                    "protocol_id": self.protocol.id,
+                    "therapist_id": self.therapist.id,
+                }
             )
         session = self.session_of(self.book())
         with self.assertRaises(AccessError):
@@ -48,7 +66,9 @@ class TestRoles(SpaCommon):
             with self.assertRaises(AccessError):
                 self.protocol.with_user(user).write({"pain_stop_threshold": 9})
             with self.assertRaises(AccessError):
-                self.env["spa.qualification"].with_user(user).create({"name": "Hot stones"})
+                self.env["spa.qualification"].with_user(user).create(
+                    {"name": "Hot stones"}
+                )
             with self.assertRaises(AccessError):
                 self.env["spa.certification"].with_user(user).create(
                     {"user_id": user.id, "qualification_id": self.qualification.id}
@@ -91,25 +111,48 @@ class TestMultiCompany(SpaCommon):
         session = self.started_session()
         self.assertEqual(session.company_id, self.company)
         consent = session.consent_id
-        self.assertFalse(self.env["spa.session"].with_user(self.manager_b).search([("id", "=", session.id)]))
-        self.assertFalse(self.env["spa.consent"].with_user(self.manager_b).search([("id", "=", consent.id)]))
-        self.assertFalse(self.env["spa.compliance.report"].with_user(self.manager_b).search([("session_id", "=", session.id)]))
+        self.assertFalse(
+            self.env["spa.session"]
+            .with_user(self.manager_b)
+            .search([("id", "=", session.id)])
+        )
+        self.assertFalse(
+            self.env["spa.consent"]
+            .with_user(self.manager_b)
+            .search([("id", "=", consent.id)])
+        )
+        self.assertFalse(
+            self.env["spa.compliance.report"]
+            .with_user(self.manager_b)
+            .search([("session_id", "=", session.id)])
+        )
         with self.assertRaises(AccessError):
             session.with_user(self.manager_b).read(["state"])
         # Shared protocol (no company) is visible to both.
-        self.assertIn(self.protocol, self.env["spa.protocol"].with_user(self.manager_b).search([]))
+        self.assertIn(
+            self.protocol, self.env["spa.protocol"].with_user(self.manager_b).search([])
+        )
 
     def test_consent_of_another_company_does_not_count(self):
-        self.env["spa.consent"].with_user(self.manager_b).with_company(self.company_b).create(
-            {"partner_id": self.client.id, "protocol_ids": [Command.set(self.protocol.ids)]}
+        self.env["spa.consent"].with_user(self.manager_b).with_company(
+            self.company_b
+        ).create(
+            {
+                "partner_id": self.client.id,
+                "protocol_ids": [Command.set(self.protocol.ids)],
+            }
         ).action_give()
         session = self.session_of(self.book()).with_user(self.therapist)
         with self.assertRaisesRegex(UserError, "no valid consent"):
             session.action_start()
 
     def test_company_protocol_not_usable_elsewhere(self):
-        protocol_b = self.env["spa.protocol"].with_user(self.manager_b).create(
-            {"name": "B only", "code": "B-ONLY", "company_id": self.company_b.id}
+        protocol_b = (
+            self.env["spa.protocol"]
+            .with_user(self.manager_b)
+            .create(
+                {"name": "B only", "code": "B-ONLY", "company_id": self.company_b.id}
+            )
         )
         with self.assertRaises(UserError):
             self.env["spa.session"].with_user(self.manager).create(

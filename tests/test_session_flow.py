@@ -14,7 +14,9 @@ class TestSessionFlow(SpaCommon):
     def test_checklist_is_a_snapshot_of_the_protocol(self):
         session = self.session_of(self.book())
         self.assertEqual(session.state, "draft")
-        self.assertEqual(session.step_ids.mapped("name"), self.protocol.step_ids.mapped("name"))
+        self.assertEqual(
+            session.step_ids.mapped("name"), self.protocol.step_ids.mapped("name")
+        )
         self.assertEqual(len(session.step_ids), 9)
         self.assertEqual(session.min_checkin_count, 2)
         self.assertEqual(session.pain_stop_threshold, 7)
@@ -74,7 +76,11 @@ class TestSessionFlow(SpaCommon):
             session.action_done()
         message = str(ctx.exception)
         self.assertIn("'Feedback check-ins'", message)
-        self.assertIn("2 check-in(s) missing: after 'Stabilise and apply pressure', after 'Pressing motions'", message)
+        self.assertIn(
+            "2 check-in(s) missing: after 'Stabilise and apply pressure', after "
+            "'Pressing motions'",
+            message,
+        )
         self.assertEqual(session.state, "in_progress")
         self.assertFalse(session.date_done)
 
@@ -85,7 +91,9 @@ class TestSessionFlow(SpaCommon):
         self.tick(session, *self.MANDATORY[:5])
         self.checkin(session, "Stabilise and apply pressure")
         self.tick(session, "Pressing motions", "Feedback check-ins")
-        with self.assertRaisesRegex(UserError, "1 check-in\\(s\\) missing: after 'Pressing motions'"):
+        with self.assertRaisesRegex(
+            UserError, "1 check-in\\(s\\) missing: after 'Pressing motions'"
+        ):
             session.action_done()
 
     def test_withdrawn_consent_blocks_completion(self):
@@ -160,7 +168,10 @@ class TestSessionFlow(SpaCommon):
 
     def test_mandatory_steps_in_order(self):
         session = self.started_session()
-        with self.assertRaisesRegex(UserError, "earlier mandatory steps first: 'Prepare the client and get consent'"):
+        with self.assertRaisesRegex(
+            UserError,
+            "earlier mandatory steps first: 'Prepare the client and get consent'",
+        ):
             self.tick(session, "Warm-up")
         self.tick(session, "Prepare the client and get consent")
         with self.assertRaisesRegex(UserError, "positioning"):
@@ -233,12 +244,21 @@ class TestSessionFlow(SpaCommon):
         first = self.checkin(session, pain=3, uuid="tablet-1-abc")
         again = self.checkin(session, pain=3, uuid="tablet-1-abc")
         self.assertEqual(first, again)
-        self.assertEqual(self.env["spa.checkin"].sudo().search_count([("uuid", "=", "tablet-1-abc")]), 1)
-        batch = self.env["spa.checkin"].with_user(self.therapist).create(
-            [
-                {"session_id": session.id, "pain_level": 1, "uuid": "k2"},
-                {"session_id": session.id, "pain_level": 1, "uuid": "k2"},
-            ]
+        self.assertEqual(
+            self.env["spa.checkin"]
+            .sudo()
+            .search_count([("uuid", "=", "tablet-1-abc")]),
+            1,
+        )
+        batch = (
+            self.env["spa.checkin"]
+            .with_user(self.therapist)
+            .create(
+                [
+                    {"session_id": session.id, "pain_level": 1, "uuid": "k2"},
+                    {"session_id": session.id, "pain_level": 1, "uuid": "k2"},
+                ]
+            )
         )
         self.assertEqual(len(batch), 1)
         self.assertEqual(session.checkin_count, 2)
@@ -269,7 +289,11 @@ class TestSessionFlow(SpaCommon):
     def test_server_fields_never_from_callers(self):
         with self.assertRaisesRegex(UserError, "set by the record's actions"):
             self.env["spa.session"].sudo().create(
-                {"partner_id": self.client.id, "protocol_id": self.protocol.id, "state": "done"}
+                {
+                    "partner_id": self.client.id,
+                    "protocol_id": self.protocol.id,
+                    "state": "done",
+                }
             )
         session = self.started_session()
         for vals in (
@@ -282,7 +306,9 @@ class TestSessionFlow(SpaCommon):
                 session.sudo().write(vals)
         # A context key never lifts the rule.
         with self.assertRaises(UserError):
-            session.sudo().with_context(spa_force=True, install_mode=True).write({"state": "done"})
+            session.sudo().with_context(spa_force=True, install_mode=True).write(
+                {"state": "done"}
+            )
         step = self.step(session, "Prepare the client and get consent")
         with self.assertRaisesRegex(UserError, "set by the record's actions"):
             step.sudo().write({"state": "done"})
@@ -296,13 +322,17 @@ class TestSessionFlow(SpaCommon):
             session.action_start()
         session.with_user(self.therapist).action_start()
         with self.assertRaises(AccessError):
-            self.step(session.with_user(self.front_desk), "Prepare the client and get consent").action_done()
+            self.step(
+                session.with_user(self.front_desk), "Prepare the client and get consent"
+            ).action_done()
         with self.assertRaises(AccessError):
             session.with_user(self.front_desk).action_done()
         with self.assertRaises(AccessError):
             session.with_user(self.front_desk).action_stop()
         with self.assertRaises(AccessError):
-            self.env["spa.checkin"].with_user(self.front_desk).create({"session_id": session.id, "pain_level": 1})
+            self.env["spa.checkin"].with_user(self.front_desk).create(
+                {"session_id": session.id, "pain_level": 1}
+            )
 
     def test_other_therapist_cannot_touch_session(self):
         session = self.started_session()
@@ -311,7 +341,11 @@ class TestSessionFlow(SpaCommon):
             other.read(["state"])
         with self.assertRaises(AccessError):
             other.action_stop()
-        self.assertFalse(self.env["spa.session"].with_user(self.therapist2).search([("id", "=", session.id)]))
+        self.assertFalse(
+            self.env["spa.session"]
+            .with_user(self.therapist2)
+            .search([("id", "=", session.id)])
+        )
 
     def test_manager_can_run_any_session(self):
         session = self.started_session()

@@ -90,4 +90,3 @@ else:
         os.environ.get("HYPOTHESIS_PROFILE")
         or ("spa-ci" if os.environ.get("CI") else "spa-dev")
     )
-

@@ -11,7 +11,12 @@ NOW = datetime(2026, 11, 25, 10, 0)
 PROTOCOL = 1
 
 
-def consent(state="given", given_at=NOW - timedelta(hours=1), valid_until=TODAY + timedelta(days=30), **kw):
+def consent(
+    state="given",
+    given_at=NOW - timedelta(hours=1),
+    valid_until=TODAY + timedelta(days=30),
+    **kw,
+):
     return R.ConsentFacts(
         id=kw.pop("id", 1),
         state=state,
@@ -24,7 +29,13 @@ def consent(state="given", given_at=NOW - timedelta(hours=1), valid_until=TODAY 
 
 def step(id_, name, seq, mandatory=True, checkin=False, state="todo", **kw):
     return R.StepFacts(
-        id=id_, name=name, sequence=seq, is_mandatory=mandatory, requires_checkin=checkin, state=state, **kw
+        id=id_,
+        name=name,
+        sequence=seq,
+        is_mandatory=mandatory,
+        requires_checkin=checkin,
+        state=state,
+        **kw,
     )
 
 
@@ -63,14 +74,20 @@ def test_valid_consent():
 
 def test_consent_valid_until_today_is_still_valid():
     assert R.consent_problems(consent(valid_until=TODAY), PROTOCOL, TODAY) == []
-    assert codes(R.consent_problems(consent(valid_until=TODAY), PROTOCOL, TODAY + timedelta(days=1))) == [
-        R.CONSENT_EXPIRED
-    ]
+    assert codes(
+        R.consent_problems(
+            consent(valid_until=TODAY), PROTOCOL, TODAY + timedelta(days=1)
+        )
+    ) == [R.CONSENT_EXPIRED]
 
 
 def test_withdrawn_and_draft_consents():
-    assert codes(R.consent_problems(consent(state="withdrawn"), PROTOCOL, TODAY)) == [R.CONSENT_WITHDRAWN]
-    assert codes(R.consent_problems(consent(state="draft"), PROTOCOL, TODAY)) == [R.CONSENT_NOT_GIVEN]
+    assert codes(R.consent_problems(consent(state="withdrawn"), PROTOCOL, TODAY)) == [
+        R.CONSENT_WITHDRAWN
+    ]
+    assert codes(R.consent_problems(consent(state="draft"), PROTOCOL, TODAY)) == [
+        R.CONSENT_NOT_GIVEN
+    ]
 
 
 def test_consent_of_other_protocol():
@@ -80,19 +97,25 @@ def test_consent_of_other_protocol():
 
 def test_consent_given_after_start_does_not_count():
     c = consent(given_at=NOW + timedelta(minutes=5))
-    assert codes(R.consent_problems(c, PROTOCOL, TODAY, started_at=NOW)) == [R.CONSENT_AFTER_START]
+    assert codes(R.consent_problems(c, PROTOCOL, TODAY, started_at=NOW)) == [
+        R.CONSENT_AFTER_START
+    ]
 
 
 def test_consent_text_changed():
     c = consent(text_versions={PROTOCOL: "v1"})
     assert R.consent_problems(c, PROTOCOL, TODAY, text_version="v1") == []
-    assert codes(R.consent_problems(c, PROTOCOL, TODAY, text_version="v2")) == [R.CONSENT_TEXT_CHANGED]
+    assert codes(R.consent_problems(c, PROTOCOL, TODAY, text_version="v2")) == [
+        R.CONSENT_TEXT_CHANGED
+    ]
 
 
 def test_best_consent_prefers_longest_validity():
     short = consent(id=1, valid_until=TODAY + timedelta(days=5))
     long_ = consent(id=2, valid_until=TODAY + timedelta(days=50))
-    withdrawn = consent(id=3, state="withdrawn", valid_until=TODAY + timedelta(days=500))
+    withdrawn = consent(
+        id=3, state="withdrawn", valid_until=TODAY + timedelta(days=500)
+    )
     assert R.best_consent([short, long_, withdrawn], PROTOCOL, TODAY, NOW).id == 2
     assert R.best_consent([withdrawn], PROTOCOL, TODAY, NOW) is None
 
@@ -135,12 +158,17 @@ def test_every_missing_item_is_named():
     assert codes(problems) == [R.NO_CONSENT, R.STEPS_MISSING, R.CHECKINS_MISSING]
     params = dict(problems)
     assert params[R.STEPS_MISSING]["names"] == ["Prepare"]
-    assert params[R.CHECKINS_MISSING] == {"count": 2, "names": ["Apply pressure", "Pressing motions"]}
+    assert params[R.CHECKINS_MISSING] == {
+        "count": 2,
+        "names": ["Apply pressure", "Pressing motions"],
+    }
 
 
 def test_min_checkins_beyond_required_steps():
     steps = (step(1, "Prepare", 10, state="done"),)
-    problems = R.completion_problems(session(steps, (), consent(), min_checkin_count=3), TODAY)
+    problems = R.completion_problems(
+        session(steps, (), consent(), min_checkin_count=3), TODAY
+    )
     assert dict(problems)[R.CHECKINS_MISSING] == {"count": 3, "names": []}
 
 
@@ -173,7 +201,10 @@ def test_mandatory_steps_in_order_optional_free():
     )
     s = session(steps)
     assert codes(R.tick_problems(s, steps[1])) == [R.STEP_OUT_OF_ORDER]
-    assert dict(R.tick_problems(s, steps[3]))[R.STEP_OUT_OF_ORDER]["names"] == ["A", "B"]
+    assert dict(R.tick_problems(s, steps[3]))[R.STEP_OUT_OF_ORDER]["names"] == [
+        "A",
+        "B",
+    ]
     assert R.tick_problems(s, steps[2]) == []
     assert R.tick_problems(s, steps[0]) == []
 
@@ -188,8 +219,12 @@ def test_tick_needs_in_progress_qualification_and_records():
     assert codes(R.tick_problems(s, pos)) == [R.STEP_NEEDS_POSITIONING]
     assert R.tick_problems(s, pos, positioning="seated") == []
     assert codes(R.tick_problems(s, adj)) == [R.STEP_NEEDS_ADJUSTMENT]
-    assert codes(R.tick_problems(session((adv,), state="draft"), adv)) == [R.STEP_NOT_IN_PROGRESS]
-    assert codes(R.tick_problems(session((adv,), state="done"), adv)) == [R.STEP_NOT_IN_PROGRESS]
+    assert codes(R.tick_problems(session((adv,), state="draft"), adv)) == [
+        R.STEP_NOT_IN_PROGRESS
+    ]
+    assert codes(R.tick_problems(session((adv,), state="done"), adv)) == [
+        R.STEP_NOT_IN_PROGRESS
+    ]
 
 
 def test_no_tick_after_stop_trigger():
@@ -221,7 +256,12 @@ def sessions(draw):
     )
     step_ids = [s.id for s in steps] + [None]
     checkins = tuple(
-        R.CheckinFacts(i + 1, draw(st.sampled_from(step_ids)), draw(st.integers(0, 10)), draw(st.booleans()))
+        R.CheckinFacts(
+            i + 1,
+            draw(st.sampled_from(step_ids)),
+            draw(st.integers(0, 10)),
+            draw(st.booleans()),
+        )
         for i in range(draw(st.integers(0, 8)))
     )
     c = draw(
@@ -230,7 +270,9 @@ def sessions(draw):
             st.builds(
                 consent,
                 state=st.sampled_from(["draft", "given", "withdrawn"]),
-                valid_until=st.dates(TODAY - timedelta(days=5), TODAY + timedelta(days=5)),
+                valid_until=st.dates(
+                    TODAY - timedelta(days=5), TODAY + timedelta(days=5)
+                ),
                 given_at=st.datetimes(NOW - timedelta(days=2), NOW + timedelta(days=1)),
             ),
         )
@@ -255,8 +297,15 @@ def test_property_no_problem_means_every_rule_holds(s):
     assert all(st_.state == "done" for st_ in s.steps if st_.is_mandatory)
     assert len(s.checkins) >= s.min_checkin_count
     logged_after = {ck.step_id for ck in s.checkins}
-    assert all(st_.id in logged_after for st_ in s.steps if st_.state == "done" and st_.requires_checkin)
-    assert all(ck.pain_level < s.pain_stop_threshold and not ck.stop_requested for ck in s.checkins)
+    assert all(
+        st_.id in logged_after
+        for st_ in s.steps
+        if st_.state == "done" and st_.requires_checkin
+    )
+    assert all(
+        ck.pain_level < s.pain_stop_threshold and not ck.stop_requested
+        for ck in s.checkins
+    )
 
 
 @given(sessions())
@@ -265,10 +314,23 @@ def test_property_problems_are_monotonic_in_checkins(s):
     and a check-in at or above the threshold always blocks completion."""
     before = set(codes(R.completion_problems(s, TODAY)))
     harmless = R.CheckinFacts(99, None, 0, False)
-    after = set(codes(R.completion_problems(R.SessionFacts(**{**s.__dict__, "checkins": s.checkins + (harmless,)}), TODAY)))
-    assert after <= before | {R.STOP_RULE} if s.pain_stop_threshold == 0 else after <= before
+    after = set(
+        codes(
+            R.completion_problems(
+                R.SessionFacts(**{**s.__dict__, "checkins": s.checkins + (harmless,)}),
+                TODAY,
+            )
+        )
+    )
+    assert (
+        after <= before | {R.STOP_RULE}
+        if s.pain_stop_threshold == 0
+        else after <= before
+    )
     severe = R.CheckinFacts(100, None, 10, False)
-    blocked = R.completion_problems(R.SessionFacts(**{**s.__dict__, "checkins": s.checkins + (severe,)}), TODAY)
+    blocked = R.completion_problems(
+        R.SessionFacts(**{**s.__dict__, "checkins": s.checkins + (severe,)}), TODAY
+    )
     assert R.STOP_RULE in codes(blocked)
 
 

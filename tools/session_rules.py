@@ -106,11 +106,16 @@ def consent_problems(consent, protocol_id, on_day, started_at=None, text_version
     problems = []
     if protocol_id not in consent.protocol_ids:
         problems.append((CONSENT_NOT_COVERING, {}))
-    elif text_version is not None and consent.text_versions.get(protocol_id) != text_version:
+    elif (
+        text_version is not None
+        and consent.text_versions.get(protocol_id) != text_version
+    ):
         problems.append((CONSENT_TEXT_CHANGED, {}))
     if consent.valid_until is None or consent.valid_until < on_day:
         problems.append((CONSENT_EXPIRED, {"valid_until": consent.valid_until}))
-    if started_at is not None and (consent.given_at is None or consent.given_at > started_at):
+    if started_at is not None and (
+        consent.given_at is None or consent.given_at > started_at
+    ):
         problems.append((CONSENT_AFTER_START, {}))
     return problems
 
@@ -124,7 +129,9 @@ def best_consent(consents, protocol_id, on_day, at, text_version=None):
     usable = [
         c
         for c in consents
-        if not consent_problems(c, protocol_id, on_day, started_at=at, text_version=text_version)
+        if not consent_problems(
+            c, protocol_id, on_day, started_at=at, text_version=text_version
+        )
     ]
     if not usable:
         return None
@@ -140,7 +147,9 @@ def start_problems(session, consents, on_day, at):
     problems = []
     if not session.has_therapist:
         problems.append((NO_THERAPIST, {}))
-    consent = best_consent(consents, session.protocol_id, on_day, at, session.protocol_text_version)
+    consent = best_consent(
+        consents, session.protocol_id, on_day, at, session.protocol_text_version
+    )
     if consent is None:
         problems.extend(_explain_missing_consent(consents, session, on_day, at))
     return problems, consent
@@ -154,7 +163,11 @@ def _explain_missing_consent(consents, session, on_day, at):
     # Show the problems of the most recent relevant consent.
     latest = max(relevant, key=lambda c: (c.given_at or datetime.min, c.id))
     problems = consent_problems(
-        latest, session.protocol_id, on_day, started_at=at, text_version=session.protocol_text_version
+        latest,
+        session.protocol_id,
+        on_day,
+        started_at=at,
+        text_version=session.protocol_text_version,
     )
     return problems or [(NO_CONSENT, {})]
 
@@ -174,7 +187,9 @@ def missing_checkins(session):
 
 def stop_triggers(session):
     """The check-ins that trigger the stop rule."""
-    return [c for c in session.checkins if triggers_stop(c, session.pain_stop_threshold)]
+    return [
+        c for c in session.checkins if triggers_stop(c, session.pain_stop_threshold)
+    ]
 
 
 def triggers_stop(checkin, threshold):
@@ -185,10 +200,14 @@ def completion_problems(session, on_day):
     """Every problem that blocks completing ``session`` (state ``done``)."""
     problems = []
     problems.extend(
-        consent_problems(session.consent, session.protocol_id, on_day, started_at=session.date_start)
+        consent_problems(
+            session.consent, session.protocol_id, on_day, started_at=session.date_start
+        )
     )
     missing_steps = [
-        s.name for s in ordered_steps(session.steps) if s.is_mandatory and s.state != "done"
+        s.name
+        for s in ordered_steps(session.steps)
+        if s.is_mandatory and s.state != "done"
     ]
     if missing_steps:
         problems.append((STEPS_MISSING, {"names": missing_steps}))
@@ -215,7 +234,9 @@ def _stop_rule_problems(session):
     ]
 
 
-def tick_problems(session, step, qualified=True, positioning=None, has_adjustment=False):
+def tick_problems(
+    session, step, qualified=True, positioning=None, has_adjustment=False
+):
     """Problems that block ticking ``step`` of ``session`` as done now.
 
     Mandatory steps are ticked in order: every mandatory step before a
@@ -246,3 +267,16 @@ def tick_problems(session, step, qualified=True, positioning=None, has_adjustmen
     if step.record_kind == "adjustment" and not has_adjustment:
         problems.append((STEP_NEEDS_ADJUSTMENT, {}))
     return problems
+
+
+CONSENT_CODES = frozenset(
+    {
+        NO_CONSENT,
+        CONSENT_WITHDRAWN,
+        CONSENT_EXPIRED,
+        CONSENT_NOT_COVERING,
+        CONSENT_AFTER_START,
+        CONSENT_NOT_GIVEN,
+        CONSENT_TEXT_CHANGED,
+    }
+)
