@@ -1,0 +1,1 @@
+"""Portal pages of the addon (client consent signing)."""
