@@ -1,1 +1,102 @@
 """Portal pages of the addon (client consent signing)."""
+
+import binascii
+
+from odoo import http
+from odoo.exceptions import AccessError, MissingError, UserError
+from odoo.http import request
+
+from odoo.addons.portal.controllers.portal import CustomerPortal
+
+
+class SpaConsentPortal(CustomerPortal):
+    def _spa_consent_sudo(self, consent_id, access_token):
+        """The consent when the visitor may see it (their link's token, or
+        their own read right), else None: nothing of the client leaks."""
+        try:
+            return self._document_check_access(
+                "spa.consent", consent_id, access_token=access_token
+            )
+        except (AccessError, MissingError):
+            return None
+
+    def _spa_status_message(self, consent_sudo, status):
+        _ = request.env._
+        company = consent_sudo.company_id.name
+        if status == "given":
+            return _("This consent was already given. Thank you.")
+        if status == "withdrawn":
+            return _(
+                "This consent was withdrawn. Please contact %(company)s if you want "
+                "to give a new one.",
+                company=company,
+            )
+        if status == "expired":
+            return _(
+                "This link has expired. Please ask %(company)s for a new link.",
+                company=company,
+            )
+        return False
+
+    @http.route(
+        "/my/spa/consent/<int:consent_id>",
+        type="http",
+        auth="public",
+        website=True,
+        sitemap=False,
+    )
+    def spa_consent_page(self, consent_id, access_token=None, message=None, **kw):
+        consent_sudo = self._spa_consent_sudo(consent_id, access_token)
+        if not consent_sudo:
+            raise request.not_found()
+        lang = consent_sudo.partner_id.lang
+        if lang and lang in dict(request.env["res.lang"].get_installed()):
+            request.update_context(lang=lang)
+        consent_sudo = consent_sudo.with_context(lang=request.env.lang)
+        status = consent_sudo._portal_status()
+        values = {
+            "consent": consent_sudo,
+            "status": status,
+            "status_message": self._spa_status_message(consent_sudo, status),
+            "just_signed": message == "signed" and status == "given",
+            "consent_text": consent_sudo.consent_text
+            if status != "sign"
+            else consent_sudo._agreed_text(),
+            "accept_url": consent_sudo.get_portal_url(suffix="/accept"),
+        }
+        return request.render("spa_session_protocol.spa_consent_portal_page", values)
+
+    @http.route(
+        "/my/spa/consent/<int:consent_id>/accept",
+        type="json",
+        auth="public",
+        website=True,
+    )
+    def spa_consent_accept(
+        self, consent_id, access_token=None, name=None, signature=None
+    ):
+        access_token = access_token or request.httprequest.args.get("access_token")
+        consent_sudo = self._spa_consent_sudo(consent_id, access_token)
+        if not consent_sudo:
+            return {"error": request.env._("This link is not valid.")}
+        status = consent_sudo._portal_status()
+        if status != "sign":
+            return {"error": self._spa_status_message(consent_sudo, status)}
+        if not signature:
+            return {"error": request.env._("Please sign in the box first.")}
+        # The token check above stands for the client; the consent is given
+        # as the visitor (the public user when not logged in), with sudo
+        # because visitors have no right on consents: recorded_by_id then
+        # shows it was recorded online, not by a member of staff.
+        signer_sudo = consent_sudo.with_user(request.env.user).sudo()
+        try:
+            with request.env.cr.savepoint():
+                signer_sudo._action_sign_from_portal(name, signature)
+        except (TypeError, binascii.Error):
+            return {"error": request.env._("The signature could not be read.")}
+        except UserError as error:
+            return {"error": error.args[0]}
+        return {
+            "force_refresh": True,
+            "redirect_url": consent_sudo.get_portal_url(query_string="&message=signed"),
+        }

@@ -8,3 +8,8 @@ from . import spa_session
 from . import spa_session_step
 from . import spa_checkin
 from . import calendar_event
+from . import res_company
+from . import res_config_settings
+from . import res_partner
+from . import spa_session_refusal
+from . import mail_activity

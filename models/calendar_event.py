@@ -1,9 +1,15 @@
+import logging
 from collections import defaultdict
+from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools import session_rules
+
+_logger = logging.getLogger(__name__)
+
+CONSENT_LINK_TEMPLATE = "spa_session_protocol.mail_template_spa_consent_link"
 
 SPA_EVENT_FIELDS = ("spa_protocol_id", "spa_client_id", "spa_therapist_id")
 SESSION_FIELD_OF = {
@@ -134,9 +140,9 @@ class CalendarEvent(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         events = super().create(vals_list)
-        events.filtered(
-            lambda e: e.spa_protocol_id and e.spa_client_id
-        )._spa_sync_sessions()
+        booked = events.filtered(lambda e: e.spa_protocol_id and e.spa_client_id)
+        booked._spa_sync_sessions()
+        booked._spa_send_consent_links_on_booking()
         return events
 
     def write(self, vals):
@@ -216,3 +222,187 @@ class CalendarEvent(models.Model):
             "res_id": self.spa_session_id.id,
             "view_mode": "form",
         }
+
+    # ------------------------------------------------------------------
+    # Consent before the visit: a link the client signs on their phone
+    # ------------------------------------------------------------------
+
+    def _spa_consent_company(self):
+        self.ensure_one()
+        return (
+            self.spa_session_id.company_id
+            or self.spa_protocol_id.company_id
+            or self.env.company
+        )
+
+    def _spa_prepare_consent_links(self):
+        """``{event: consent}``: the draft signature consent of each
+        appointment's client for its protocol, created or, when one is still
+        pending, reused (its link is extended)."""
+        Consent = self.env["spa.consent"]
+        today = fields.Date.context_today(self)
+        consents = {}
+        for event in self:
+            company = event._spa_consent_company()
+            expires = today + timedelta(days=company.spa_consent_link_days)
+            consent = Consent.search(
+                [
+                    ("partner_id", "=", event.spa_client_id.id),
+                    ("protocol_ids", "in", event.spa_protocol_id.ids),
+                    ("company_id", "=", company.id),
+                    ("state", "=", "draft"),
+                    ("method", "=", "signature"),
+                ],
+                order="id desc",
+                limit=1,
+            )
+            if consent:
+                if not consent.link_expires_on or consent.link_expires_on < expires:
+                    consent.link_expires_on = expires
+            else:
+                consent = Consent.create(
+                    {
+                        "partner_id": event.spa_client_id.id,
+                        "protocol_ids": [Command.set(event.spa_protocol_id.ids)],
+                        "company_id": company.id,
+                        "method": "signature",
+                        "link_expires_on": expires,
+                    }
+                )
+            consent._portal_ensure_token()
+            consents[event] = consent
+        return consents
+
+    def action_spa_send_consent_link(self):
+        """Open the mail composer with the consent link for the client."""
+        self.ensure_one()
+        if not (self.spa_client_id and self.spa_protocol_id):
+            raise UserError(
+                self.env._(
+                    "Choose the client and the protocol of the appointment before "
+                    "sending a consent link."
+                )
+            )
+        consent = self._spa_prepare_consent_links()[self]
+        template = self.env.ref(CONSENT_LINK_TEMPLATE, raise_if_not_found=False)
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Send Consent Link"),
+            "res_model": "mail.compose.message",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "default_model": "spa.consent",
+                "default_res_ids": consent.ids,
+                "default_template_id": template.id if template else False,
+                "default_composition_mode": "comment",
+                "default_email_layout_xmlid": "mail.mail_notification_light",
+                "force_email": True,
+            },
+        }
+
+    def _spa_send_consent_links_on_booking(self):
+        """Email the consent link to newly booked clients who have an email
+        address and no valid consent, when their company asks for it."""
+        template = self.env.ref(CONSENT_LINK_TEMPLATE, raise_if_not_found=False)
+        if not template:
+            return
+        to_send = self.filtered(
+            lambda e: (
+                e.spa_client_id.email
+                and e.spa_consent_status != "valid"
+                and e._spa_consent_company().spa_consent_link_on_booking
+            )
+        )
+        for event, consent in to_send._spa_prepare_consent_links().items():
+            try:
+                with self.env.cr.savepoint():
+                    consent.message_post_with_source(
+                        template,
+                        subtype_xmlid="mail.mt_comment",
+                        email_layout_xmlid="mail.mail_notification_light",
+                    )
+            except Exception:
+                # The booking stands even if the email cannot be prepared;
+                # the front desk can still send the link from the appointment.
+                _logger.exception(
+                    "Consent link of appointment %s could not be sent", event.id
+                )
+
+    @api.model
+    def _cron_spa_remind_missing_consent(self, hours=24):
+        """Appointments starting within ``hours`` whose client has no consent
+        valid on the appointment's day for its protocol: a to-do for the
+        front desk on the appointment (its organizer when front desk, else
+        the company's first front-desk user), once per appointment."""
+        now = fields.Datetime.now()
+        events = self.search(
+            [
+                ("start", ">=", now),
+                ("start", "<", now + timedelta(hours=hours)),
+                ("spa_protocol_id", "!=", False),
+                ("spa_client_id", "!=", False),
+            ]
+        )
+        sessions = events.spa_session_ids.filtered(lambda s: s.state == "draft")
+        if not sessions:
+            return
+        consents = self.env["spa.consent"].search(
+            [
+                ("state", "=", "given"),
+                ("partner_id", "in", sessions.partner_id.ids),
+                ("protocol_ids", "in", sessions.protocol_id.ids),
+                ("company_id", "in", sessions.company_id.ids),
+            ]
+        )
+        facts = consents._to_facts()
+        by_client = defaultdict(list)
+        for consent in consents:
+            by_client[(consent.partner_id.id, consent.company_id.id)].append(
+                facts[consent.id]
+            )
+        versions = {p.id: p._consent_text_version() for p in sessions.protocol_id}
+
+        def covered(session):
+            # valid on the appointment's day, given before it
+            return session_rules.best_consent(
+                by_client[(session.partner_id.id, session.company_id.id)],
+                session.protocol_id.id,
+                fields.Date.context_today(self, session.event_id.start),
+                None,
+                versions[session.protocol_id.id],
+            )
+
+        missing = sessions.filtered(lambda s: not covered(s))
+        group = "spa_session_protocol.group_spa_front_desk"
+        front_desk = self.env.ref(group).users
+        defaults = self.env["spa.protocol"]._spa_group_users(group, missing.company_id)
+        activity_type = self.env.ref(
+            "spa_session_protocol.mail_activity_type_spa_consent_missing"
+        )
+        vals_list = []
+        for session in missing:
+            event = session.event_id
+            user = event.user_id
+            if not (user.active and user in front_desk):
+                user = defaults.get(session.company_id.id)
+            if not user:
+                continue
+            vals_list.append(
+                {
+                    "res_id": event.id,
+                    "activity_type_id": activity_type.id,
+                    "user_id": user.id,
+                    "date_deadline": fields.Date.context_today(self, event.start),
+                    "summary": self.env._(
+                        "No valid consent: %(client)s (%(protocol)s)",
+                        client=session.partner_id.name,
+                        protocol=session.protocol_id.name,
+                    ),
+                    "note": self.env._(
+                        "Record the client's consent before the session starts."
+                    ),
+                }
+            )
+        self.env["mail.activity"]._spa_create_once(self._name, vals_list)

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -5,7 +7,7 @@ from odoo.exceptions import ValidationError
 class SpaCertification(models.Model):
     _name = "spa.certification"
     _description = "Spa Therapist Certification"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "date_to desc, id desc"
     _rec_names_search = ["user_id", "qualification_id"]
 
@@ -96,3 +98,70 @@ class SpaCertification(models.Model):
             ]
         )
         return {(c.user_id.id, c.qualification_id.id) for c in certs_sudo}
+
+    @api.model
+    def _cron_remind_expiring(self, days=30):
+        """Certifications ending within ``days`` and not renewed: a to-do for
+        the therapist and one for a manager of their company, once."""
+        today = fields.Date.context_today(self)
+        expiring = self.search(
+            [
+                ("date_to", ">=", today),
+                ("date_to", "<=", today + timedelta(days=days)),
+                ("user_id.active", "=", True),
+            ]
+        )
+        if not expiring:
+            return
+        # Renewed: another certification of the same therapist and
+        # qualification still valid the day after this one ends.
+        renewals = self.search(
+            [
+                ("id", "not in", expiring.ids),
+                ("user_id", "in", expiring.user_id.ids),
+                ("qualification_id", "in", expiring.qualification_id.ids),
+                "|",
+                ("date_to", "=", False),
+                ("date_to", ">", today),
+            ]
+        )
+
+        def renewed(cert):
+            return any(
+                r.user_id == cert.user_id
+                and r.qualification_id == cert.qualification_id
+                and r._is_valid_on(cert.date_to + timedelta(days=1))
+                for r in renewals
+            )
+
+        expiring = expiring.filtered(lambda c: not renewed(c))
+        managers = self.env["spa.protocol"]._spa_group_users(
+            "spa_session_protocol.group_spa_manager", expiring.user_id.company_id
+        )
+        activity_type = self.env.ref(
+            "spa_session_protocol.mail_activity_type_spa_certification_expiring"
+        )
+        vals_list = []
+        for cert in expiring:
+            manager = managers.get(cert.user_id.company_id.id)
+            for user in (cert.user_id | manager) if manager else cert.user_id:
+                vals_list.append(
+                    {
+                        "res_id": cert.id,
+                        "activity_type_id": activity_type.id,
+                        "user_id": user.id,
+                        "date_deadline": cert.date_to,
+                        "summary": self.env._(
+                            "Certification %(qualification)s of %(therapist)s "
+                            "ends on %(date)s",
+                            qualification=cert.qualification_id.name,
+                            therapist=cert.user_id.name,
+                            date=cert.date_to,
+                        ),
+                        "note": self.env._(
+                            "Renew the certification, or the therapist can no "
+                            "longer perform the steps that need it."
+                        ),
+                    }
+                )
+        self.env["mail.activity"]._spa_create_once(self._name, vals_list)

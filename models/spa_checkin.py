@@ -26,6 +26,7 @@ class SpaCheckin(models.Model):
     session_id = fields.Many2one(
         "spa.session", required=True, index=True, ondelete="restrict"
     )
+    session_state = fields.Selection(related="session_id.state")
     company_id = fields.Many2one(
         related="session_id.company_id", store=True, index=True
     )
@@ -92,6 +93,7 @@ class SpaCheckin(models.Model):
         self._check_logger()
         for vals in vals_list:
             vals.pop("logged_by_id", None)
+        self._check_vals_types(vals_list)
         vals_list, existing = self._split_replays(vals_list)
         self._check_new_vals(vals_list)
         sessions = self.env["spa.session"].browse(
@@ -152,6 +154,27 @@ class SpaCheckin(models.Model):
             seen.add(key)
             fresh.append(vals)
         return fresh, replayed
+
+    def _check_vals_types(self, vals_list):
+        """Refuse ids and keys of the wrong type (a tampered device or RPC
+        call) cleanly, before they reach the locks and searches in SQL."""
+        bad = set()
+        for vals in vals_list:
+            for fname in ("session_id", "session_step_id"):
+                value = vals.get(fname)
+                if value and (
+                    not isinstance(value, int) or isinstance(value, bool) or value < 0
+                ):
+                    bad.add(fname)
+            if vals.get("uuid") and not isinstance(vals["uuid"], str):
+                bad.add("uuid")
+        if bad:
+            raise ValidationError(
+                self.env._(
+                    "The check-in cannot be logged: invalid value for %(fields)s.",
+                    fields=self._spa_field_labels(bad),
+                )
+            )
 
     def _check_new_vals(self, vals_list):
         errors = []
@@ -251,6 +274,11 @@ class SpaCheckin(models.Model):
                             "You can only annotate check-ins of your own sessions."
                         )
                     )
+        return super().write(vals)
+
+    def _write_server(self, vals):
+        """Write past the append-only guards: only the server's own duties
+        (anonymising the note after the retention period) go this way."""
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)

@@ -1,7 +1,11 @@
-from datetime import timedelta
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
 
 from ..tools import session_rules
 
@@ -9,7 +13,12 @@ from ..tools import session_rules
 class SpaConsent(models.Model):
     _name = "spa.consent"
     _description = "Spa Client Consent"
-    _inherit = ["spa.evidence.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = [
+        "spa.evidence.mixin",
+        "portal.mixin",
+        "mail.thread",
+        "mail.activity.mixin",
+    ]
     _order = "given_at desc, id desc"
     _check_company_auto = True
 
@@ -96,6 +105,16 @@ class SpaConsent(models.Model):
     consent_text_versions = fields.Json(readonly=True, copy=False)
     is_valid_today = fields.Boolean(compute="_compute_is_valid_today")
     session_ids = fields.One2many("spa.session", "consent_id", string="Sessions")
+    link_expires_on = fields.Date(
+        string="Link Valid Until",
+        copy=False,
+        help="Last day the client can sign this consent from the link sent to them.",
+    )
+    signature_anonymised_at = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="When the drawn signature was removed after the retention period.",
+    )
 
     # ------------------------------------------------------------------
     # Computes
@@ -168,7 +187,7 @@ class SpaConsent(models.Model):
         activities), which do not change what the consent proves, and the
         withdrawal reason while the consent is still given."""
         technical = set()
-        for mixin in ("mail.thread", "mail.activity.mixin"):
+        for mixin in ("mail.thread", "mail.activity.mixin", "portal.mixin"):
             technical |= set(self.env[mixin]._fields)
         technical -= {"display_name"}
         if all(c.state == "given" for c in self):
@@ -276,15 +295,17 @@ class SpaConsent(models.Model):
         return True
 
     def _agreed_text(self):
+        """The consent text of the protocols, in the client's language (the
+        copy kept at giving is what the client read)."""
         self.ensure_one()
         texts = [
-            f"<h3>{protocol.name}</h3>{protocol.consent_text}"
+            Markup("<h3>%s</h3>%s") % (protocol.name, protocol.consent_text)
             for protocol in self.protocol_ids.with_context(
                 lang=self.partner_id.lang or self.env.lang
             )
             if protocol.consent_text
         ]
-        return "".join(texts) or False
+        return Markup().join(texts) or False
 
     def action_withdraw(self):
         """Withdraw the consents at once."""
@@ -296,6 +317,12 @@ class SpaConsent(models.Model):
                     consents=", ".join(not_given.mapped("display_name")),
                 )
             )
+        # Wait for a start or completion holding these consents, then take
+        # the time: the withdrawal is never stamped before what it followed.
+        self.flush_recordset()
+        self.env.cr.execute(
+            "SELECT id FROM spa_consent WHERE id IN %s FOR UPDATE", [tuple(self.ids)]
+        )
         self._write_server(
             {
                 "state": "withdrawn",
@@ -324,3 +351,194 @@ class SpaConsent(models.Model):
                 text_versions={int(k): v for k, v in versions.items()},
             )
         return facts
+
+    # ------------------------------------------------------------------
+    # Portal: the client reads and signs before the visit
+    # ------------------------------------------------------------------
+
+    def _compute_access_url(self):
+        # Every consent has its page: the mixin's default ('#') is replaced.
+        for consent in self:
+            consent.access_url = f"/my/spa/consent/{consent.id}"
+
+    def _get_portal_return_action(self):
+        return self.env["ir.actions.act_window"]._for_xml_id(
+            "spa_session_protocol.spa_consent_action"
+        )
+
+    def _portal_status(self):
+        """What the client's link can do: ``sign``, or why not (``given``,
+        ``withdrawn``, ``expired``)."""
+        self.ensure_one()
+        if self.state == "given":
+            return "given"
+        if self.state == "withdrawn":
+            return "withdrawn"
+        today = fields.Date.context_today(self)
+        if (self.link_expires_on and self.link_expires_on < today) or (
+            self.valid_until and self.valid_until < today
+        ):
+            return "expired"
+        return "sign"
+
+    def _action_sign_from_portal(self, name, signature):
+        """The client signed on the consent page: record the drawn signature
+        and give the consent, as the visitor (the public user when not
+        logged in; ``recorded_by_id`` says who recorded it)."""
+        self.ensure_one()
+        if self._portal_status() != "sign":
+            raise UserError(self.env._("This consent can no longer be signed."))
+        self.write({"method": "signature", "signature": signature, "signed_by": name})
+        self.action_give()
+        self.message_post(
+            body=self.env._(
+                "Consent signed online by %(name)s.", name=name or self.partner_id.name
+            ),
+            author_id=self.partner_id.id,
+        )
+
+    # ------------------------------------------------------------------
+    # Retention
+    # ------------------------------------------------------------------
+
+    def _spa_retention_end(self):
+        """``{consent: date}``: until when each consent (and its signature)
+        must be kept: its end (withdrawal or end of validity) plus the
+        company's retention, and no earlier than the sessions relying on it."""
+        ends = {}
+        for consent in self.filtered(lambda c: c.state != "draft"):
+            dates = [consent.valid_until or consent.given_at.date()]
+            if consent.withdrawn_at:
+                dates.append(consent.withdrawn_at.date())
+            years = relativedelta(years=consent.company_id.spa_retention_years)
+            end = min(dates) + years
+            sessions = consent.sudo().session_ids
+            if sessions.filtered(lambda s: s.state in ("draft", "in_progress")):
+                end = date.max
+            for until in sessions._spa_retention_end().values():
+                end = max(end, until)
+            ends[consent] = end
+        return ends
+
+    def _spa_anonymise_signatures(self):
+        """Remove the drawn signature of consents whose retention ended.
+        Idempotent; the consent's dates, state and text stay."""
+        today = fields.Date.context_today(self)
+        consents = self.with_context(bin_size=True).filtered(
+            lambda c: (
+                c.signature
+                and not c.signature_anonymised_at
+                and not c.partner_id.sudo().spa_legal_hold
+            )
+        )
+        ends = consents._spa_retention_end()
+        due = self.browse([c.id for c, until in ends.items() if until <= today])
+        if due:
+            # sudo: removing the signature is the server's retention duty.
+            due.sudo()._write_server(
+                {"signature": False, "signature_anonymised_at": fields.Datetime.now()}
+            )
+        return due
+
+    @api.model
+    def _spa_cron_anonymise_signatures(self, limit=None):
+        today = fields.Date.context_today(self)
+        # sudo: the retention runs for every company and client.
+        Consent = self.sudo()
+        domains = []
+        for company in self.env["res.company"].sudo().search([]):
+            cutoff = today - relativedelta(years=company.spa_retention_years)
+            domains.append(
+                [
+                    ("company_id", "=", company.id),
+                    "|",
+                    ("valid_until", "<", cutoff),
+                    ("withdrawn_at", "<", cutoff),
+                ]
+            )
+        if not domains:
+            return Consent
+        candidates = Consent.search(
+            expression.AND(
+                [
+                    [
+                        ("state", "!=", "draft"),
+                        ("signature_anonymised_at", "=", False),
+                        ("partner_id.spa_legal_hold", "=", False),
+                    ],
+                    expression.OR(domains),
+                ]
+            ),
+            limit=limit,
+            order="id",
+        )
+        return candidates._spa_anonymise_signatures()
+
+    @api.model
+    def _cron_remind_expiring(self, days=30):
+        """Given consents ending within ``days`` and not renewed: a to-do for
+        the front desk (who recorded it, else the company's first front-desk
+        user), once per consent."""
+        today = fields.Date.context_today(self)
+        expiring = self.search(
+            [
+                ("state", "=", "given"),
+                ("valid_until", ">=", today),
+                ("valid_until", "<=", today + timedelta(days=days)),
+            ]
+        )
+        if not expiring:
+            return
+        # Renewed: a later given consent of the same client covering the
+        # same protocols beyond this one's end.
+        renewals = self.search(
+            [
+                ("id", "not in", expiring.ids),
+                ("state", "=", "given"),
+                ("partner_id", "in", expiring.partner_id.ids),
+                ("valid_until", ">", today),
+            ]
+        )
+
+        def renewed(consent):
+            return any(
+                r.partner_id == consent.partner_id
+                and r.company_id == consent.company_id
+                and r.valid_until > consent.valid_until
+                and consent.protocol_ids <= r.protocol_ids
+                for r in renewals
+            )
+
+        expiring = expiring.filtered(lambda c: not renewed(c))
+        group = "spa_session_protocol.group_spa_front_desk"
+        front_desk = self.env.ref(group).users
+        defaults = self.env["spa.protocol"]._spa_group_users(group, expiring.company_id)
+        activity_type = self.env.ref(
+            "spa_session_protocol.mail_activity_type_spa_consent_expiring"
+        )
+        vals_list = []
+        for consent in expiring:
+            user = consent.recorded_by_id
+            if not (user.active and user in front_desk):
+                user = defaults.get(consent.company_id.id)
+            if not user:
+                continue
+            vals_list.append(
+                {
+                    "res_id": consent.id,
+                    "activity_type_id": activity_type.id,
+                    "user_id": user.id,
+                    "date_deadline": consent.valid_until,
+                    "summary": self.env._(
+                        "Consent of %(client)s ends on %(date)s",
+                        client=consent.partner_id.name,
+                        date=consent.valid_until,
+                    ),
+                    "note": self.env._(
+                        "Ask the client to renew their consent (%(protocols)s) "
+                        "at their next visit.",
+                        protocols=", ".join(consent.protocol_ids.mapped("name")),
+                    ),
+                }
+            )
+        self.env["mail.activity"]._spa_create_once(self._name, vals_list)

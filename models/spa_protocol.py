@@ -52,6 +52,20 @@ class SpaProtocol(models.Model):
         help="Days a consent stays valid when given without an explicit end date.",
     )
     session_ids = fields.One2many("spa.session", "protocol_id", string="Sessions")
+    responsible_id = fields.Many2one(
+        "res.users",
+        string="Follow-up Responsible",
+        ondelete="set null",
+        domain=lambda self: [
+            (
+                "groups_id",
+                "in",
+                self.env.ref("spa_session_protocol.group_spa_manager").id,
+            )
+        ],
+        help="Manager who follows up sessions stopped with a referral. "
+        "Left empty: the first manager of the session's company.",
+    )
 
     _sql_constraints = [
         (
@@ -89,6 +103,47 @@ class SpaProtocol(models.Model):
         if not text or not str(text).strip():
             return None
         return hashlib.sha256(str(text).encode()).hexdigest()
+
+    def _spa_responsible(self, company):
+        """The manager who follows up this protocol's stopped sessions in
+        ``company``: the responsible when set and still a manager of that
+        company, else the company's first manager."""
+        self.ensure_one()
+        responsible = self.responsible_id
+        if (
+            responsible.active
+            and company in responsible.company_ids
+            and responsible.has_group("spa_session_protocol.group_spa_manager")
+        ):
+            return responsible
+        return self._spa_group_users(
+            "spa_session_protocol.group_spa_manager", company
+        ).get(company.id, self.env["res.users"])
+
+    @api.model
+    def _spa_group_users(self, group_xmlid, companies):
+        """``{company_id: user}``: the first active internal user (by id) of
+        the group in each of ``companies``, in one query."""
+        group = self.env.ref(group_xmlid)
+        # sudo: choosing whom to assign needs every user of the group, not
+        # only those the current user may read.
+        users_sudo = (
+            self.env["res.users"]
+            .sudo()
+            .search(
+                [
+                    ("groups_id", "in", group.id),
+                    ("share", "=", False),
+                    ("company_ids", "in", companies.ids),
+                ],
+                order="id",
+            )
+        )
+        result = {}
+        for user in users_sudo:
+            for company in user.company_ids & companies:
+                result.setdefault(company.id, user)
+        return {cid: user.with_env(self.env) for cid, user in result.items()}
 
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)

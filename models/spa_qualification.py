@@ -19,8 +19,12 @@ class SpaQualification(models.Model):
     ]
 
     def _compute_certification_count(self):
+        # sudo: how many therapists hold a qualification is not personal
+        # detail; the front desk reads qualifications but not certifications.
         counts = dict(
-            self.env["spa.certification"]._read_group(
+            self.env["spa.certification"]
+            .sudo()
+            ._read_group(
                 [("qualification_id", "in", self.ids)],
                 ["qualification_id"],
                 ["__count"],

@@ -32,8 +32,11 @@ class SpaSessionStep(models.Model):
     session_id = fields.Many2one(
         "spa.session", required=True, index=True, ondelete="cascade"
     )
+    # precompute: the lines are created while the session's checklist is
+    # computed (during a flush); a company computed later could be left unset
+    # in the database, and the multi-company rule would hide the checklist.
     company_id = fields.Many2one(
-        related="session_id.company_id", store=True, index=True
+        related="session_id.company_id", store=True, index=True, precompute=True
     )
     session_state = fields.Selection(related="session_id.state", string="Session State")
     protocol_step_id = fields.Many2one("spa.protocol.step", ondelete="set null")

@@ -1,6 +1,8 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
+from ..models.spa_session import STOP_REASONS
+
 COMPLIANCE_STATES = [
     ("compliant", "Compliant"),
     ("non_compliant", "Non-compliant"),
@@ -11,7 +13,17 @@ COMPLIANCE_STATES = [
 
 class SpaComplianceReport(models.Model):
     """One row per session: was it done with a valid consent, and is it
-    documented? Read-only, an SQL view over the sessions."""
+    documented? Read-only, an SQL view over the sessions.
+
+    Kept lean for large volumes: every measure comes from a stored column of
+    ``spa_session`` (the check-in counts are stored computes there), the
+    session's own consent (one join by primary key) or the small refusal log
+    aggregated once; no correlated subquery per row. Indexes serving the
+    usual filters and group-bys: ``spa_session`` ``date_planned``,
+    ``therapist_id``, ``protocol_id``, ``company_id``, ``state`` and
+    ``spa_session_refusal.session_id``; at millions of sessions a composite
+    ``spa_session (company_id, date_planned)`` helps the period filters.
+    """
 
     _name = "spa.compliance.report"
     _description = "Spa Compliance Analysis"
@@ -40,10 +52,71 @@ class SpaComplianceReport(models.Model):
     compliance_state = fields.Selection(COMPLIANCE_STATES, readonly=True)
     is_compliant = fields.Boolean(readonly=True)
     referral_recommended = fields.Boolean(readonly=True)
+    stop_reason = fields.Selection(STOP_REASONS, readonly=True)
     session_count = fields.Integer(string="Sessions", readonly=True, aggregator="sum")
+    # Consent coverage and compliance rate: 100 or 0 per session, averaged;
+    # empty (left out of the average) where they do not apply yet.
+    consent_coverage = fields.Float(
+        string="Consent Coverage (%)",
+        readonly=True,
+        aggregator="avg",
+        help="Share of the started sessions (in progress, done, stopped) that rest "
+        "on a consent valid when they started (and, for done ones, at completion).",
+    )
+    compliance_rate = fields.Float(
+        string="Compliance Rate (%)",
+        readonly=True,
+        aggregator="avg",
+        help="Compliant sessions among compliant and non-compliant ones "
+        "(pending and cancelled sessions are left out).",
+    )
+    compliant_count = fields.Integer(
+        string="Compliant", readonly=True, aggregator="sum"
+    )
+    non_compliant_count = fields.Integer(
+        string="Non-compliant", readonly=True, aggregator="sum"
+    )
+    checkin_required_count = fields.Integer(
+        string="Check-ins Required",
+        readonly=True,
+        aggregator="sum",
+        help="Started sessions: at least the protocol's minimum (not for stopped "
+        "sessions) and one after each done step that requires a check-in.",
+    )
+    checkin_missing_count = fields.Integer(
+        string="Check-ins Missing",
+        readonly=True,
+        aggregator="sum",
+        help="Check-ins still missing, as the completion rule counts them; for a "
+        "stopped session, the done steps that require a check-in and lack one.",
+    )
+    stopped_count = fields.Integer(string="Stopped", readonly=True, aggregator="sum")
+    referral_count = fields.Integer(string="Referrals", readonly=True, aggregator="sum")
+    is_unfinished = fields.Boolean(
+        string="Left Unfinished",
+        readonly=True,
+        help="Still planned or in progress after its appointment ended.",
+    )
+    unfinished_count = fields.Integer(
+        string="Unfinished", readonly=True, aggregator="sum"
+    )
+    documentation_lag = fields.Float(
+        string="Documentation Lag (h)",
+        readonly=True,
+        aggregator="avg",
+        help="Hours from the appointment's end to the session's completion or "
+        "stop (0 when finished before the end); empty while not finished.",
+    )
+    refusal_count = fields.Integer(
+        string="Blocked Attempts",
+        readonly=True,
+        aggregator="sum",
+        help="Refused attempts to start or complete the session.",
+    )
 
     def _select(self):
-        return """
+        unfinished = self._unfinished_condition()
+        return f"""
             s.id AS id,
             s.id AS session_id,
             COALESCE(s.date_planned, s.date_start, s.create_date) AS date,
@@ -53,24 +126,71 @@ class SpaComplianceReport(models.Model):
             s.company_id,
             s.state,
             s.referral_recommended,
+            s.stop_reason,
             1 AS session_count,
             s.checkin_count,
+            s.checkin_required_count,
+            s.checkin_missing_count,
             (vc.id IS NOT NULL) AS has_valid_consent,
+            CASE
+                WHEN s.state IN ('in_progress', 'done', 'stopped')
+                    THEN CASE WHEN vc.id IS NOT NULL THEN 100.0 ELSE 0.0 END
+            END AS consent_coverage,
             CASE
                 WHEN s.state = 'cancelled' THEN 'cancelled'
                 WHEN s.state IN ('done', 'stopped') AND vc.id IS NOT NULL
                     THEN 'compliant'
                 WHEN s.state IN ('done', 'stopped') THEN 'non_compliant'
-                WHEN COALESCE(s.date_planned_end, s.date_planned)
-                     < (NOW() AT TIME ZONE 'UTC') THEN 'non_compliant'
+                WHEN {unfinished} THEN 'non_compliant'
                 ELSE 'pending'
             END AS compliance_state,
-            (s.state IN ('done', 'stopped') AND vc.id IS NOT NULL) AS is_compliant
+            (s.state IN ('done', 'stopped') AND vc.id IS NOT NULL) AS is_compliant,
+            CASE
+                WHEN s.state IN ('done', 'stopped') AND vc.id IS NOT NULL THEN 1
+                ELSE 0
+            END AS compliant_count,
+            CASE
+                WHEN s.state IN ('done', 'stopped') AND vc.id IS NULL THEN 1
+                WHEN {unfinished} THEN 1
+                ELSE 0
+            END AS non_compliant_count,
+            CASE
+                WHEN s.state IN ('done', 'stopped') AND vc.id IS NOT NULL THEN 100.0
+                WHEN s.state IN ('done', 'stopped') THEN 0.0
+                WHEN {unfinished} THEN 0.0
+            END AS compliance_rate,
+            CASE WHEN s.state = 'stopped' THEN 1 ELSE 0 END AS stopped_count,
+            CASE WHEN s.referral_recommended THEN 1 ELSE 0 END AS referral_count,
+            COALESCE({unfinished}, FALSE) AS is_unfinished,
+            CASE WHEN {unfinished} THEN 1 ELSE 0 END AS unfinished_count,
+            CASE
+                WHEN s.state IN ('done', 'stopped') AND s.date_planned_end IS NOT NULL
+                    THEN GREATEST(
+                        EXTRACT(EPOCH FROM s.date_done - s.date_planned_end)
+                        / 3600.0,
+                        0.0
+                    )
+            END AS documentation_lag,
+            COALESCE(r.refusal_count, 0) AS refusal_count
         """
+
+    def _unfinished_condition(self):
+        """Still planned or in progress after its appointment ended."""
+        return """(
+            s.state IN ('draft', 'in_progress')
+            AND COALESCE(s.date_planned_end, s.date_planned)
+                < (NOW() AT TIME ZONE 'UTC')
+        )"""
 
     def _from(self):
         # vc: the session's consent, when it was valid at the start (and,
-        # for a done session, at completion) and covered the protocol.
+        # for a done session, at completion) and covered the protocol. A
+        # consent withdrawn mid-session was valid when the session started:
+        # the session could only be stopped, and that stop is compliant.
+        # (The start and the completion checked it was not withdrawn then:
+        # a withdrawal stamped in the same second came after.)
+        # r: refused attempts per session; a small table, aggregated once
+        # (no per-row subquery).
         return """
             spa_session s
             LEFT JOIN spa_consent vc
@@ -80,7 +200,9 @@ class SpaComplianceReport(models.Model):
                   AND vc.given_at <= s.date_start
                   AND vc.valid_until >= s.date_start::date
                   AND (vc.withdrawn_at IS NULL
-                       OR vc.withdrawn_at > COALESCE(s.date_done, s.date_start))
+                       OR vc.withdrawn_at >= CASE WHEN s.state = 'done'
+                                                  THEN s.date_done
+                                                  ELSE s.date_start END)
                   AND (s.state != 'done' OR vc.valid_until >= s.date_done::date)
                   AND EXISTS (
                       SELECT 1
@@ -88,6 +210,11 @@ class SpaComplianceReport(models.Model):
                        WHERE rel.spa_consent_id = vc.id
                          AND rel.spa_protocol_id = s.protocol_id
                   )
+            LEFT JOIN (
+                SELECT session_id, COUNT(*) AS refusal_count
+                  FROM spa_session_refusal
+                 GROUP BY session_id
+            ) r ON r.session_id = s.id
         """
 
     def _where(self):

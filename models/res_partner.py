@@ -1,0 +1,105 @@
+from odoo import fields, models
+from odoo.exceptions import AccessError, UserError
+
+MANAGER_GROUP = "spa_session_protocol.group_spa_manager"
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    spa_legal_hold = fields.Boolean(
+        string="Legal Hold (Spa Records)",
+        tracking=True,
+        groups="spa_session_protocol.group_spa_manager",
+        help="While set, the client's session records are never anonymised, "
+        "neither by the retention period nor by an erasure request (a claim or "
+        "an inquiry needs them).",
+    )
+
+    def action_spa_erase_clinical_data(self):
+        """Erasure request of clients: anonymise the clinical free text of
+        their finished sessions and the signatures of their ended consents.
+
+        Refused while a record must still be kept (inside the retention
+        period), while a session is running and while a client is on legal
+        hold; the message says until when the records must be kept.
+        """
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(
+                self.env._("Only a spa manager can erase a client's clinical data.")
+            )
+        # sudo: an erasure request covers every session of the clients, in
+        # every company the manager may not have selected; the manager's
+        # right was checked above.
+        partners_sudo = self.sudo()
+        Session = self.env["spa.session"].sudo()
+        errors = []
+        held = partners_sudo.filtered("spa_legal_hold")
+        if held:
+            errors.append(
+                self.env._(
+                    "%(clients)s: on legal hold, the records must be kept until the "
+                    "hold is lifted",
+                    clients=", ".join(held.mapped("display_name")),
+                )
+            )
+        running = Session.search(
+            [
+                ("partner_id", "in", self.ids),
+                ("state", "in", ("draft", "in_progress")),
+                ("date_start", "!=", False),
+            ]
+        )
+        if running:
+            errors.append(
+                self.env._(
+                    "sessions still running: %(sessions)s",
+                    sessions=", ".join(running.mapped("name")),
+                )
+            )
+        sessions = Session.search(
+            [("partner_id", "in", self.ids), ("state", "in", ("done", "stopped"))]
+        )
+        consents = (
+            self.env["spa.consent"]
+            .sudo()
+            .search([("partner_id", "in", self.ids), ("state", "!=", "draft")])
+        )
+        keep_until = {}
+        for records in (sessions, consents):
+            for record, until in records._spa_retention_end().items():
+                partner_id = record.partner_id.id
+                keep_until[partner_id] = max(keep_until.get(partner_id, until), until)
+        today = fields.Date.context_today(self)
+        for partner in partners_sudo - held:
+            until = keep_until.get(partner.id)
+            if until and until > today:
+                errors.append(
+                    self.env._(
+                        "%(client)s: the session records must be kept until "
+                        "%(date)s (retention period)",
+                        client=partner.display_name,
+                        date=fields.Date.to_string(until),
+                    )
+                )
+        if errors:
+            raise UserError(
+                self.env._(
+                    "The clinical data cannot be erased now:\n%(errors)s",
+                    errors="\n".join(errors),
+                )
+            )
+        sessions._spa_anonymise()
+        consents._spa_anonymise_signatures()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._(
+                    "Clinical free text of %(count)s session(s) anonymised.",
+                    count=len(sessions),
+                ),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }

@@ -1,0 +1,139 @@
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
+
+REFUSED_ACTIONS = [
+    ("start", "Start"),
+    ("done", "Completion"),
+]
+
+
+class SpaSessionRefusal(models.Model):
+    """A refused attempt to start or complete a session, with its reasons.
+
+    The refusal rolls the attempt's transaction back; the log row is written
+    through a cursor of its own so that it stays. Rows are written only by
+    :meth:`_log_refusals`, never edited.
+    """
+
+    _name = "spa.session.refusal"
+    _description = "Spa Blocked Session Attempt"
+    _order = "date desc, id desc"
+    _rec_name = "session_id"
+
+    session_id = fields.Many2one(
+        "spa.session", required=True, index=True, ondelete="cascade", readonly=True
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Attempted By",
+        required=True,
+        index=True,
+        ondelete="cascade",
+        readonly=True,
+    )
+    therapist_id = fields.Many2one(
+        "res.users",
+        index=True,
+        ondelete="set null",
+        readonly=True,
+        help="The session's therapist at the time of the attempt.",
+    )
+    protocol_id = fields.Many2one("spa.protocol", ondelete="set null", readonly=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, ondelete="cascade", readonly=True
+    )
+    action = fields.Selection(
+        REFUSED_ACTIONS, string="Refused Action", required=True, readonly=True
+    )
+    reasons = fields.Text(readonly=True, help="The refusal message, as shown.")
+    problem_codes = fields.Char(
+        readonly=True, help="Comma-separated codes of the rules that refused."
+    )
+    date = fields.Datetime(
+        required=True, index=True, default=fields.Datetime.now, readonly=True
+    )
+
+    def write(self, vals):
+        if vals:
+            raise UserError(
+                self.env._("A blocked attempt is a log: it cannot be edited.")
+            )
+        return super().write(vals)
+
+    @api.model
+    def _log_refusals(self, sessions, problems_by_session):
+        """Record the refused attempt of each of ``sessions`` that has problems.
+
+        Called by the session actions just before they raise: the refusal
+        rolls their transaction back, so the rows are written and committed
+        through a separate cursor. Logging never hides the refusal itself:
+        a failure here is logged and swallowed.
+        """
+        now = fields.Datetime.now()
+        user = self.env.user
+        vals_list = []
+        for session in sessions:
+            problems = problems_by_session.get(session.id)
+            if not problems:
+                continue
+            vals_list.append(
+                {
+                    "session_id": session.id,
+                    "user_id": user.id,
+                    "therapist_id": session.therapist_id.id,
+                    "protocol_id": session.protocol_id.id,
+                    "company_id": session.company_id.id,
+                    # A draft session is being started, an in-progress one
+                    # completed: the two actions that check the rules.
+                    "action": "start" if session.state == "draft" else "done",
+                    "reasons": session._format_problems(problems),
+                    "problem_codes": ",".join(
+                        dict.fromkeys(code for code, __ in problems)
+                    ),
+                    "date": now,
+                }
+            )
+        if not vals_list:
+            return
+        try:
+            with self.env.registry.cursor() as cr:
+                # Never wait long on a lock held elsewhere: the refusal must
+                # reach its user even if its log cannot be written.
+                cr.execute("SET LOCAL lock_timeout = '5s'")
+                vals_list = self._visible_vals(cr, vals_list)
+                if vals_list:
+                    # su: the log is written by the system for whoever was
+                    # refused; nobody creates these rows through ORM rights.
+                    self.with_env(self.env(cr=cr, su=True)).create(vals_list)
+        except Exception as exc:  # noqa: BLE001 - the refusal must still reach its user
+            _logger.warning(
+                "Could not log the refused attempts on sessions %s: %s",
+                sessions.ids,
+                exc,
+            )
+
+    @api.model
+    def _visible_vals(self, cr, vals_list):
+        """The rows the separate cursor can write: a session or user created
+        in the refused transaction itself is not visible to it (and vanishes
+        with the rollback anyway)."""
+        cr.execute(
+            "SELECT id FROM spa_session WHERE id IN %s",
+            [tuple(v["session_id"] for v in vals_list)],
+        )
+        sessions = {row[0] for row in cr.fetchall()}
+        cr.execute("SELECT id FROM res_users WHERE id = %s", [self.env.uid])
+        if not cr.fetchone():
+            sessions = set()
+        visible = [v for v in vals_list if v["session_id"] in sessions]
+        if len(visible) < len(vals_list):
+            _logger.info(
+                "Refused attempts not logged (created in the same transaction): "
+                "sessions %s",
+                [v["session_id"] for v in vals_list if v not in visible],
+            )
+        return visible

@@ -1,0 +1,49 @@
+import { Component, markup, useState } from "@odoo/owl";
+import { NameAndSignature } from "@web/core/signature/name_and_signature";
+
+/**
+ * The client reads the protocol's consent text and signs with a finger.
+ * The server creates and gives the consent (method "signature").
+ */
+export class ConsentPad extends Component {
+    static template = "spa_session_protocol.ConsentPad";
+    static components = { NameAndSignature };
+    static props = {
+        info: Object,
+        busy: { type: Boolean, optional: true },
+        error: { type: [String, Boolean], optional: true },
+        onSign: Function,
+        onCancel: Function,
+    };
+
+    setup() {
+        this.signature = useState({
+            name: this.props.info.partner_name || "",
+            isSignatureEmpty: true,
+        });
+        this.state = useState({ agreed: false });
+    }
+
+    get consentText() {
+        return markup(this.props.info.consent_text || "");
+    }
+
+    get canSign() {
+        return (
+            this.state.agreed &&
+            !this.signature.isSignatureEmpty &&
+            this.signature.name.trim() &&
+            !this.props.busy
+        );
+    }
+
+    onClickSign() {
+        if (!this.canSign) {
+            return;
+        }
+        this.props.onSign({
+            signedBy: this.signature.name.trim(),
+            image: this.signature.getSignatureImage(),
+        });
+    }
+}

@@ -1,0 +1,335 @@
+import { defineMailModels } from "@mail/../tests/mail_test_helpers";
+import { beforeEach, describe, expect, test } from "@odoo/hoot";
+import { queryAllTexts, queryOne } from "@odoo/hoot-dom";
+import { animationFrame } from "@odoo/hoot-mock";
+import {
+    contains,
+    getService,
+    mountWithCleanup,
+    onRpc,
+    patchWithCleanup,
+    serverState,
+} from "@web/../tests/web_test_helpers";
+import { browser } from "@web/core/browser/browser";
+import { ConnectionLostError } from "@web/core/network/rpc";
+import { WebClient } from "@web/webclient/webclient";
+import { OfflineQueue } from "@spa_session_protocol/session_runner/offline_queue";
+import { tabletApi } from "@spa_session_protocol/session_runner/tablet_api";
+
+defineMailModels();
+
+/** The keys of `shape` taken from `object`, to compare with toEqual. */
+function pick(object, shape) {
+    return Object.fromEntries(Object.keys(shape).map((key) => [key, object[key]]));
+}
+describe.current.tags("desktop");
+
+const STEP = (id, name, vals = {}) => ({
+    id,
+    sequence: id,
+    name,
+    instructions: `How to do ${name}`,
+    is_mandatory: true,
+    requires_checkin: false,
+    record_kind: "none",
+    qualification_name: "",
+    state: "todo",
+    done_by_name: "",
+    done_at: false,
+    skip_reason: "",
+    checkin_count: 0,
+    ...vals,
+});
+
+/** A fake server holding one session; the rules' answers are set by each test. */
+function makeServer() {
+    const server = {
+        online: true,
+        syncCalls: [],
+        refuse: {},
+        session: {
+            id: 1,
+            name: "SES/001",
+            state: "in_progress",
+            state_label: "In Progress",
+            partner_name: "Clara Client",
+            protocol_name: "Upper-back release",
+            event_id: 5,
+            date_planned: "2026-01-01 09:00:00",
+            consent_status: "valid",
+            consent_status_label: "Consent valid",
+            consent_name: "CON/001",
+            pain_stop_threshold: 7,
+            min_checkin_count: 1,
+            positioning: false,
+            positioning_options: [
+                { value: "prone_table", label: "Prone on a massage table" },
+                { value: "seated", label: "Seated upright on a chair" },
+            ],
+            adjust_angle: false,
+            adjust_direction: false,
+            adjust_lighter_pressure: false,
+            adjustment_note: "",
+            completion_blockers: "1 mandatory step(s) not done: 'Pressing motions'",
+            can_complete: false,
+            is_stop_triggered: false,
+            referral_recommended: false,
+            stop_reason: false,
+            steps: [
+                STEP(11, "Pressing motions", { requires_checkin: true }),
+                STEP(12, "Advanced techniques", { is_mandatory: false }),
+            ],
+            checkins: [],
+        },
+    };
+    patchWithCleanup(tabletApi, {
+        async call(route, params) {
+            if (!server.online) {
+                throw new ConnectionLostError(route);
+            }
+            return super.call(route, params);
+        },
+    });
+    onRpc("/spa/tablet/sessions_today", () => ({
+        sessions: [
+            {
+                id: 1,
+                name: "SES/001",
+                partner_name: "Clara Client",
+                protocol_name: "Upper-back release",
+                date_planned: "2026-01-01 09:00:00",
+                state: "draft",
+                state_label: "Planned",
+                consent_status: "missing",
+                consent_status_label: "No consent",
+                step_done_count: 0,
+                step_total_count: 2,
+            },
+        ],
+    }));
+    onRpc("/spa/tablet/session/1", () => ({ ok: true, session: server.session }));
+    onRpc("/spa/tablet/session/1/action", async (request) => {
+        const { params } = await request.json();
+        if (params.action === "done" && !server.session.can_complete) {
+            return { ok: false, error: "The session cannot be completed: rules" };
+        }
+        server.session.state = { done: "done", stop: "stopped", start: "in_progress" }[
+            params.action
+        ];
+        server.session.referral_recommended = params.action === "stop";
+        return { ok: true, session: server.session };
+    });
+    onRpc("/spa/tablet/sync", async (request) => {
+        const { params } = await request.json();
+        server.syncCalls.push(params.ops);
+        const results = params.ops.map((op) => {
+            if (server.refuse[op.kind]) {
+                return { uuid: op.uuid, ok: false, error: server.refuse[op.kind] };
+            }
+            const step = server.session.steps.find((s) => s.id === op.step_id);
+            if (op.kind === "tick") {
+                step.state = "done";
+            } else if (op.kind === "record") {
+                Object.assign(server.session, op.values);
+            } else if (op.kind === "checkin") {
+                server.session.checkins.push({ ...op, id: 99 });
+                if (step) {
+                    step.checkin_count += 1;
+                }
+                if (op.pain_level >= 7 || op.stop_requested) {
+                    server.session.is_stop_triggered = true;
+                }
+            }
+            return { uuid: op.uuid, ok: true };
+        });
+        return { results };
+    });
+    return server;
+}
+
+async function openRunner(context = { spa_session_id: 1 }) {
+    await mountWithCleanup(WebClient);
+    await getService("action").doAction({
+        type: "ir.actions.client",
+        tag: "spa_session_protocol.session_runner",
+        context,
+    });
+    await animationFrame();
+}
+
+beforeEach(() => {
+    browser.localStorage.clear();
+});
+
+test("today's sessions show the client's consent state and open a session", async () => {
+    makeServer();
+    await openRunner({});
+    expect(".o_spa_session_item").toHaveCount(1);
+    expect(".o_spa_session_item .o_spa_consent_badge").toHaveText("No consent");
+    expect(".o_spa_session_item .o_spa_consent_badge").toHaveClass("text-bg-danger");
+    await contains(".o_spa_session_item").click();
+    expect(".o_spa_step").toHaveCount(2);
+    expect(".o_spa_step_current .o_spa_step_instructions").toHaveText("How to do Pressing motions");
+});
+
+test("one tap ticks a step with an idempotency key, then prompts the check-in", async () => {
+    const server = makeServer();
+    await openRunner();
+    expect(".o_spa_blockers_text").toHaveText("1 mandatory step(s) not done: 'Pressing motions'");
+    expect(".o_spa_complete_button").not.toBeEnabled();
+    await contains(".o_spa_step[data-step-id='11'] .o_spa_tick").click();
+    await animationFrame();
+    expect(server.syncCalls).toHaveLength(1);
+    const [tick] = server.syncCalls[0];
+    expect(tick.kind).toBe("tick");
+    expect(tick.step_id).toBe(11);
+    expect(tick.uuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tick.device_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(".o_spa_checkin_overlay").toHaveCount(1);
+    expect(".o_spa_pain").toHaveCount(11);
+    // A mild pain is logged in one tap, without confirmation.
+    server.session.completion_blockers = "";
+    server.session.can_complete = true;
+    await contains(".o_spa_pain[data-pain='2']").click();
+    await animationFrame();
+    expect(".o_dialog").toHaveCount(0);
+    expect(".o_spa_checkin_overlay").toHaveCount(0);
+    expect(pick(server.syncCalls[1][0], { kind: "checkin", step_id: 11, pain_level: 2 })).toEqual({
+        kind: "checkin",
+        step_id: 11,
+        pain_level: 2,
+    });
+    expect(".o_spa_ready").toHaveCount(1);
+    expect(".o_spa_complete_button").toBeEnabled();
+    await contains(".o_spa_complete_button").click();
+    expect(".o_spa_finished_done").toHaveCount(1);
+});
+
+test("a check-in at the threshold is confirmed, then leads straight to stop", async () => {
+    const server = makeServer();
+    await openRunner();
+    await contains(".o_spa_checkin_button").click();
+    await contains(".o_spa_pain[data-pain='8']").click();
+    expect(".o_dialog").toHaveCount(1);
+    expect(".o_dialog .modal-body").toHaveText(
+        /Pain 8\/10 is at or above the stop threshold \(7\)/
+    );
+    expect(server.syncCalls).toHaveLength(0);
+    await contains(".o_dialog .btn-danger").click();
+    await animationFrame();
+    expect(pick(server.syncCalls[0][0], { kind: "checkin", pain_level: 8 })).toEqual({
+        kind: "checkin",
+        pain_level: 8,
+    });
+    expect(".o_spa_stop_panel").toHaveCount(1);
+    expect(".o_spa_stop_panel .o_spa_referral").toHaveText(/healthcare professional/);
+    await contains(".o_spa_stop_now").click();
+    expect(".o_spa_finished_stopped .o_spa_referral_done").toHaveCount(1);
+});
+
+test("cancelling the confirmation logs nothing", async () => {
+    const server = makeServer();
+    await openRunner();
+    await contains(".o_spa_checkin_button").click();
+    await contains(".o_spa_wants_stop").click();
+    expect(".o_dialog").toHaveCount(1);
+    await contains(".o_dialog .btn-secondary").click();
+    expect(server.syncCalls).toHaveLength(0);
+    expect(".o_spa_stop_panel").toHaveCount(0);
+});
+
+test("offline: work is queued on the device, shown pending, sent once back online", async () => {
+    const server = makeServer();
+    await openRunner();
+    server.online = false;
+    await contains(".o_spa_step[data-step-id='11'] .o_spa_tick").click();
+    await animationFrame();
+    expect(".o_spa_offline").toHaveCount(1);
+    expect(".o_spa_pending_badge").toHaveText(/1/);
+    expect(".o_spa_step[data-step-id='11']").toHaveClass("o_spa_step_pending");
+    await contains(".o_spa_checkin_later").click();
+    const stored = JSON.parse(
+        browser.localStorage.getItem(`spa_session_protocol.queue.${serverState.userId}`)
+    );
+    expect(stored).toHaveLength(1);
+    expect(stored[0].status).toBe("pending");
+    expect(server.syncCalls).toHaveLength(0);
+
+    server.online = true;
+    browser.dispatchEvent(new Event("online"));
+    await animationFrame();
+    await animationFrame();
+    expect(server.syncCalls).toHaveLength(1);
+    expect(server.syncCalls[0][0].uuid).toBe(stored[0].uuid);
+    expect(".o_spa_pending_badge").toHaveCount(0);
+    expect(".o_spa_online").toHaveCount(1);
+    expect(".o_spa_step[data-step-id='11']").toHaveClass("o_spa_step_done");
+});
+
+test("a refused queued item is shown with the server's message until dismissed", async () => {
+    const server = makeServer();
+    server.refuse.skip = "'Advanced techniques': it is mandatory";
+    await openRunner();
+    await contains(".o_spa_step[data-step-id='12'] .o_spa_skip").click();
+    await contains(".o_spa_skip_reason").click();
+    await animationFrame();
+    expect(".o_spa_refused_item").toHaveCount(1);
+    expect(".o_spa_refused_error").toHaveText("'Advanced techniques': it is mandatory");
+    expect(".o_spa_step[data-step-id='12']").toHaveClass("o_spa_step_todo");
+    await contains(".o_spa_refused_item button").click();
+    expect(".o_spa_refused_item").toHaveCount(0);
+});
+
+test("the server's refusal to start is shown", async () => {
+    const server = makeServer();
+    server.session.state = "draft";
+    server.session.consent_status = "missing";
+    onRpc("/spa/tablet/session/1/action", () => ({
+        ok: false,
+        error: "The session cannot start: no valid consent of the client",
+    }));
+    await openRunner();
+    expect(".o_spa_consent_missing").toHaveCount(1);
+    await contains(".o_spa_start_button").click();
+    expect(".o_spa_error").toHaveText("The session cannot start: no valid consent of the client");
+});
+
+test("positioning and adjustments are recorded as chips", async () => {
+    const server = makeServer();
+    server.session.steps[1].record_kind = "positioning";
+    await openRunner();
+    expect(queryAllTexts(".o_spa_chip")).toEqual([
+        "Prone on a massage table",
+        "Seated upright on a chair",
+    ]);
+    await contains(".o_spa_chip[data-value='seated']").click();
+    await animationFrame();
+    expect(
+        pick(server.syncCalls[0][0], {
+            kind: "record",
+            values: { positioning: "seated" },
+        })
+    ).toEqual({
+        kind: "record",
+        values: { positioning: "seated" },
+    });
+    expect(queryOne(".o_spa_chip[data-value='seated']")).toHaveClass("active");
+});
+
+test("the offline queue keeps refused items and drops accepted ones", async () => {
+    const storage = browser.localStorage;
+    const queue = new OfflineQueue("test.queue", storage);
+    const a = queue.add({ kind: "tick", session_id: 1, step_id: 1 });
+    const b = queue.add({ kind: "checkin", session_id: 1, pain_level: 3 });
+    const c = queue.add({ kind: "tick", session_id: 2, step_id: 5 });
+    expect(new Set([a.uuid, b.uuid, c.uuid]).size).toBe(3);
+    queue.applyResults([
+        { uuid: a.uuid, ok: true },
+        { uuid: b.uuid, ok: false, error: "refused" },
+    ]);
+    const reloaded = new OfflineQueue("test.queue", storage);
+    expect(reloaded.pending().map((i) => i.uuid)).toEqual([c.uuid]);
+    expect(reloaded.refused(1).map((i) => i.error)).toEqual(["refused"]);
+    reloaded.dismiss(b.uuid);
+    expect(reloaded.items).toHaveLength(1);
+});

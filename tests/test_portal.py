@@ -1,0 +1,188 @@
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.tests import Form, HttpCase, tagged
+
+from .common import SpaCommon
+
+
+@tagged("post_install", "-at_install", "spa_portal")
+class TestPortal(SpaCommon, HttpCase):
+    """Pre-visit consent: the link the front desk sends, the page the client
+    signs on their phone, and what a link without its token shows."""
+
+    browser_size = "390x844"
+    touch_enabled = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.client.email = "clara@example.com"
+
+    def send_link(self, event=None):
+        event = event or self.book()
+        action = event.with_user(self.front_desk).action_spa_send_consent_link()
+        consent = self.env["spa.consent"].browse(action["context"]["default_res_ids"])
+        return event, consent, action
+
+    # ------------------------------------------------------------------
+    # Sending the link
+    # ------------------------------------------------------------------
+
+    def test_booking_sends_the_consent_link_once(self):
+        Consent = self.env["spa.consent"]
+        event = self.book()
+        consent = Consent.search(
+            [("partner_id", "=", self.client.id), ("state", "=", "draft")]
+        )
+        self.assertEqual(len(consent), 1)
+        self.assertEqual(consent.method, "signature")
+        self.assertEqual(consent.protocol_ids, self.protocol)
+        self.assertEqual(
+            consent.link_expires_on, fields.Date.today() + timedelta(days=30)
+        )
+        message = consent.message_ids.filtered(
+            lambda m: consent.access_token in (m.body or "")
+        )
+        self.assertEqual(len(message), 1)
+        self.assertIn(self.client, message.partner_ids)
+        self.assertIn(f"/my/spa/consent/{consent.id}?access_token=", message.body)
+        # The button reuses the pending draft instead of creating another.
+        __, again, action = self.send_link(event)
+        self.assertEqual(again, consent)
+        self.assertEqual(action["res_model"], "mail.compose.message")
+
+    def test_no_link_with_valid_consent_without_email_or_when_disabled(self):
+        Consent = self.env["spa.consent"]
+        self.give_consent()
+        self.book()
+        self.book(partner=self.client2)  # no email
+        self.company.spa_consent_link_on_booking = False
+        self.give_consent().action_withdraw()
+        self.book()
+        self.assertFalse(
+            Consent.search(
+                [
+                    ("partner_id", "in", (self.client | self.client2).ids),
+                    ("state", "=", "draft"),
+                ]
+            )
+        )
+
+    def test_button_on_the_appointment_form(self):
+        """The front desk sends the link from the appointment form; the
+        button is hidden once the client has a valid consent."""
+        event = self.book(partner=self.client2)
+        with Form(event.with_user(self.front_desk)) as form:
+            self.assertEqual(form.spa_consent_status, "missing")
+        arch = event.with_user(self.front_desk).get_views([(False, "form")])
+        arch = arch["views"]["form"]["arch"]
+        self.assertIn('name="action_spa_send_consent_link"', arch)
+        self.assertNotIn(
+            'name="action_spa_send_consent_link"',
+            event.with_user(self.therapist).get_views([(False, "form")])["views"][
+                "form"
+            ]["arch"],
+        )
+
+    def test_composer_renders_the_link(self):
+        __, consent, action = self.send_link()
+        composer = (
+            self.env["mail.compose.message"]
+            .with_user(self.front_desk)
+            .with_context(**action["context"])
+            .create({})
+        )
+        self.assertIn(consent.get_portal_url(), composer.body)
+        composer._action_send_mail()
+        self.assertTrue(
+            consent.message_ids.filtered(
+                lambda m: (
+                    self.client in m.partner_ids and consent.access_token in m.body
+                )
+            )
+        )
+
+    # ------------------------------------------------------------------
+    # The page
+    # ------------------------------------------------------------------
+
+    def test_link_without_valid_token_shows_nothing_of_the_client(self):
+        __, consent, __ = self.send_link()
+        for url in (
+            f"/my/spa/consent/{consent.id}",
+            f"/my/spa/consent/{consent.id}?access_token=wrong",
+            f"/my/spa/consent/{consent.id + 100000}?access_token="
+            f"{consent.access_token}",
+        ):
+            response = self.url_open(url)
+            self.assertIn(response.status_code, (403, 404), url)
+            self.assertNotIn("Clara", response.text)
+        result = self.make_jsonrpc_request(
+            f"/my/spa/consent/{consent.id}/accept",
+            {"access_token": "wrong", "name": "Mallory", "signature": "AAAA"},
+        )
+        self.assertIn("error", result)
+        self.assertEqual(consent.state, "draft")
+
+    def test_page_says_plainly_when_the_link_cannot_be_used(self):
+        __, consent, __ = self.send_link()
+        url = consent.get_portal_url()
+        response = self.url_open(url)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("Clara Client", response.text)
+        self.assertIn("I agree to receive an upper-back release", response.text)
+
+        consent.link_expires_on = fields.Date.today() - timedelta(days=1)
+        response = self.url_open(url)
+        self.assertIn("This link has expired", response.text)
+        self.assertNotIn("o_spa_consent_sign", response.text)
+        result = self.make_jsonrpc_request(
+            f"/my/spa/consent/{consent.id}/accept",
+            {"access_token": consent.access_token, "name": "C", "signature": "AAAA"},
+        )
+        self.assertIn("expired", result["error"])
+
+        given = self.give_consent()
+        response = self.url_open(given.get_portal_url())
+        self.assertIn("already given", response.text)
+        self.assertIn("I agree to receive an upper-back release", response.text)
+        given.action_withdraw()
+        response = self.url_open(given.get_portal_url())
+        self.assertIn("was withdrawn", response.text)
+
+    def test_client_signs_on_the_phone(self):
+        """The client, not logged in, reads and signs with a finger; signing
+        gives the consent and the session can start."""
+        event, consent, __ = self.send_link()
+        self.assertFalse(consent.given_at)
+        self.start_tour(consent.get_portal_url(), "spa_consent_portal_tour")
+        consent.invalidate_recordset()
+        self.assertEqual(consent.state, "given")
+        self.assertEqual(consent.method, "signature")
+        self.assertTrue(consent.signature)
+        self.assertEqual(consent.signed_by, "Clara Client")
+        self.assertTrue(consent.given_at)
+        self.assertEqual(consent.recorded_by_id, self.env.ref("base.public_user"))
+        self.assertIn("upper-back release", consent.consent_text)
+        session = self.session_of(event).with_user(self.therapist)
+        session.action_start()
+        self.assertEqual(session.consent_id, consent)
+
+    def test_page_in_the_clients_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["spa_session_protocol"], ["fr_FR"], overwrite=True
+        )
+        self.client.lang = "fr_FR"
+        consent = self.env["spa.consent"].create(
+            {
+                "partner_id": self.client.id,
+                "protocol_ids": [Command.set(self.protocol.ids)],
+                "method": "signature",
+            }
+        )
+        response = self.url_open(consent.get_portal_url())
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("accepte de recevoir une libération", response.text)
+        self.assertIn("Votre consentement avant le soin", response.text)

@@ -1,0 +1,186 @@
+import base64
+import logging
+import os
+import pathlib
+import unittest
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import ChromeBrowser
+
+from .common import SpaCommon
+
+TABLET_LANDSCAPE = "1024x768"
+TABLET_PORTRAIT = "820x1180"
+
+
+class SpaTabletUiCommon(SpaCommon, HttpCase):
+    """A therapist whose day holds sessions, in the runner's time zone."""
+
+    touch_enabled = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tour_therapist = new_test_user(
+            cls.env,
+            "spa_tour_th",
+            groups="spa_session_protocol.group_spa_therapist",
+            name="Tess Tablet",
+            tz="UTC",
+        )
+        cls.env["spa.certification"].create(
+            {
+                "user_id": cls.tour_therapist.id,
+                "qualification_id": cls.qualification.id,
+                "date_from": fields.Date.today() - timedelta(days=30),
+            }
+        )
+
+    def book_today(self, partner=None):
+        return self.session_of(
+            self.book(
+                partner=partner,
+                therapist=self.tour_therapist,
+                start=fields.Datetime.now().replace(microsecond=0),
+            )
+        )
+
+    def run_tour(self, name, size):
+        self.browser_size = size
+        self.start_tour("/odoo/spa-tablet", name, login="spa_tour_th", timeout=180)
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, text):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record):
+        return self.text not in record.getMessage()
+
+
+@tagged("post_install", "-at_install", "spa_tablet")
+class TestRunnerUnit(HttpCase):
+    """The runner's hoot unit tests, at the desktop preset's viewport (no
+    touch emulation: hoot checks the viewport matches its preset)."""
+
+    def test_hoot_session_runner(self):
+        # Headless Chromium reserves part of the window for its own UI, so the
+        # page's viewport is smaller than the window hoot's desktop preset
+        # expects: hoot then warns. The warning is about the browser, not the
+        # runner; drop just that one line.
+        browser_logger = logging.getLogger(
+            f"{type(self).__module__}.{type(self).__name__}.{self._testMethodName}.browser"
+        )
+        viewport_filter = _DropMessage("Viewport size does not match")
+        browser_logger.addFilter(viewport_filter)
+        self.addCleanup(browser_logger.removeFilter, viewport_filter)
+        self.browser_js(
+            "/web/tests?headless&loglevel=2&preset=desktop&timeout=15000"
+            "&filter=%2F%40spa_session_protocol%2F",
+            "",
+            "",
+            login="admin",
+            timeout=300,
+            success_signal="[HOOT] test suite succeeded",
+            error_checker=lambda message: (
+                "[HOOT]" not in message
+                or message == "[HOOT] test failed (see above for details)"
+            ),
+        )
+
+
+@tagged("post_install", "-at_install", "spa_tablet")
+class TestUi(SpaTabletUiCommon):
+    def _full_session(self, size):
+        self.give_consent()
+        session = self.book_today()
+        self.run_tour("spa_tablet_full_session", size)
+        self.assertEqual(session.state, "done")
+        self.assertEqual(session.checkin_count, 2)
+        self.assertTrue(all(session.checkin_ids.mapped("uuid")))
+        self.assertTrue(all(session.checkin_ids.mapped("device_at")))
+        self.assertEqual(session.sudo().positioning, "prone_table")
+        self.assertEqual(
+            set(session.step_ids.mapped("done_by_id")), {self.tour_therapist}
+        )
+
+    def test_tour_full_session_landscape(self):
+        self._full_session(TABLET_LANDSCAPE)
+
+    def test_tour_full_session_portrait(self):
+        self._full_session(TABLET_PORTRAIT)
+
+    def test_tour_pain_stop(self):
+        self.give_consent()
+        session = self.book_today().with_user(self.tour_therapist)
+        session.action_start()
+        session.write({"positioning": "seated"})
+        self.tick(session, *self.MANDATORY[:4])
+        self.run_tour("spa_tablet_pain_stop", TABLET_PORTRAIT)
+        self.assertEqual(session.state, "stopped")
+        self.assertTrue(session.referral_recommended)
+        self.assertEqual(session.checkin_ids.pain_level, 8)
+
+    def test_tour_open_from_session_form(self):
+        session = self.book_today()
+        self.browser_size = TABLET_LANDSCAPE
+        self.start_tour(
+            f"/odoo/action-spa_session_protocol.spa_session_action/{session.id}",
+            "spa_tablet_open_from_form",
+            login="spa_tour_th",
+        )
+
+    def test_tour_consent_signed_on_tablet(self):
+        session = self.book_today(partner=self.client2)
+        self.run_tour("spa_tablet_consent", TABLET_LANDSCAPE)
+        consent = session.consent_id
+        self.assertEqual(session.state, "in_progress")
+        self.assertEqual(consent.method, "signature")
+        self.assertEqual(consent.recorded_by_id, self.tour_therapist)
+        self.assertTrue(consent.signature)
+        self.assertEqual(consent.signed_by, "Carl Client")
+
+
+@tagged("post_install", "-at_install", "spa_screenshots")
+@unittest.skipUnless(
+    os.environ.get("SPA_SCREENSHOTS_DIR"),
+    "set SPA_SCREENSHOTS_DIR (scripts/screenshots)",
+)
+class TestRunnerScreenshots(SpaTabletUiCommon):
+    """Pictures of the runner at tablet sizes, for review (scripts/screenshots)."""
+
+    SCREENS = ("list", "session", "checkin", "consent")
+
+    def test_screenshots(self):
+        out = pathlib.Path(os.environ["SPA_SCREENSHOTS_DIR"])
+        out.mkdir(parents=True, exist_ok=True)
+        self.give_consent()
+        running = self.book_today().with_user(self.tour_therapist)
+        running.action_start()
+        running.write({"positioning": "prone_table"})
+        self.tick(running, *self.MANDATORY[:4])
+        self.book_today(partner=self.client2)
+        for size in (TABLET_LANDSCAPE, TABLET_PORTRAIT):
+            for screen in self.SCREENS:
+                self.browser_size = size
+                png = self._shoot(f"spa_tablet_shot_{screen}")
+                (out / f"runner_{screen}_{size}.png").write_bytes(png)
+
+    def _shoot(self, tour):
+        """Run a tour that ends on the screen to capture, then capture it."""
+        browser = ChromeBrowser(self, success_signal="tour succeeded")
+        try:
+            self.authenticate("spa_tour_th", "spa_tour_th", browser=browser)
+            self.cr.flush()
+            self.cr.clear()
+            browser.navigate_to(f"{self.base_url()}/odoo/spa-tablet", wait_stop=False)
+            self.assertTrue(browser._wait_ready(f"odoo.isTourReady({tour!r})"))
+            browser._wait_code_ok(f"odoo.startTour({tour!r}, {{}})", 120)
+            shot = browser._websocket_send("Page.captureScreenshot", with_future=True)
+            return base64.b64decode(shot.result(timeout=30)["data"])
+        finally:
+            browser.stop()
+            self._wait_remaining_requests()

@@ -1,0 +1,2 @@
+from . import spa_compliance_summary_wizard
+from . import spa_evidence_integrity_wizard
