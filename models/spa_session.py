@@ -5,6 +5,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
+from odoo.tools import SQL
 
 from ..tools import evidence, session_rules
 
@@ -280,31 +281,49 @@ class SpaSession(models.Model):
             session.min_checkin_count = source.min_checkin_count
             session.pain_stop_threshold = source.pain_stop_threshold
 
+    @api.model
+    def _step_line_vals(self, step):
+        """Values of a checklist line copied from a protocol step."""
+        return {
+            "protocol_step_id": step.id,
+            "sequence": step.sequence,
+            "name": step.name,
+            "instructions": step.instructions,
+            "is_mandatory": step.is_mandatory,
+            "requires_checkin": step.requires_checkin,
+            "qualification_id": step.qualification_id.id,
+            "record_kind": step.record_kind,
+        }
+
     @api.depends("protocol_id")
     def _compute_step_ids(self):
         """Copy the protocol's steps while the session is planned: the
-        checklist is a snapshot, later edits of the protocol do not change it."""
-        for session in self:
-            if session.state != "draft":
-                session.step_ids = session.step_ids
-                continue
+        checklist is a snapshot, later edits of the protocol do not change it.
+
+        Stored sessions get their lines in one ``create`` for the whole batch
+        (booking 500 appointments inserts their checklists at once); new
+        records (forms) get ``Command.create`` lines."""
+        planned = self.filtered(lambda s: s.state == "draft")
+        for session in self - planned:
+            session.step_ids = session.step_ids
+        stored = planned.filtered("id")
+        if stored:
+            stored.step_ids.unlink()
+            self.env["spa.session.step"].create(
+                [
+                    {**self._step_line_vals(step), "session_id": session.id}
+                    for session in stored
+                    for step in session.protocol_id.step_ids
+                ]
+            )
+            # the lines were created by their many2one: read them afresh
+            stored.invalidate_recordset(["step_ids"], flush=False)
+        for session in planned - stored:
             commands = [Command.clear()] if session.step_ids else []
-            commands += [
-                Command.create(
-                    {
-                        "protocol_step_id": step.id,
-                        "sequence": step.sequence,
-                        "name": step.name,
-                        "instructions": step.instructions,
-                        "is_mandatory": step.is_mandatory,
-                        "requires_checkin": step.requires_checkin,
-                        "qualification_id": step.qualification_id.id,
-                        "record_kind": step.record_kind,
-                    }
-                )
+            session.step_ids = commands + [
+                Command.create(self._step_line_vals(step))
                 for step in session.protocol_id.step_ids
             ]
-            session.step_ids = commands
 
     @api.depends("checkin_ids")
     def _compute_checkin_count(self):
@@ -395,12 +414,68 @@ class SpaSession(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         self._spa_check_server_vals_create(vals_list)
-        for vals in vals_list:
-            if vals.get("name", "/") == "/":
-                vals["name"] = (
-                    self.env["ir.sequence"].next_by_code("spa.session") or "/"
-                )
+        unnamed = [vals for vals in vals_list if vals.get("name", "/") == "/"]
+        for vals, name in zip(unnamed, self._spa_next_names(len(unnamed)), strict=True):
+            vals["name"] = name
         return super().create(vals_list)
+
+    @api.model
+    def _spa_next_names(self, count):
+        """``count`` references from the ``spa.session`` sequence.
+
+        A batch (booking many appointments at once) draws its numbers in one
+        query when the sequence is a plain PostgreSQL sequence (the standard
+        implementation, the addon's own); otherwise, or for a single session,
+        one ``next_by_code`` each, as usual."""
+        Sequence = self.env["ir.sequence"]
+        if count < 1:
+            return []
+        # The first one as usual: it checks the access and creates the
+        # year's date range when needed.
+        names = [Sequence.next_by_code("spa.session") or "/"]
+        count -= 1
+        if not count:
+            return names
+        sequence = Sequence.search(
+            [
+                ("code", "=", "spa.session"),
+                ("company_id", "in", [self.env.company.id, False]),
+            ],
+            order="company_id",
+            limit=1,
+        )
+        date_range = self.env["ir.sequence.date_range"]
+        if sequence.use_date_range:
+            today = self.env.context.get("ir_sequence_date", fields.Date.today())
+            date_range = date_range.search(
+                [
+                    ("sequence_id", "=", sequence.id),
+                    ("date_from", "<=", today),
+                    ("date_to", ">=", today),
+                ],
+                limit=1,
+            )
+        if sequence.implementation != "standard" or (
+            sequence.use_date_range and not date_range
+        ):
+            return names + [
+                Sequence.next_by_code("spa.session") or "/" for __ in range(count)
+            ]
+        # The PostgreSQL sequence behind an ir.sequence (and each of its date
+        # ranges), as ir.sequence names it.
+        pg_name = f"ir_sequence_{sequence.id:03d}" + (
+            f"_{date_range.id:03d}" if date_range else ""
+        )
+        self.env.cr.execute(
+            SQL("SELECT nextval(%s) FROM generate_series(1, %s)", pg_name, count)
+        )
+        if date_range:
+            sequence = sequence.with_context(
+                ir_sequence_date_range=date_range.date_from
+            )
+        return names + [
+            sequence.get_next_char(number) for (number,) in self.env.cr.fetchall()
+        ]
 
     def write(self, vals):
         self._spa_check_server_vals_write(vals)
@@ -795,6 +870,14 @@ class SpaSession(models.Model):
         label = self.env._("Stopping")
         self._check_state(["in_progress"], label)
         self._check_clinical_user(label)
+        if reason and reason not in dict(STOP_REASONS):
+            raise UserError(
+                self.env._(
+                    "Unknown stop reason %(reason)s; use one of: %(reasons)s.",
+                    reason=reason,
+                    reasons=", ".join(dict(STOP_REASONS)),
+                )
+            )
         self.flush_recordset()
         self._lock_for_update()
         problems = self._completion_problems()

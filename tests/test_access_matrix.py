@@ -90,17 +90,9 @@ MATRIX = [
 # Cells where the addon does not meet the table yet. Each one is reported as a
 # skipped subtest while the gap lasts, and fails once the gap is closed, so that
 # it is then removed from here.
-KNOWN_GAPS = {
-    # spa.certification has no company and no multi-company rule: a manager of
-    # another company can grant, read, change and revoke a certification of a
-    # therapist who only works in this company.
-    (
-        "manager of another company",
-        "spa.certification",
-        op,
-    ): "certifications are not bound to a company"
-    for op in ("create", "read", "write", "unlink")
-}
+# Cells that are known to be wrong today, with why: listed here they are
+# reported as skipped; once fixed, the test fails until they are removed.
+KNOWN_GAPS = {}
 
 
 @tagged("post_install", "-at_install", "spa_security")

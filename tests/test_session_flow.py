@@ -165,6 +165,9 @@ class TestSessionFlow(SpaCommon):
         started = self.started_session()
         with self.assertRaisesRegex(UserError, "Cancelling is not possible"):
             started.action_cancel()
+        with self.assertRaisesRegex(UserError, "Unknown stop reason"):
+            started.action_stop(reason="bogus")
+        self.assertEqual(started.state, "in_progress")
 
     def test_mandatory_steps_in_order(self):
         session = self.started_session()
