@@ -18,18 +18,12 @@ from odoo import Command, fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 
+from ..models.spa_session import THERAPIST_RECORD_FIELDS
+
 _logger = logging.getLogger(__name__)
 
 # What the tablet may record on a session (op kind "record").
-RECORD_FIELDS = (
-    "positioning",
-    "adjust_angle",
-    "adjust_direction",
-    "adjust_lighter_pressure",
-    "adjustment_note",
-    "screening_has_pain",
-    "screening_note",
-)
+RECORD_FIELDS = THERAPIST_RECORD_FIELDS
 OP_KINDS = ("tick", "skip", "checkin", "record")
 SESSION_ACTIONS = ("start", "done", "stop")
 MAX_BATCH = 200

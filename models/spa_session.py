@@ -23,6 +23,17 @@ STOP_REASONS = [
     ("other", "Other"),
 ]
 
+# What the therapist records while running a session (the tablet's chips).
+THERAPIST_RECORD_FIELDS = (
+    "positioning",
+    "adjust_angle",
+    "adjust_direction",
+    "adjust_lighter_pressure",
+    "adjustment_note",
+    "screening_has_pain",
+    "screening_note",
+)
+
 THERAPIST_GROUP = "spa_session_protocol.group_spa_therapist"
 FRONT_DESK_GROUP = "spa_session_protocol.group_spa_front_desk"
 MANAGER_GROUP = "spa_session_protocol.group_spa_manager"
@@ -61,17 +72,7 @@ class SpaSession(models.Model):
         "company_id",
     )
     # What the therapist records during the session; frozen once finished.
-    _spa_clinical_fields = (
-        "positioning",
-        "adjust_angle",
-        "adjust_direction",
-        "adjust_lighter_pressure",
-        "adjustment_note",
-        "screening_has_pain",
-        "screening_note",
-        "stop_reason",
-        "stop_note",
-    )
+    _spa_clinical_fields = (*THERAPIST_RECORD_FIELDS, "stop_reason", "stop_note")
 
     name = fields.Char(
         string="Reference", required=True, readonly=True, copy=False, default="/"
