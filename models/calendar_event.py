@@ -212,7 +212,9 @@ class CalendarEvent(models.Model):
             if draft and draft._spa_changed_fields(vals, list(vals)):
                 draft.write(vals)
         if to_create:
-            Session.create(to_create)
+            # The appointment's own chatter logs the booking: no "created"
+            # message per session (one mail.message each, for every booking).
+            Session.with_context(mail_create_nolog=True).create(to_create)
 
     def action_open_spa_session(self):
         self.ensure_one()

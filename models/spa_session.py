@@ -296,28 +296,67 @@ class SpaSession(models.Model):
             "record_kind": step.record_kind,
         }
 
+    def _spa_insert_checklists(self):
+        """Insert the checklist lines of the stored planned sessions ``self``
+        (which have none) in one INSERT ... SELECT from their protocols' steps.
+
+        The same values as ``_step_line_vals`` in the user's language (the
+        step names are translated like ``step.name`` reads them), without the
+        ORM's per-line cost: a line is a plain copy, created only here, for a
+        planned session, with no server field but its default state; nothing
+        computed is stored on it but its company, given. The protocol, company
+        and steps are read from the cache (a protocol just written is not in
+        the database yet during this flush)."""
+        Step = self.env["spa.protocol.step"]
+        Step.flush_model()
+        lang = self.env.lang or "en_US"
+        now = self.env.cr.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO spa_session_step (
+                    session_id, company_id, protocol_step_id, sequence, name,
+                    instructions, is_mandatory, requires_checkin,
+                    qualification_id, record_kind, state,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT v.session_id, v.company_id, ps.id, ps.sequence,
+                       COALESCE(ps.name->>%(lang)s, ps.name->>'en_US'),
+                       COALESCE(ps.instructions->>%(lang)s,
+                                ps.instructions->>'en_US'),
+                       ps.is_mandatory, ps.requires_checkin, ps.qualification_id,
+                       ps.record_kind, 'todo', %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(sessions)s::int[], %(protocols)s::int[],
+                              %(companies)s::int[])
+                       AS v(session_id, protocol_id, company_id)
+                  JOIN spa_protocol_step ps ON ps.protocol_id = v.protocol_id
+              ORDER BY v.session_id, ps.sequence, ps.id
+                """,
+                lang=lang,
+                uid=self.env.uid,
+                now=now,
+                sessions=self.ids,
+                protocols=[s.protocol_id.id for s in self],
+                companies=[s.company_id.id for s in self],
+            )
+        )
+
     @api.depends("protocol_id")
     def _compute_step_ids(self):
         """Copy the protocol's steps while the session is planned: the
         checklist is a snapshot, later edits of the protocol do not change it.
 
-        Stored sessions get their lines in one ``create`` for the whole batch
-        (booking 500 appointments inserts their checklists at once); new
-        records (forms) get ``Command.create`` lines."""
+        Stored sessions get their lines in one statement for the whole batch
+        (booking 500 appointments inserts their 4,500 lines at once, see
+        ``_spa_insert_checklists``); new records (forms) get
+        ``Command.create`` lines."""
         planned = self.filtered(lambda s: s.state == "draft")
         for session in self - planned:
             session.step_ids = session.step_ids
         stored = planned.filtered("id")
         if stored:
             stored.step_ids.unlink()
-            self.env["spa.session.step"].create(
-                [
-                    {**self._step_line_vals(step), "session_id": session.id}
-                    for session in stored
-                    for step in session.protocol_id.step_ids
-                ]
-            )
-            # the lines were created by their many2one: read them afresh
+            stored._spa_insert_checklists()
+            # the lines were inserted in SQL: read them afresh
             stored.invalidate_recordset(["step_ids"], flush=False)
         for session in planned - stored:
             commands = [Command.clear()] if session.step_ids else []
@@ -552,7 +591,9 @@ class SpaSession(models.Model):
         """Plain facts of each session for ``session_rules``, in a few queries."""
         # sudo: the rules must see every check-in and step of the session,
         # whatever the reading user may browse; nothing is returned to them.
-        sessions_sudo = self.sudo()
+        # with_prefetch(): the lines of all of ``self`` in one query each, even
+        # when ``self`` came through a one2many no longer in cache.
+        sessions_sudo = self.sudo().with_prefetch()
         steps_by_session = defaultdict(list)
         for step in sessions_sudo.step_ids:
             steps_by_session[step.session_id.id].append(
@@ -1081,7 +1122,7 @@ class SpaSession(models.Model):
         and its clinical free text: ``{id: (facts, texts)}``."""
         # sudo: the evidence covers every step and check-in of the session,
         # whoever finishes or checks it; nothing is returned to the caller.
-        sessions_sudo = self.sudo()
+        sessions_sudo = self.sudo().with_prefetch()
         value = self._evidence_value
         steps_by_session = defaultdict(list)
         for step in sessions_sudo.step_ids.sorted("id"):

@@ -13,7 +13,7 @@ import argparse
 import datetime
 import json
 import os
-import statistics
+import random
 import subprocess
 import sys
 import threading
@@ -33,11 +33,13 @@ RESULTS = []
 
 
 def log(msg):
-    print(msg, flush=True)
+    sys.stdout.write(f"{msg}\n")
+    sys.stdout.flush()
 
 
 def load():
-    return "load average %.2f %.2f %.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def figure(code, label, value, target=None, met=None):
@@ -168,11 +170,673 @@ def bench_p1(env, fd, therapist, clients, n=500, rounds=5):
         spa.append(timed(spa_vals))
     best_plain, best_spa = min(plain), min(spa)
     ratio = best_spa / best_plain
-    log(f"  ({load()}; plain runs {[round(t, 2) for t in plain]}, "
-        f"spa runs {[round(t, 2) for t in spa]})")
+    log(
+        f"  ({load()}; plain runs {[round(t, 2) for t in plain]}, "
+        f"spa runs {[round(t, 2) for t in spa]})"
+    )
     figure("P1", f"{n} plain calendar events (s)", f"{best_plain:.3f}")
     figure("P1", f"{n} booked appointments + sessions (s)", f"{best_spa:.3f}")
     figure("P1", "booking / plain", f"{ratio:.2f}x", "<= 1.3x", ratio <= 1.3)
+
+
+# ----------------------------------------------------------------------
+# P2 completion and booking query counts
+# ----------------------------------------------------------------------
+
+
+def ready_session(env, fd, therapist, client, protocol, extra_steps=()):
+    """A started session of ``protocol`` with every step done or skipped and
+    5 check-ins, as tests/test_performance.py builds it."""
+    consent = (
+        env["spa.consent"]
+        .with_user(fd)
+        .create(
+            {
+                "partner_id": client.id,
+                "protocol_ids": [Command.set(protocol.ids)],
+                "method": "verbal",
+            }
+        )
+    )
+    consent.action_give()
+    start = fields.Datetime.now() + datetime.timedelta(hours=1)
+    event = (
+        env["calendar.event"]
+        .with_user(fd)
+        .create(event_vals(1, start, client, protocol, therapist)[0])
+    )
+    session = event.sudo().spa_session_ids.with_user(therapist)
+    session.action_start()
+    session.write({"positioning": "seated"})
+    Checkin = env["spa.checkin"].with_user(therapist)
+
+    def checkin(step=None, pain=1):
+        Checkin.create(
+            {
+                "session_id": session.id,
+                "session_step_id": step.id if step else False,
+                "pain_level": pain,
+            }
+        )
+
+    steps = session.step_ids.sorted("sequence")
+    for step in steps.filtered("is_mandatory"):
+        step.action_done()
+        if step.requires_checkin:
+            checkin(step)
+    steps.filtered(lambda s: s.name in extra_steps).action_done()
+    steps.filtered(lambda s: s.state == "todo").action_skip("not needed")
+    for __ in range(5 - len(session.checkin_ids)):
+        checkin()
+    env.flush_all()
+    return session
+
+
+def done_queries(env, session):
+    env.invalidate_all()
+    session.check_access("read")
+    count = query_count(env, session.action_done)
+    assert session.state == "done"
+    return count
+
+
+def bench_p2(env, fd, therapist, clients):
+    log("\nP2 completion and booking cost (queries)")
+    protocol = env.ref("spa_session_protocol.protocol_upper_back")
+    with rolled_back(env):
+        small = done_queries(
+            env, ready_session(env, fd, therapist, clients[0], protocol)
+        )
+        big = protocol.copy({"code": "BENCH30"})
+        base = max(big.step_ids.mapped("sequence"))
+        env["spa.protocol.step"].create(
+            [
+                {
+                    "protocol_id": big.id,
+                    "name": f"Extra {i}",
+                    "sequence": base + i,
+                    "is_mandatory": True,
+                }
+                for i in range(1, 22)
+            ]
+        )
+        big_session = ready_session(env, fd, therapist, clients[1], big)
+        assert len(big_session.step_ids) == 30
+        big_count = done_queries(env, big_session)
+    figure(
+        "P2",
+        "action_done, 9 steps + 5 check-ins (queries)",
+        small,
+        "<= 20",
+        small <= 20,
+    )
+    figure(
+        "P2",
+        "action_done, 30 steps + 5 check-ins (queries)",
+        big_count,
+        "= 9-step count",
+        big_count == small,
+    )
+    Event = env["calendar.event"].with_user(fd)
+    start = fields.Datetime.now() + datetime.timedelta(days=9)
+    per_event = {}
+    with rolled_back(env):
+        Event.create(event_vals(1, start, clients, protocol, therapist))  # warm-up
+        for n in (10, 100):
+            env.invalidate_all()
+            count = query_count(
+                env,
+                lambda n=n: Event.create(
+                    event_vals(n, start, clients, protocol, therapist)
+                ),
+            )
+            per_event[n] = count / n
+    figure("P2", "booking, batch of 10 (queries per event)", f"{per_event[10]:.2f}")
+    figure(
+        "P2",
+        "booking, batch of 100 (queries per event)",
+        f"{per_event[100]:.2f}",
+        "<= batch of 10",
+        per_event[100] <= per_event[10],
+    )
+
+
+# ----------------------------------------------------------------------
+# P3 reporting at scale
+# ----------------------------------------------------------------------
+
+P3_PARTNERS = 20_000
+P3_THERAPISTS = 20
+
+
+def therapists(env, count=P3_THERAPISTS):
+    return env["res.users"].browse(
+        make_user(
+            env,
+            f"bench_tablet_{i:02d}",
+            [f"{GRP}therapist"],
+            f"Bench Therapist {i:02d}",
+        ).id
+        for i in range(count)
+    )
+
+
+def generate_sessions(env, count, users):
+    """``count`` sessions over 2 years in bulk SQL, with their clients and
+    consents: 2 companies (80/20), 3 protocols, 20 therapists (skewed),
+    realistic states and check-in counts."""
+    cr = env.cr
+    company2 = env["res.company"].create({"name": "Bench Company 2"})
+    protocol = env.ref("spa_session_protocol.protocol_upper_back")
+    protocols = (
+        protocol
+        | protocol.copy({"code": "BENCH_NECK"})
+        | protocol.copy({"code": "BENCH_LOW", "company_id": False})
+    )
+    env.flush_all()
+    t0 = time.perf_counter()
+    cr.execute(
+        """INSERT INTO res_partner (name, complete_name, active, type, lang,
+                                    create_date, write_date)
+           SELECT 'Bench P3 client ' || g, 'Bench P3 client ' || g, TRUE,
+                  'contact', 'en_US', now(), now()
+             FROM generate_series(1, %s) g""",
+        [P3_PARTNERS],
+    )
+    cr.execute(
+        """CREATE TEMP TABLE bench_partner AS
+           SELECT row_number() OVER (ORDER BY id) AS idx, id
+             FROM res_partner WHERE name LIKE %s""",
+        ["Bench P3 client %"],
+    )
+    # One consent per client and company, given 2.5 years ago; 5 % withdrawn,
+    # 5 % expired a year ago.
+    cr.execute(
+        """INSERT INTO spa_consent (partner_id, company_id, name, state, method,
+                                    given_at, valid_until, withdrawn_at,
+                                    create_date, write_date)
+           SELECT p.id, c.id, 'BENCHC/' || p.idx || '/' || c.id,
+                  CASE WHEN p.idx %% 20 = 0 THEN 'withdrawn' ELSE 'given' END,
+                  'verbal', now() - interval '900 days',
+                  CASE WHEN p.idx %% 20 = 1 THEN (now() - interval '365 days')::date
+                       ELSE (now() + interval '365 days')::date END,
+                  CASE WHEN p.idx %% 20 = 0 THEN now() - interval '100 days' END,
+                  now(), now()
+             FROM bench_partner p CROSS JOIN res_company c
+            WHERE c.id IN %s""",
+        [(env.company.id, company2.id)],
+    )
+    cr.execute(
+        """INSERT INTO spa_consent_spa_protocol_rel (spa_consent_id, spa_protocol_id)
+           SELECT c.id, pr.id FROM spa_consent c CROSS JOIN spa_protocol pr
+            WHERE c.name LIKE 'BENCHC/%%' AND pr.id IN %s""",
+        [tuple(protocols.ids)],
+    )
+    cr.execute(
+        """CREATE TEMP TABLE bench_consent AS
+           SELECT partner_id, company_id, id FROM spa_consent
+            WHERE name LIKE %s""",
+        ["BENCHC/%"],
+    )
+    cr.execute("CREATE INDEX ON bench_consent (partner_id, company_id)")
+    cr.execute(
+        r"""
+        INSERT INTO spa_session (
+            name, partner_id, therapist_id, protocol_id, company_id, consent_id,
+            state, date_planned, date_planned_end, date_start, date_done,
+            min_checkin_count, pain_stop_threshold, checkin_count,
+            checkin_required_count, checkin_missing_count, referral_recommended,
+            stop_reason, create_date, write_date, create_uid, write_uid)
+        SELECT 'BENCH/' || x.g, p.id, x.therapist_id, x.protocol_id, x.company_id,
+               CASE WHEN x.state IN ('in_progress', 'done', 'stopped')
+                         AND x.r_consent > 0.03 THEN c.id END,
+               x.state, x.planned, x.planned + interval '50 minutes',
+               CASE WHEN x.state IN ('in_progress', 'done', 'stopped')
+                    THEN x.planned + interval '3 minutes' END,
+               CASE WHEN x.state IN ('done', 'stopped')
+                    THEN x.planned + (45 + x.r_lag * 600) * interval '1 minute' END,
+               2, 7, x.checkins,
+               CASE WHEN x.state IN ('in_progress', 'done') THEN 2
+                    WHEN x.state = 'stopped' THEN 1 ELSE 0 END,
+               CASE WHEN x.state = 'in_progress' THEN GREATEST(2 - x.checkins, 0)
+                    ELSE 0 END,
+               x.state = 'stopped' AND x.r_state < 0.045,
+               CASE WHEN x.state = 'stopped'
+                    THEN CASE WHEN x.r_state < 0.045 THEN 'pain'
+                              ELSE 'client_late' END END,
+               x.planned, x.planned, 1, 1
+          FROM (
+            SELECT s.*,
+                   CASE WHEN s.planned > now() THEN 'draft'
+                        WHEN s.r_state < 0.06 THEN 'stopped'
+                        WHEN s.r_state < 0.16 THEN 'cancelled'
+                        WHEN s.r_state < 0.18 THEN 'draft'
+                        WHEN s.r_state < 0.19 THEN 'in_progress'
+                        ELSE 'done' END AS state,
+                   CASE WHEN s.r_state < 0.16 AND s.r_state >= 0.06 THEN 0
+                        ELSE 2 + floor(random() * 5)::int END AS checkins
+              FROM (
+                SELECT g, random() AS r_state, random() AS r_consent,
+                       random() AS r_lag,
+                       1 + floor(random() * %(partners)s)::int AS pidx,
+                       (%(therapists)s::int[])[
+                           1 + floor(power(random(), 1.4) * %(nth)s)::int]
+                           AS therapist_id,
+                       (%(protocols)s::int[])[
+                           CASE WHEN random() < 0.8 THEN 1
+                                ELSE 2 + floor(random() * 2)::int END]
+                           AS protocol_id,
+                       CASE WHEN random() < 0.8 THEN %(c1)s ELSE %(c2)s END
+                           AS company_id,
+                       date_trunc('minute', now() - interval '700 days'
+                           + random() * interval '730 days') AS planned
+                  FROM generate_series(1, %(count)s) g
+              ) s
+          ) x
+          JOIN bench_partner p ON p.idx = x.pidx
+          LEFT JOIN bench_consent c
+                 ON c.partner_id = p.id AND c.company_id = x.company_id
+        """,
+        {
+            "partners": P3_PARTNERS,
+            "therapists": users.ids,
+            "nth": len(users),
+            "protocols": protocols.ids,
+            "c1": env.company.id,
+            "c2": company2.id,
+            "count": count,
+        },
+    )
+    # A few refused attempts (the refusal log is small).
+    cr.execute(
+        """INSERT INTO spa_session_refusal (session_id, company_id, therapist_id,
+                                            user_id, date, action, reasons)
+           SELECT id, company_id, therapist_id, therapist_id, date_planned,
+                  'done', 'bench'
+             FROM spa_session WHERE name LIKE 'BENCH/%%' AND id %% %s = 0""",
+        [50],
+    )
+    generated = time.perf_counter() - t0
+    cr.execute(
+        "ANALYZE res_partner, spa_consent, spa_consent_spa_protocol_rel,"
+        " spa_session, spa_session_refusal"
+    )
+    env.invalidate_all()
+    return company2, generated
+
+
+P3_AGGREGATES = [
+    "__count",
+    "compliant_count:sum",
+    "non_compliant_count:sum",
+    "checkin_count:sum",
+    "referral_count:sum",
+    "stopped_count:sum",
+]
+
+
+def report_sql(env, company_ids, tz):
+    """The pivot by hand: the view's own joins (the session's consent when
+    valid, the refusal log not needed here) and the manager's company rule."""
+    Report = env["spa.compliance.report"]
+    return SQL(
+        """
+        SELECT s.therapist_id,
+               date_trunc('month', timezone(%(tz)s, timezone('UTC',
+                   COALESCE(s.date_planned, s.date_start, s.create_date)))) AS month,
+               COUNT(*),
+               SUM(CASE WHEN s.state IN ('done', 'stopped') AND vc.id IS NOT NULL
+                        THEN 1 ELSE 0 END),
+               SUM(CASE WHEN s.state IN ('done', 'stopped') AND vc.id IS NULL THEN 1
+                        WHEN %(unfinished)s THEN 1 ELSE 0 END),
+               SUM(s.checkin_count),
+               SUM(CASE WHEN s.referral_recommended THEN 1 ELSE 0 END),
+               SUM(CASE WHEN s.state = 'stopped' THEN 1 ELSE 0 END)
+          FROM spa_session s
+     LEFT JOIN spa_consent vc
+            ON vc.id = s.consent_id
+           AND s.date_start IS NOT NULL
+           AND vc.given_at IS NOT NULL
+           AND vc.given_at <= s.date_start
+           AND vc.valid_until >= s.date_start::date
+           AND (vc.withdrawn_at IS NULL
+                OR vc.withdrawn_at >= CASE WHEN s.state = 'done'
+                                           THEN s.date_done ELSE s.date_start END)
+           AND (s.state != 'done' OR vc.valid_until >= s.date_done::date)
+           AND EXISTS (SELECT 1 FROM spa_consent_spa_protocol_rel rel
+                        WHERE rel.spa_consent_id = vc.id
+                          AND rel.spa_protocol_id = s.protocol_id)
+         WHERE s.company_id IN %(companies)s
+      GROUP BY 1, 2
+      ORDER BY 1, 2
+        """,
+        tz=tz,
+        unfinished=SQL(Report._unfinished_condition()),
+        companies=tuple(company_ids),
+    )
+
+
+def bench_p3(env, manager, users, count, rounds=3):
+    log(
+        f"\nP3 reporting at scale: {count:,} sessions, compliance pivot "
+        "therapist x month"
+    )
+    company2, generated = generate_sessions(env, count, users)
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    figure("P3", f"generated {count:,} sessions in bulk SQL (s)", f"{generated:.1f}")
+    tz = "Europe/Brussels"
+    Report = (
+        env["spa.compliance.report"]
+        .with_user(manager)
+        .with_context(tz=tz, allowed_company_ids=manager.company_id.ids)
+    )
+
+    def orm():
+        env.invalidate_all()
+        return Report._read_group([], ["therapist_id", "date:month"], P3_AGGREGATES)
+
+    def raw():
+        env.cr.execute(report_sql(env, manager.company_id.ids, tz))
+        return env.cr.fetchall()
+
+    orm_rows, raw_rows = orm(), raw()  # warm-up (and the same answer)
+    assert len(orm_rows) == len(raw_rows), (len(orm_rows), len(raw_rows))
+    orm_totals = [sum(r[i] for r in orm_rows) for i in range(2, 8)]
+    raw_totals = [sum(r[i] for r in raw_rows) for i in range(2, 8)]
+    assert orm_totals == raw_totals, (orm_totals, raw_totals)
+    times = {"orm": [], "raw": []}
+    for __ in range(rounds):
+        for name, func in (("orm", orm), ("raw", raw)):
+            t0 = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - t0)
+    best_orm, best_raw = min(times["orm"]), min(times["raw"])
+    log(
+        f"  ({load()}; {len(orm_rows)} groups, {orm_totals[0]:,} sessions of the "
+        f"manager's company; orm {[round(t, 3) for t in times['orm']]}, "
+        f"sql {[round(t, 3) for t in times['raw']]})"
+    )
+    figure("P3", "hand-written SQL aggregate (s)", f"{best_raw:.3f}")
+    figure("P3", "_read_group as manager (s)", f"{best_orm:.3f}", "< 2 s", best_orm < 2)
+    ratio = best_orm / best_raw
+    figure("P3", "_read_group / SQL", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5)
+
+
+# ----------------------------------------------------------------------
+# P4 tablet round trip over HTTP
+# ----------------------------------------------------------------------
+
+
+def tablet_sessions(env, fd, users, per_user):
+    """``per_user`` started sessions for each therapist, committed."""
+    protocol = env.ref("spa_session_protocol.protocol_upper_back")
+    clients = env["res.partner"].create(
+        [{"name": f"Bench Tablet Client {i}"} for i in range(len(users))]
+    )
+    for client in clients:
+        env["spa.consent"].with_user(fd).create(
+            {
+                "partner_id": client.id,
+                "protocol_ids": [Command.set(protocol.ids)],
+                "method": "verbal",
+            }
+        ).action_give()
+    start = fields.Datetime.now() + datetime.timedelta(minutes=5)
+    sessions = {user: [] for user in users}
+    for round_ in range(per_user):
+        vals = [
+            event_vals(
+                1,
+                start + datetime.timedelta(hours=round_),
+                client,
+                protocol,
+                user,
+                tag=f"Tablet {user.login}",
+            )[0]
+            for user, client in zip(users, clients, strict=True)
+        ]
+        events = env["calendar.event"].with_user(fd).create(vals)
+        for event, user in zip(events, users, strict=True):
+            session = event.sudo().spa_session_ids.with_user(user)
+            session.action_start()
+            sessions[user].append(session.id)
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    return sessions
+
+
+class Tablet:
+    """One therapist's tablet: its own HTTP session, JSON-RPC calls."""
+
+    def __init__(self, base, db, login):
+        self.base, self.db, self.login = base, db, login
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(CookieJar())
+        )
+        self.latencies, self.errors, self.submitted = [], [], {"tick": 0, "checkin": 0}
+        self.counter = 0
+        self.random = random.Random(login)
+        self.by_kind = {}
+
+    def call(self, path, params, timed=True, kind=None):
+        self.counter += 1
+        body = json.dumps(
+            {"jsonrpc": "2.0", "method": "call", "id": self.counter, "params": params}
+        ).encode()
+        request = urllib.request.Request(
+            self.base + path, body, {"Content-Type": "application/json"}
+        )
+        t0 = time.perf_counter()
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                answer = json.loads(response.read())
+        except Exception as exc:  # noqa: BLE001 - every failure is counted
+            self.errors.append(f"{path}: {exc}")
+            return None
+        if timed:
+            self.latencies.append(time.perf_counter() - t0)
+            self.by_kind.setdefault(kind or path, []).append(self.latencies[-1])
+        if "error" in answer:
+            self.errors.append(f"{path}: {answer['error'].get('message')}")
+            return None
+        return answer["result"]
+
+    def login_and_warm_up(self, session_ids):
+        self.call(
+            "/web/session/authenticate",
+            {"db": self.db, "login": self.login, "password": PASSWORD},
+            timed=False,
+        )
+        for session_id in session_ids:
+            self.call(f"/spa/tablet/session/{session_id}", {}, timed=False)
+
+    def run(self, session_ids, think):
+        if think:  # tablets do not all start in the same millisecond
+            time.sleep(self.random.uniform(0, think))
+        for session_id in session_ids:
+            data = self.call(f"/spa/tablet/session/{session_id}", {}, kind="read")
+            if not data or not data.get("ok"):
+                self.errors.append(f"session {session_id}: {data}")
+                continue
+            steps = sorted(data["session"]["steps"], key=lambda s: s["sequence"])
+            ops = []
+            for step in steps:
+                if not step.get("is_mandatory"):
+                    continue
+                if step.get("record_kind") == "positioning":
+                    ops.append(
+                        {
+                            "kind": "record",
+                            "session_id": session_id,
+                            "values": {"positioning": "seated"},
+                        }
+                    )
+                ops.append({"kind": "tick", "step_id": step["id"]})
+                if step.get("requires_checkin"):
+                    ops.append(
+                        {
+                            "kind": "checkin",
+                            "session_id": session_id,
+                            "step_id": step["id"],
+                            "pain_level": 2,
+                        }
+                    )
+            ops += [
+                {"kind": "checkin", "session_id": session_id, "pain_level": 1}
+                for __ in range(3)
+            ]
+            for op in ops:
+                op["uuid"] = f"bench-{self.login}-{session_id}-{self.counter}"
+                if think:
+                    time.sleep(self.random.uniform(0.5 * think, 1.5 * think))
+                result = self.call("/spa/tablet/sync", {"ops": [op]}, kind=op["kind"])
+                if result is None:
+                    continue
+                outcome = result["results"][0]
+                if not outcome.get("ok"):
+                    self.errors.append(f"{op['kind']}: {outcome.get('error')}")
+                elif op["kind"] in self.submitted:
+                    self.submitted[op["kind"]] += 1
+
+
+def start_server(args, port):
+    command = [
+        sys.executable,
+        "-m",
+        "odoo",
+        *(["-c", args.config] if args.config else []),
+        f"--addons-path={args.addons_path}",
+        f"--data-dir={args.data_dir}",
+        *args.db_arg,
+        "-d",
+        args.db,
+        f"--db-filter=^{args.db}$",
+        "--workers=2",
+        "--http-interface=127.0.0.1",
+        f"--http-port={port}",
+        "--max-cron-threads=0",
+        "--log-level=warn",
+        "--without-demo=all",
+    ]
+    server = subprocess.Popen(  # noqa: S603 - our own Odoo, loopback only
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/"
+    )
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/web/health", timeout=2
+            ) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.5)
+    server.terminate()
+    raise RuntimeError("the Odoo server did not answer on /web/health")
+
+
+def free_port():
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values, pct):
+    values = sorted(values)
+    return values[min(len(values) - 1, round(pct / 100 * (len(values) - 1)))]
+
+
+def bench_p4(env, args, fd, users):
+    log(
+        f"\nP4 tablet round trip: {len(users)} tablets over HTTP JSON-RPC, "
+        "Odoo with --workers=2 on loopback"
+    )
+    sessions = tablet_sessions(env, fd, users, per_user=2)
+    port = free_port()
+    server = start_server(args, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for mode, index, think in (("paced", 0, 0.5), ("burst", 1, 0)):
+            tablets = [Tablet(base, args.db, user.login) for user in users]
+            # untimed: logins, and both workers' registries and caches loaded
+            for tablet, user in zip(tablets, users, strict=True):
+                tablet.login_and_warm_up([sessions[user][index]])
+            threads = [
+                threading.Thread(target=t.run, args=([sessions[u][index]], think))
+                for t, u in zip(tablets, users, strict=True)
+            ]
+            t0 = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=600)
+            elapsed = time.perf_counter() - t0
+            latencies = [x for t in tablets for x in t.latencies]
+            errors = [e for t in tablets for e in t.errors]
+            ticks = sum(t.submitted["tick"] for t in tablets)
+            checkins = sum(t.submitted["checkin"] for t in tablets)
+            ids = tuple(sessions[u][index] for u in users)
+            env.cr.rollback()  # a fresh snapshot: see what the server committed
+            env.cr.execute(
+                """SELECT (SELECT COUNT(*) FROM spa_session_step
+                            WHERE session_id IN %s AND state = 'done'),
+                          (SELECT COUNT(*) FROM spa_checkin
+                            WHERE session_id IN %s)""",
+                [ids, ids],
+            )
+            stored_ticks, stored_checkins = env.cr.fetchone()
+            p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+            label = (
+                f"think time {think / 2:g}-{think * 1.5:g} s between operations"
+                if think
+                else "no think time (saturation)"
+            )
+            log(
+                f"  {mode}: {label}; {len(latencies)} requests in {elapsed:.1f} s "
+                f"({load()})"
+            )
+            kinds = {}
+            for tablet in tablets:
+                for kind, values in tablet.by_kind.items():
+                    kinds.setdefault(kind, []).extend(values)
+            log(
+                "    p50/p95 by request: "
+                + ", ".join(
+                    f"{kind} {percentile(v, 50) * 1000:.0f}/"
+                    f"{percentile(v, 95) * 1000:.0f} ms"
+                    for kind, v in sorted(kinds.items())
+                )
+            )
+            for error in errors[:5]:
+                log(f"    error: {error}")
+            figure("P4", f"{mode}: p50 latency (ms)", f"{p50 * 1000:.0f}")
+            figure(
+                "P4",
+                f"{mode}: p95 latency (ms)",
+                f"{p95 * 1000:.0f}",
+                "<= 50 ms",
+                p95 <= 0.05,
+            )
+            figure(
+                "P4",
+                f"{mode}: throughput (requests/s)",
+                f"{len(latencies) / elapsed:.1f}",
+            )
+            figure("P4", f"{mode}: errors", len(errors), "0", not errors)
+            figure(
+                "P4",
+                f"{mode}: ticks + check-ins stored / submitted",
+                f"{stored_ticks + stored_checkins}/{ticks + checkins}",
+                "all",
+                (stored_ticks, stored_checkins) == (ticks, checkins),
+            )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 # ----------------------------------------------------------------------
@@ -210,14 +874,24 @@ def main():
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": False})
         fd, therapist, manager, clients = base_data(env)
-        cr.commit()
+        cr.commit()  # pylint: disable=invalid-commit  # throwaway database
         if "P1" in only:
             bench_p1(env, fd, therapist, clients)
+        if "P2" in only:
+            bench_p2(env, fd, therapist, clients)
+        users = therapists(env, args.tablets)
+        cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+        if "P4" in only:
+            bench_p4(env, args, fd, users)
+        if "P3" in only:
+            bench_p3(env, manager, users, args.sessions)
     log(f"\nSummary ({datetime.date.today()}, {os.cpu_count()} cores, {load()})")
     for code, label, value, target, met in RESULTS:
         if target:
-            log(f"  {code:<4} {label:<40} {value:>10}  target {target}: "
-                f"{'met' if met else 'NOT met'}")
+            log(
+                f"  {code:<4} {label:<40} {value:>10}  target {target}: "
+                f"{'met' if met else 'NOT met'}"
+            )
     return 0
 
 
