@@ -377,20 +377,15 @@ class CalendarEvent(models.Model):
             )
 
         missing = sessions.filtered(lambda s: not covered(s))
-        group = "spa_session_protocol.group_spa_front_desk"
-        front_desk = self.env.ref(group).users
-        defaults = self.env["spa.protocol"]._spa_group_users(group, missing.company_id)
+        assignees = self.env["spa.protocol"]._spa_front_desk_assignees(
+            missing, lambda s: s.event_id.user_id
+        )
         activity_type = self.env.ref(
             "spa_session_protocol.mail_activity_type_spa_consent_missing"
         )
         vals_list = []
-        for session in missing:
+        for session, user in assignees.items():
             event = session.event_id
-            user = event.user_id
-            if not (user.active and user in front_desk):
-                user = defaults.get(session.company_id.id)
-            if not user:
-                continue
             vals_list.append(
                 {
                     "res_id": event.id,

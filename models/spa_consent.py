@@ -510,19 +510,14 @@ class SpaConsent(models.Model):
             )
 
         expiring = expiring.filtered(lambda c: not renewed(c))
-        group = "spa_session_protocol.group_spa_front_desk"
-        front_desk = self.env.ref(group).users
-        defaults = self.env["spa.protocol"]._spa_group_users(group, expiring.company_id)
+        assignees = self.env["spa.protocol"]._spa_front_desk_assignees(
+            expiring, lambda c: c.recorded_by_id
+        )
         activity_type = self.env.ref(
             "spa_session_protocol.mail_activity_type_spa_consent_expiring"
         )
         vals_list = []
-        for consent in expiring:
-            user = consent.recorded_by_id
-            if not (user.active and user in front_desk):
-                user = defaults.get(consent.company_id.id)
-            if not user:
-                continue
+        for consent, user in assignees.items():
             vals_list.append(
                 {
                     "res_id": consent.id,

@@ -145,6 +145,23 @@ class SpaProtocol(models.Model):
                 result.setdefault(company.id, user)
         return {cid: user.with_env(self.env) for cid, user in result.items()}
 
+    def _spa_front_desk_assignees(self, records, preferred):
+        """``{record: user}``: for each of ``records`` (which have a
+        ``company_id``), the user ``preferred(record)`` when they are an active
+        front-desk user, else the first front-desk user of the record's
+        company; records with neither are left out. One query for the batch."""
+        group = "spa_session_protocol.group_spa_front_desk"
+        front_desk = self.env.ref(group).users
+        defaults = self._spa_group_users(group, records.company_id)
+        assignees = {}
+        for record in records:
+            user = preferred(record)
+            if not (user.active and user in front_desk):
+                user = defaults.get(record.company_id.id)
+            if user:
+                assignees[record] = user
+        return assignees
+
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
         for protocol, vals in zip(self, vals_list, strict=False):
