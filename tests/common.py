@@ -48,20 +48,24 @@ class SpaCommon(TransactionCase):
     # Helpers
     # ------------------------------------------------------------------
 
-    def give_consent(self, partner=None, protocols=None, user=None, **vals):
-        user = user or self.front_desk
-        consent = (
+    def new_consent(self, partner=None, protocols=None, user=None, **vals):
+        """A consent created (draft, unless ``vals`` says otherwise) by
+        ``user`` — the front desk by default."""
+        return (
             self.env["spa.consent"]
-            .with_user(user)
+            .with_user(user or self.front_desk)
             .create(
                 {
                     "partner_id": (partner or self.client).id,
                     "protocol_ids": [Command.set((protocols or self.protocol).ids)],
-                    "method": "verbal",
                     **vals,
                 }
             )
         )
+
+    def give_consent(self, partner=None, protocols=None, user=None, **vals):
+        vals.setdefault("method", "verbal")
+        consent = self.new_consent(partner, protocols, user, **vals)
         consent.action_give()
         return consent
 

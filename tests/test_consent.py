@@ -32,17 +32,7 @@ class TestConsent(SpaCommon):
         self.assertEqual(consent.valid_until, fields.Date.today() + timedelta(days=30))
 
     def test_signature_consent_needs_signature(self):
-        consent = (
-            self.env["spa.consent"]
-            .with_user(self.front_desk)
-            .create(
-                {
-                    "partner_id": self.client.id,
-                    "protocol_ids": [Command.set(self.protocol.ids)],
-                    "method": "signature",
-                }
-            )
-        )
+        consent = self.new_consent(method="signature")
         with self.assertRaisesRegex(UserError, "missing signature"):
             consent.action_give()
         self.assertEqual(consent.state, "draft")
@@ -51,17 +41,7 @@ class TestConsent(SpaCommon):
         self.assertEqual(consent.state, "given")
 
     def test_past_valid_until_refused(self):
-        consent = (
-            self.env["spa.consent"]
-            .with_user(self.front_desk)
-            .create(
-                {
-                    "partner_id": self.client.id,
-                    "protocol_ids": [Command.set(self.protocol.ids)],
-                    "valid_until": fields.Date.today() - timedelta(days=1),
-                }
-            )
-        )
+        consent = self.new_consent(valid_until=fields.Date.today() - timedelta(days=1))
         with self.assertRaisesRegex(UserError, "already past"):
             consent.action_give()
 
@@ -111,31 +91,12 @@ class TestConsent(SpaCommon):
                 }
             )
         # An import of a given verbal consent goes through action_give().
-        consent = (
-            self.env["spa.consent"]
-            .with_user(self.front_desk)
-            .create(
-                {
-                    "partner_id": self.client.id,
-                    "protocol_ids": [Command.set(self.protocol.ids)],
-                    "state": "given",
-                }
-            )
-        )
+        consent = self.new_consent(state="given")
         self.assertEqual(consent.state, "given")
         self.assertEqual(consent.recorded_by_id, self.front_desk)
 
     def test_draft_consent_can_be_deleted(self):
-        consent = (
-            self.env["spa.consent"]
-            .with_user(self.front_desk)
-            .create(
-                {
-                    "partner_id": self.client.id,
-                    "protocol_ids": [Command.set(self.protocol.ids)],
-                }
-            )
-        )
+        consent = self.new_consent()
         consent.unlink()
         self.assertFalse(consent.exists())
 
