@@ -147,3 +147,113 @@ spa_drop_db() {
 spa_module_state() {
     spa_sql "$1" "SELECT state FROM ir_module_module WHERE name = '$SPA_MODULE'" 2>/dev/null
 }
+
+# ---------------------------------------------------------------------------------
+# Odoo from a source tree or archive (ODOO_SRC)
+#
+#   ODOO_SRC=/path/to/odoo-18.0            an Odoo 18.0 source tree (odoo-bin, odoo/,
+#                                          addons/, requirements.txt), or
+#   ODOO_SRC=/path/to/odoo-18.0.tar.xz     a .tar.gz/.tgz/.tar.xz/.tar.bz2 of one
+#
+# spa_odoo_from_src unpacks an archive once into the cache, builds a virtualenv for
+# it once (Odoo's requirements.txt with the Python 3.11 fix, plus
+# requirements-odoo-test.txt: websocket-client, pytest-odoo and what the addon's
+# tests import), reuses both while the archive and the requirements are unchanged,
+# and points ODOO_PY / PYTHONPATH at them. The source tree is only read.
+SPA_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/spa_session_protocol"
+
+spa_sha() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+# spa_odoo_src_tree SRC: print the source tree for SRC (unpacking an archive once).
+spa_odoo_src_tree() {
+    local src="$1" key dest tmp top
+    if [[ -d "$src" ]]; then
+        if [[ ! -f "$src/odoo/release.py" ]]; then
+            echo "ODOO_SRC=$src is not an Odoo source tree (no odoo/release.py in it)" >&2
+            return 1
+        fi
+        (cd "$src" && pwd -P)
+        return 0
+    fi
+    if [[ ! -f "$src" ]]; then
+        echo "ODOO_SRC=$src: no such file or directory" >&2
+        return 1
+    fi
+    case "$src" in
+    *.tar.gz | *.tgz | *.tar.xz | *.txz | *.tar.bz2 | *.tar) ;;
+    *) echo "ODOO_SRC=$src is neither a directory nor a .tar.gz/.tar.xz archive" >&2; return 1 ;;
+    esac
+    key="$(spa_sha "$src")"
+    dest="$SPA_CACHE_DIR/odoo-src/$key"
+    if [[ ! -f "$dest/.complete" ]]; then
+        echo "scripts: unpacking $src (once) into $dest" >&2
+        rm -rf "$dest"
+        tmp="$dest.part.$$"
+        mkdir -p "$tmp" || return 1
+        if ! tar -xf "$src" -C "$tmp"; then
+            echo "ODOO_SRC=$src: could not unpack the archive" >&2
+            rm -rf "$tmp"
+            return 1
+        fi
+        top="$(find "$tmp" -mindepth 1 -maxdepth 3 -path '*/odoo/release.py' -printf '%h\n' | head -n 1)"
+        if [[ -z "$top" ]]; then
+            echo "ODOO_SRC=$src: the archive holds no Odoo source tree (no odoo/release.py)" >&2
+            rm -rf "$tmp"
+            return 1
+        fi
+        top="$(dirname "$top")"
+        mv "$top" "$dest" && rm -rf "$tmp" && touch "$dest/.complete" || return 1
+    fi
+    printf '%s\n' "$dest"
+}
+
+# spa_odoo_venv TREE: print a virtualenv's python that imports Odoo from TREE
+# (built once per TREE + requirements, reused afterwards).
+spa_odoo_venv() {
+    local tree="$1" base_py="${SPA_VENV_PYTHON:-python3}" key venv reqs extra
+    reqs="$tree/requirements.txt"
+    extra="$SPA_REPO_ROOT/requirements-odoo-test.txt"
+    if [[ ! -f "$reqs" ]]; then
+        echo "Odoo source $tree has no requirements.txt" >&2
+        return 1
+    fi
+    key="$(printf '%s\n%s\n' "$tree" "$("$base_py" -c 'import sys; print(sys.version)')" \
+        | cat - "$reqs" "$extra" | sha256sum | cut -c1-16)"
+    venv="$SPA_CACHE_DIR/odoo-venv/$key"
+    if [[ ! -f "$venv/.complete" ]]; then
+        echo "scripts: building Odoo's virtualenv (once) in $venv" >&2
+        rm -rf "$venv"
+        "$base_py" -m venv "$venv" || { echo "could not create a virtualenv with $base_py" >&2; return 1; }
+        # Odoo pins cbor2 5.4.2 for Python < 3.12, which does not build on 3.11 here;
+        # 5.6.2 (its pin for 3.12+) works on both.
+        sed -e 's/^cbor2==5\.4\.2.*/cbor2==5.6.2/' "$reqs" >"$venv/odoo-requirements.txt"
+        if ! { "$venv/bin/python" -m pip install -q --upgrade pip wheel setuptools \
+            && "$venv/bin/python" -m pip install -q -r "$venv/odoo-requirements.txt" -r "$extra"; }; then
+            cat >&2 <<MSG
+Could not install Odoo's Python requirements into $venv.
+psycopg2 and python-ldap build from source: they need PostgreSQL's and OpenLDAP's
+C headers (Debian: apt-get install libpq-dev libldap2-dev libsasl2-dev) and gcc.
+MSG
+            return 1
+        fi
+        touch "$venv/.complete"
+    fi
+    printf '%s\n' "$venv/bin/python"
+}
+
+# spa_use_odoo_src SRC: set ODOO_PY and PYTHONPATH to run Odoo from SRC.
+spa_use_odoo_src() {
+    local tree py
+    tree="$(spa_odoo_src_tree "$1")" || return 1
+    py="$(spa_odoo_venv "$tree")" || return 1
+    ODOO_PY="$py"
+    ODOO_PATH="$tree"
+    export PYTHONPATH="$tree${PYTHONPATH:+:$PYTHONPATH}"
+    # The tree may be read-only: keep Python's byte code out of it.
+    export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$SPA_CACHE_DIR/pycache}"
+    return 0
+}
+
+if [[ -n "${ODOO_SRC:-}" ]]; then
+    spa_use_odoo_src "$ODOO_SRC" || SPA_ODOO_SRC_FAILED=1
+fi
