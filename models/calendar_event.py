@@ -6,6 +6,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools import session_rules
+from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER
 
 _logger = logging.getLogger(__name__)
 
@@ -20,7 +21,23 @@ SESSION_FIELD_OF = {
 
 
 class CalendarEvent(models.Model):
-    _inherit = "calendar.event"
+    _name = "calendar.event"
+    _inherit = ["calendar.event", "spa.write.policy.mixin"]
+
+    # Default-deny for the addon's fields (see spa.write.policy.mixin): the
+    # front desk and managers book (protocol, client, therapist) while the
+    # appointment's session is planned or there is none; the sessions are the
+    # server's (one live session per appointment, _spa_sync_sessions). The
+    # policy state is the live session's state, "none" without one.
+    _spa_guard_own_fields_only = True
+    _spa_create_policy = {
+        ROLE_FRONT_DESK: SPA_EVENT_FIELDS,
+        ROLE_MANAGER: SPA_EVENT_FIELDS,
+    }
+    _spa_write_policy = {
+        ROLE_FRONT_DESK: {"none": SPA_EVENT_FIELDS, "draft": SPA_EVENT_FIELDS},
+        ROLE_MANAGER: {"none": SPA_EVENT_FIELDS, "draft": SPA_EVENT_FIELDS},
+    }
 
     spa_protocol_id = fields.Many2one(
         "spa.protocol",
@@ -145,10 +162,22 @@ class CalendarEvent(models.Model):
         booked._spa_send_consent_links_on_booking()
         return events
 
-    def write(self, vals):
+    def _spa_policy_state(self):
+        # sudo: the appointment's session decides, readable or not.
+        states = {}
+        for event in self.sudo():
+            live = event.spa_session_ids.filtered(lambda s: s.state != "cancelled")
+            states[event.id] = live[-1:].state or "none"
+        return states
+
+    def _spa_check_write_policy(self, vals):
         spa_keys = set(SPA_EVENT_FIELDS) & set(vals)
         if spa_keys:
             self._spa_check_started_unchanged(vals, spa_keys)
+        return super()._spa_check_write_policy(vals)
+
+    def write(self, vals):
+        spa_keys = set(SPA_EVENT_FIELDS) & set(vals)
         if "active" in vals and not vals["active"]:
             self._spa_cancel_sessions()
         res = super().write(vals)
@@ -185,8 +214,9 @@ class CalendarEvent(models.Model):
         self._spa_cancel_sessions()
 
     def _spa_cancel_sessions(self):
-        # sudo: whoever may delete or archive the appointment cancels its
-        # planned session with it; started sessions are refused inside.
+        # sudo: every session of the appointments, readable or not; inside,
+        # started sessions are refused and the caller's own right to cancel
+        # each planned one is checked (_check_cancel_rights).
         self.sudo().spa_session_ids._action_cancel_for_event()
 
     def _spa_sync_sessions(self):
