@@ -181,6 +181,8 @@ class CalendarEvent(models.Model):
         if "active" in vals and not vals["active"]:
             self._spa_cancel_sessions()
         res = super().write(vals)
+        if {"start", "stop"} & set(vals):
+            self._spa_sync_times()
         if spa_keys or vals.get("active"):
             self.filtered(
                 lambda e: e.active and e.spa_protocol_id and e.spa_client_id
@@ -219,6 +221,17 @@ class CalendarEvent(models.Model):
         # each planned one is checked (_check_cancel_rights).
         self.sudo().spa_session_ids._action_cancel_for_event()
 
+    def _spa_sync_times(self):
+        """A planned session follows its appointment's times, whoever moved it
+        (the server's copy); started sessions keep theirs."""
+        # sudo: the appointment's session follows whether or not the user who
+        # moved the appointment may read it.
+        for event in self.sudo():
+            planned = event.spa_session_ids.filtered(lambda s: s.state == "draft")
+            times = {"date_planned": event.start, "date_planned_end": event.stop}
+            if planned and planned._spa_changed_fields(times, list(times)):
+                planned._write_server(times)
+
     def _spa_sync_sessions(self):
         """Give each appointment with a protocol and a client exactly one
         live session, and let a planned one follow the appointment."""
@@ -235,12 +248,15 @@ class CalendarEvent(models.Model):
                 "partner_id": event.spa_client_id.id,
                 "therapist_id": event.spa_therapist_id.id,
             }
+            times = {"date_planned": event.start, "date_planned_end": event.stop}
             if not live:
-                to_create.append({**vals, "event_id": event.id})
+                to_create.append({**vals, **times, "event_id": event.id})
                 continue
             draft = live.filtered(lambda s: s.state == "draft").with_env(self.env)
             if draft and draft._spa_changed_fields(vals, list(vals)):
                 draft.write(vals)
+            if draft and draft._spa_changed_fields(times, list(times)):
+                draft._write_server(times)
         if to_create:
             # The appointment's own chatter logs the booking: no "created"
             # message per session (one mail.message each, for every booking).

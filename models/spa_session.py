@@ -2,7 +2,7 @@ from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
@@ -43,6 +43,7 @@ THERAPIST_RECORD_FIELDS = (
 
 # What the session's therapist (or a manager) writes while it runs.
 RUNNING_FIELDS = (*THERAPIST_RECORD_FIELDS, "stop_reason", "stop_note")
+RUNNING_FORM_FIELDS = (*RUNNING_FIELDS, "step_ids", "checkin_ids")
 
 # Reassigning: only while planned, only by the front desk or a manager (the
 # company too: a started session never moves to another company).
@@ -74,8 +75,15 @@ class SpaSession(models.Model):
     _spa_create_constants = {"state": "draft", "name": "/"}
     _spa_write_policy = {
         ROLE_FRONT_DESK: {"draft": ASSIGNMENT_FIELDS},
-        ROLE_MANAGER: {"draft": ASSIGNMENT_FIELDS, "in_progress": RUNNING_FIELDS},
-        ROLE_OWN_THERAPIST: {"in_progress": RUNNING_FIELDS},
+        ROLE_MANAGER: {"draft": ASSIGNMENT_FIELDS, "in_progress": RUNNING_FORM_FIELDS},
+        ROLE_OWN_THERAPIST: {"in_progress": RUNNING_FORM_FIELDS},
+    }
+    # Through the session's form: the lines' notes and reasons (each line's
+    # own policy judges the change) and new check-ins (the check-in's create
+    # rules judge them); never a line created, removed or re-linked.
+    _spa_x2many_commands = {
+        "step_ids": (Command.UPDATE,),
+        "checkin_ids": (Command.CREATE, Command.UPDATE),
     }
     # A planned session is deleted with its appointment; started ones are evidence.
     _spa_unlink_policy = {
@@ -142,19 +150,10 @@ class SpaSession(models.Model):
         index=True,
         tracking=True,
     )
-    date_planned = fields.Datetime(
-        string="Planned Start",
-        compute="_compute_date_planned",
-        store=True,
-        readonly=False,
-        index=True,
-    )
-    date_planned_end = fields.Datetime(
-        string="Planned End",
-        compute="_compute_date_planned",
-        store=True,
-        readonly=False,
-    )
+    # The appointment's times, copied while the session is planned (see
+    # calendar.event._spa_sync_sessions); once it started they stay as they were.
+    date_planned = fields.Datetime(string="Planned Start", index=True, copy=False)
+    date_planned_end = fields.Datetime(string="Planned End", copy=False)
     date_start = fields.Datetime(string="Started At", readonly=True, copy=False)
     date_done = fields.Datetime(string="Finished At", readonly=True, copy=False)
     started_by_id = fields.Many2one("res.users", readonly=True, copy=False)
@@ -281,9 +280,17 @@ class SpaSession(models.Model):
             )
         )
 
-    @api.constrains("event_id", "state")
+    # A cancelled session never comes back to life: only a new link to an
+    # appointment can give it a second live session.
+    @api.constrains("event_id")
     def _check_one_live_session_per_event(self):
         events = self.filtered(lambda s: s.event_id and s.state != "cancelled").event_id
+        self._spa_check_events_free(events, 1)
+
+    @api.model
+    def _spa_check_events_free(self, events, allowed):
+        """Refuse when one of ``events`` would hold more than ``allowed`` live
+        sessions (the unique index would refuse it less clearly)."""
         if not events:
             return
         # sudo: every session of the appointments counts, readable or not.
@@ -292,7 +299,7 @@ class SpaSession(models.Model):
             ["event_id"],
             ["__count"],
         )
-        doubled = [event for event, count in counts if count > 1]
+        doubled = [event for event, count in counts if count > allowed]
         if doubled:
             raise ValidationError(
                 self.env._(
@@ -305,19 +312,6 @@ class SpaSession(models.Model):
     # ------------------------------------------------------------------
     # Computes
     # ------------------------------------------------------------------
-
-    @api.depends("event_id.start", "event_id.stop")
-    def _compute_date_planned(self):
-        # The planned times follow the appointment while the session is
-        # planned; once it started they are part of the record and stay.
-        for session in self:
-            event = session.event_id
-            if session.state != "draft":
-                session.date_planned = session.date_planned
-                session.date_planned_end = session.date_planned_end
-                continue
-            session.date_planned = event.start or session.date_planned
-            session.date_planned_end = event.stop or session.date_planned_end
 
     @api.depends("protocol_id")
     def _compute_protocol_snapshot(self):
@@ -447,6 +441,12 @@ class SpaSession(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        event_ids = [vals["event_id"] for vals in vals_list if vals.get("event_id")]
+        if len(event_ids) != len(set(event_ids)):
+            raise ValidationError(
+                self.env._("An appointment holds one live session: one per booking.")
+            )
+        self._spa_check_events_free(self.env["calendar.event"].browse(event_ids), 0)
         sessions = super().create(vals_list)
         sessions._spa_sync_checklist()
         return sessions

@@ -112,6 +112,9 @@ class SpaWritePolicyMixin(models.AbstractModel):
     _spa_create_constants = {}
     # Only the addon's own fields are guarded on models it extends.
     _spa_guard_own_fields_only = False
+    # For declared one2many/many2many fields: the only commands accepted
+    # ({field: (Command.UPDATE, ...)}); the lines' own policy then judges each.
+    _spa_x2many_commands = {}
 
     # ------------------------------------------------------------------
     # The declaration, read
@@ -251,6 +254,16 @@ class SpaWritePolicyMixin(models.AbstractModel):
         )
 
     @api.model
+    def _spa_commands_allowed(self, fname, value):
+        accepted = self._spa_x2many_commands[fname]
+        if not isinstance(value, list | tuple):
+            return False
+        return all(
+            isinstance(command, list | tuple) and command and command[0] in accepted
+            for command in value
+        )
+
+    @api.model
     def _spa_empty_value(self, field, value):
         """Whether ``value`` at creation is the same as not giving the field."""
         if value is None or value is False:
@@ -278,7 +291,10 @@ class SpaWritePolicyMixin(models.AbstractModel):
             allowed = self._spa_allowed_fields(
                 roles_by_record[record.id], states.get(record.id, "*")
             )
-            denied = guarded - allowed
+            denied = set(guarded - allowed)
+            for fname in (guarded & allowed) & set(self._spa_x2many_commands):
+                if not self._spa_commands_allowed(fname, vals[fname]):
+                    denied.add(fname)
             if denied:
                 # Re-sending a field's current value changes nothing.
                 denied = record._spa_changed_fields(vals, denied)
@@ -362,7 +378,8 @@ class SpaWritePolicyMixin(models.AbstractModel):
     def create(self, vals_list):
         if not is_server_granted(self, (), "create"):
             self._spa_check_create_policy(vals_list)
-        vals_list = self._spa_prepare_create_vals(vals_list)
+        # The caller's dicts stay theirs: the server's values go into copies.
+        vals_list = self._spa_prepare_create_vals([dict(vals) for vals in vals_list])
         return super().create(vals_list)
 
     def write(self, vals):

@@ -243,3 +243,27 @@ class TestEveryPath(SpaCommon):
         )
         session.invalidate_recordset()
         self.assertEqual(session.date_planned, planned)
+
+    def test_therapist_notes_lines_through_the_session_form(self):
+        """The declared path stays open: the session's form edits a line's
+        skip reason and logs a check-in, judged by the lines' own policy."""
+        session = self.started_session()
+        line = self.step(session, "Advanced techniques")
+        session.write(
+            {
+                "step_ids": [Command.update(line.id, {"skip_reason": "Not today"})],
+                "checkin_ids": [Command.create({"pain_level": 2})],
+            }
+        )
+        self.assertEqual(line.skip_reason, "Not today")
+        self.assertEqual(session.checkin_count, 1)
+        # ...but a line's copy of the protocol stays as it was.
+        with self.assertRaises(UserError):
+            session.write(
+                {"step_ids": [Command.update(line.id, {"qualification_id": False})]}
+            )
+        with self.assertRaises(UserError):
+            session.with_user(self.therapist2).sudo().write(
+                {"step_ids": [Command.update(line.id, {"skip_reason": "forged"})]}
+            )
+        self.assertEqual(line.skip_reason, "Not today")

@@ -189,6 +189,11 @@ class TestWritePolicy(SpaCommon):
                 allowed = self.declared(model, roles, state)
                 for fname in fnames:
                     vals = {fname: self.other_value(record, fname)}
+                    accepted = model._spa_x2many_commands.get(fname)
+                    if accepted and fname in allowed:
+                        # A declared x2many takes only the declared commands.
+                        if any(command[0] not in accepted for command in vals[fname]):
+                            allowed = allowed - {fname}
                     exc = self.attempt(env, record, vals)
                     tried += 1
                     if fname not in allowed and (
