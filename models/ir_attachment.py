@@ -21,6 +21,8 @@ class IrAttachment(models.Model):
             Model = self.env[res_model]
             if not isinstance(Model, self.env.registry["spa.write.policy.mixin"]):
                 continue
+            if res_field not in Model._spa_guarded_fields():
+                continue
             by_record.setdefault((res_model, res_field), set()).add(res_id)
         for (res_model, res_field), ids in by_record.items():
             records = self.env[res_model].browse(ids).exists()
