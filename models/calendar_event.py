@@ -223,11 +223,19 @@ class CalendarEvent(models.Model):
 
     def _spa_sync_times(self):
         """A planned session follows its appointment's times, whoever moved it
-        (the server's copy); started sessions keep theirs."""
+        (the server's copy); started sessions keep theirs, and so does one whose
+        planned end has passed undocumented (moving the appointment afterwards
+        does not take it out of the compliance figures)."""
+        now = fields.Datetime.now()
         # sudo: the appointment's session follows whether or not the user who
         # moved the appointment may read it.
         for event in self.sudo():
-            planned = event.spa_session_ids.filtered(lambda s: s.state == "draft")
+            planned = event.spa_session_ids.filtered(
+                lambda s: (
+                    s.state == "draft"
+                    and not (s.date_planned_end and s.date_planned_end < now)
+                )
+            )
             times = {"date_planned": event.start, "date_planned_end": event.stop}
             if planned and planned._spa_changed_fields(times, list(times)):
                 planned._write_server(times)
@@ -236,6 +244,7 @@ class CalendarEvent(models.Model):
         """Give each appointment with a protocol and a client exactly one
         live session, and let a planned one follow the appointment."""
         Session = self.env["spa.session"]
+        now = fields.Datetime.now()
         to_create = []
         for event in self:
             # sudo: an appointment's session exists whether or not the writing
@@ -254,7 +263,10 @@ class CalendarEvent(models.Model):
                 continue
             draft = live.filtered(lambda s: s.state == "draft").with_env(self.env)
             if draft and draft._spa_changed_fields(vals, list(vals)):
-                draft.write(vals)
+                draft._write_server(vals)
+            draft = draft.filtered(
+                lambda s: not (s.date_planned_end and s.date_planned_end < now)
+            )
             if draft and draft._spa_changed_fields(times, list(times)):
                 draft._write_server(times)
         if to_create:

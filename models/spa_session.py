@@ -45,17 +45,18 @@ THERAPIST_RECORD_FIELDS = (
 RUNNING_FIELDS = (*THERAPIST_RECORD_FIELDS, "stop_reason", "stop_note")
 RUNNING_FORM_FIELDS = (*RUNNING_FIELDS, "step_ids", "checkin_ids")
 
-# Reassigning: only while planned, only by the front desk or a manager (the
-# company too: a started session never moves to another company).
+# Reassigning: only while planned, only by the front desk or a manager, and
+# for a booked session only through its appointment (which it follows).
 ASSIGNMENT_FIELDS = (
     "partner_id",
     "therapist_id",
     "protocol_id",
-    "event_id",
-    "company_id",
     "date_planned",
     "date_planned_end",
 )
+# Given when the session is created, never changed by a caller afterwards: a
+# session does not move to another company or appointment.
+CREATION_FIELDS = (*ASSIGNMENT_FIELDS, "event_id", "company_id")
 
 
 class SpaSession(models.Model):
@@ -67,10 +68,13 @@ class SpaSession(models.Model):
 
     # Default-deny (see spa.write.policy.mixin): everything not listed here is
     # the server's (state, dates of the actions, consent link, snapshots,
-    # counters, evidence, the checklist lines).
+    # counters, evidence, the checklist lines, a booked session's assignment,
+    # which follows its appointment). Policy states: the session's state, and
+    # "draft:booked" for a planned session of an appointment, "draft:past" for
+    # one whose planned end has passed (undocumented: it stays as it is).
     _spa_create_policy = {
-        ROLE_FRONT_DESK: ASSIGNMENT_FIELDS,
-        ROLE_MANAGER: ASSIGNMENT_FIELDS,
+        ROLE_FRONT_DESK: CREATION_FIELDS,
+        ROLE_MANAGER: CREATION_FIELDS,
     }
     _spa_create_constants = {"state": "draft", "name": "/"}
     _spa_write_policy = {
@@ -87,8 +91,8 @@ class SpaSession(models.Model):
     }
     # A planned session is deleted with its appointment; started ones are evidence.
     _spa_unlink_policy = {
-        ROLE_FRONT_DESK: ("draft", "cancelled"),
-        ROLE_MANAGER: ("draft", "cancelled"),
+        ROLE_FRONT_DESK: ("draft*", "cancelled"),
+        ROLE_MANAGER: ("draft*", "cancelled"),
     }
 
     name = fields.Char(
@@ -279,6 +283,23 @@ class SpaSession(models.Model):
                 SQL.identifier(self._table),
             )
         )
+
+    @api.constrains("therapist_id")
+    def _check_therapist_is_a_therapist(self):
+        group = self.env.ref(THERAPIST_GROUP)
+        # sudo: the therapist's groups decide, whoever assigns them.
+        wrong = self.sudo().filtered(
+            lambda s: s.therapist_id and group not in s.therapist_id.groups_id
+        )
+        if wrong:
+            raise ValidationError(
+                self.env._(
+                    "%(users)s cannot run sessions: only therapists can be assigned "
+                    "(%(sessions)s).",
+                    users=", ".join(wrong.therapist_id.mapped("name")),
+                    sessions=", ".join(wrong.mapped("name")),
+                )
+            )
 
     # A cancelled session never comes back to life: only a new link to an
     # appointment can give it a second live session.
@@ -524,7 +545,20 @@ class SpaSession(models.Model):
         return res
 
     def _spa_policy_state(self):
-        return {session.id: session.state for session in self}
+        now = fields.Datetime.now()
+        states = {}
+        for session in self:
+            state = session.state
+            if state == "draft" and session.event_id:
+                state = "draft:booked"
+            elif (
+                state == "draft"
+                and session.date_planned_end
+                and session.date_planned_end < now
+            ):
+                state = "draft:past"
+            states[session.id] = state
+        return states
 
     def _spa_policy_therapist(self):
         return {session.id: session.therapist_id for session in self}
@@ -532,6 +566,22 @@ class SpaSession(models.Model):
     def _spa_check_write_policy(self, vals):
         # The declaration refuses it too; say plainly why for the assignment.
         changed = self._spa_changed_fields(vals, ASSIGNMENT_FIELDS)
+        booked = self.filtered(lambda s: s.state == "draft" and s.event_id)
+        may_book = self._spa_user_roles() & {ROLE_FRONT_DESK, ROLE_MANAGER}
+        if (
+            may_book
+            and changed
+            and booked
+            and booked._spa_changed_fields(vals, changed)
+        ):
+            raise UserError(
+                self.env._(
+                    "%(sessions)s follow their appointments: change the client, "
+                    "therapist, protocol or time on the appointment (%(fields)s).",
+                    sessions=", ".join(booked.mapped("name")),
+                    fields=self._spa_field_labels(changed),
+                )
+            )
         started = self.filtered(lambda s: s.state != "draft")
         if changed and started and started._spa_changed_fields(vals, changed):
             raise UserError(
@@ -898,17 +948,30 @@ class SpaSession(models.Model):
                 "referral_recommended": triggered,
             }
             stop_reason = reason or session.stop_reason
-            if not stop_reason:
+            if triggered:
+                # The stop rule says why: severe pain or the client's request,
+                # whatever reason was picked before the check-in came.
                 facts = session._rule_facts()[session.id]
                 triggers = session_rules.stop_triggers(facts)
-                if triggers:
-                    stop_reason = (
-                        "client_request"
-                        if any(c.stop_requested for c in triggers)
-                        else "pain"
+                rule_reason = (
+                    "client_request"
+                    if any(c.stop_requested for c in triggers)
+                    else "pain"
+                )
+                if reason and reason not in ("pain", "client_request"):
+                    raise UserError(
+                        self.env._(
+                            "%(session)s is stopped by the stop rule: its reason is "
+                            "%(rule)s, not %(reason)s.",
+                            session=session.name,
+                            rule=dict(STOP_REASONS)[rule_reason],
+                            reason=dict(STOP_REASONS)[reason],
+                        )
                     )
-                else:
-                    stop_reason = "other"
+                if stop_reason not in ("pain", "client_request"):
+                    stop_reason = rule_reason
+            elif not stop_reason:
+                stop_reason = "other"
             vals["stop_reason"] = stop_reason
             if note:
                 vals["stop_note"] = note
