@@ -1,4 +1,6 @@
 from . import spa_evidence_mixin
+from . import spa_evidence_chain_mixin
+from . import spa_retention_mixin
 from . import spa_qualification
 from . import spa_certification
 from . import spa_protocol
