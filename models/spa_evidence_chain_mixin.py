@@ -2,6 +2,7 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools import SQL
 
 from ..tools import evidence
 
@@ -217,9 +218,7 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                     facts[section] = rows[0] if rows else False
                 else:
                     facts[section] = rows
-            facts_by_record[record.id] = self._evidence_normalise_facts(
-                version, facts
-            )
+            facts_by_record[record.id] = self._evidence_normalise_facts(version, facts)
             texts = [[f, record[f] or ""] for f in self._spa_free_text_fields]
             for relation, fnames in self._spa_free_text_line_fields.items():
                 for line in lines[relation].get(record.id) or []:
@@ -260,19 +259,23 @@ class SpaEvidenceChainMixin(models.AbstractModel):
             # Take the company's next places in the chain and read the hash
             # of the link before, in one statement.
             self.env.cr.execute(
-                f"""WITH head AS (
-                        UPDATE res_company
-                           SET spa_evidence_sequence =
-                               COALESCE(spa_evidence_sequence, 0) + %(count)s
-                         WHERE id = %(company)s
-                     RETURNING spa_evidence_sequence - %(count)s AS previous
-                   )
-                   SELECT head.previous, record.evidence_hash
-                     FROM head
-                LEFT JOIN {self._table} record
-                       ON record.company_id = %(company)s
-                      AND record.evidence_sequence = head.previous""",  # noqa: S608
-                {"count": len(records), "company": company.id},
+                SQL(
+                    """WITH head AS (
+                            UPDATE res_company
+                               SET spa_evidence_sequence =
+                                   COALESCE(spa_evidence_sequence, 0) + %(count)s
+                             WHERE id = %(company)s
+                         RETURNING spa_evidence_sequence - %(count)s AS previous
+                       )
+                       SELECT head.previous, record.evidence_hash
+                         FROM head
+                    LEFT JOIN %(table)s record
+                           ON record.company_id = %(company)s
+                          AND record.evidence_sequence = head.previous""",
+                    count=len(records),
+                    company=company.id,
+                    table=SQL.identifier(self._table),
+                )
             )
             sequence, previous = self.env.cr.fetchone()
             previous = previous or False

@@ -80,7 +80,11 @@ class SpaRetentionMixin(models.AbstractModel):
         cutoffs = [
             [
                 ("company_id", "=", company.id),
-                (date_field, "<", now - relativedelta(years=company.spa_retention_years)),
+                (
+                    date_field,
+                    "<",
+                    now - relativedelta(years=company.spa_retention_years),
+                ),
             ]
             for company in self.env["res.company"].sudo().search([])
         ]

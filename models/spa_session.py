@@ -1084,7 +1084,13 @@ class SpaSession(models.Model):
                 ),
                 "consent": (
                     "consent_id",
-                    ("partner_id", "method", "given_at", "valid_until", "recorded_by_id"),
+                    (
+                        "partner_id",
+                        "method",
+                        "given_at",
+                        "valid_until",
+                        "recorded_by_id",
+                    ),
                 ),
                 "steps": (
                     "step_ids",

@@ -1,5 +1,6 @@
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
+from odoo.tools import SQL
 
 from ..tools import evidence
 from .common import SpaCommon
@@ -16,7 +17,9 @@ class TestEvidenceCoverage(SpaCommon):
     tamper = TestEvidence.tamper
 
     def check(self):
-        return self.env["spa.session"].with_user(self.manager).check_evidence_integrity()
+        return (
+            self.env["spa.session"].with_user(self.manager).check_evidence_integrity()
+        )
 
     def assert_found(self, session):
         self.assertEqual(self.check(), session)
@@ -43,20 +46,30 @@ class TestEvidenceCoverage(SpaCommon):
     def test_sql_change_of_the_consents_protocols_is_found(self):
         consent = self.session.consent_id
         field = consent._fields["protocol_ids"]
-        self.tamper(
-            f"INSERT INTO {field.relation} ({field.column1}, {field.column2}) "  # noqa: S608
-            "VALUES (%s, %s)",
-            [consent.id, self.other_protocol.id],
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (%s, %s) VALUES (%s, %s)",
+                SQL.identifier(field.relation),
+                SQL.identifier(field.column1),
+                SQL.identifier(field.column2),
+                consent.id,
+                self.other_protocol.id,
+            )
         )
+        self.env.invalidate_all()
         # Every session relying on that consent is reported.
         self.assertEqual(
-            self.check(), self.env["spa.session"].search([("consent_id", "=", consent.id)])
+            self.check(),
+            self.env["spa.session"].search([("consent_id", "=", consent.id)]),
         )
         self.assertIn(self.session, self.check())
 
     def test_sql_change_of_the_consents_state_is_found(self):
         consent = self.session.consent_id
-        self.tamper("UPDATE spa_consent SET state = 'draft' WHERE id = %s", [consent.id])
+        self.tamper(
+            "UPDATE spa_consent SET state = 'draft' WHERE id = %s", [consent.id]
+        )
         self.assertIn(self.session, self.check())
 
     def test_sql_withdrawal_before_the_end_is_found(self):
@@ -248,7 +261,9 @@ class TestEvidenceCoverage(SpaCommon):
                     Session.with_user(user).check_evidence_integrity()
                 with self.assertRaises(AccessError):
                     Session.with_user(user).sudo().check_evidence_integrity()
-        self.assertFalse(Session.with_user(self.manager).sudo().check_evidence_integrity())
+        self.assertFalse(
+            Session.with_user(self.manager).sudo().check_evidence_integrity()
+        )
 
     def test_the_wizard_says_what_was_checked(self):
         wizard = (

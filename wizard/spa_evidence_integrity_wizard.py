@@ -59,7 +59,9 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
             or False,
             broken_session_ids=[
                 Command.set(
-                    sorted({rid for result in results for rid in result["reported_ids"]})
+                    sorted(
+                        {rid for result in results for rid in result["reported_ids"]}
+                    )
                 )
             ],
         )
