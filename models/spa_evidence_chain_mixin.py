@@ -155,20 +155,18 @@ class SpaEvidenceChainMixin(models.AbstractModel):
             self.env[model].invalidate_model(fnames)
 
     def _evidence_lines(self, relation, fnames):
-        """``{record id: [line, ...]}``: the lines of ``relation`` of the
-        records of ``self``, with ``fnames`` read in one query."""
+        """``{record id: lines}``: the records of ``relation`` of each
+        record of ``self`` (one2many lines in id order), with ``fnames``
+        read in one query per relation for the whole of ``self``."""
         field = self._fields[relation]
-        Lines = self.env[field.comodel_name].with_context(active_test=False)
+        lines = self.mapped(relation)
         if field.type == "many2one":
-            lines = self.mapped(relation)
             lines.fetch(list(fnames))
             return {record.id: record[relation] for record in self}
         inverse = field.inverse_name
-        lines = Lines.search_fetch(
-            [(inverse, "in", self.ids)], [*fnames, inverse], order="id"
-        )
-        by_record = defaultdict(lambda: Lines)
-        for line in lines:
+        lines.fetch([*fnames, inverse])
+        by_record = defaultdict(lambda: lines.browse())
+        for line in lines.sorted("id"):
             by_record[line[inverse].id] |= line
         return by_record
 
@@ -247,9 +245,9 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         if not finished:
             return
         version = evidence.MAX_HASH_VERSION
-        # What is hashed is what the database holds, read the way the check
-        # reads it.
-        self._evidence_refresh()
+        # What is hashed is read from the cache, which holds what this
+        # transaction writes to the database (pending computations are done
+        # when read); the check reads it back from the database.
         facts_by_record, texts_by_record = finished._evidence_parts(
             dict.fromkeys(finished.ids, version)
         )

@@ -59,6 +59,7 @@ class SpaSession(models.Model):
         "evidence_sequence",
         "evidence_previous_hash",
         "evidence_text_digest",
+        "evidence_version",
         "anonymised_at",
         "started_by_id",
         "finished_by_id",
