@@ -1,5 +1,6 @@
+from odoo import Command
 from odoo.exceptions import AccessError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import SQL
 
 from ..tools import evidence
@@ -293,3 +294,24 @@ class TestEvidenceCoverage(SpaCommon):
         five = self.env.cr.sql_log_count - before
         self.assertEqual(two, five, "one batch: as many queries for 2 as for 5")
         self.assertLess(five, 20)
+
+    def test_sudo_does_not_widen_the_companies_checked(self):
+        company_b = self.env["res.company"].create({"name": "Spa B"})
+        manager_b = new_test_user(
+            self.env,
+            "spa_mgr_b",
+            groups="spa_session_protocol.group_spa_manager",
+            company_id=company_b.id,
+            company_ids=[Command.set(company_b.ids)],
+        )
+        self.tamper(
+            "UPDATE spa_session SET stop_reason = 'other' WHERE id = %s",
+            [self.session.id],
+        )
+        self.assert_found(self.session)
+        Session = self.env["spa.session"].with_user(manager_b).sudo()
+        self.assertFalse(
+            Session.with_context(
+                allowed_company_ids=[company_b.id, self.company.id]
+            ).check_evidence_integrity()
+        )
