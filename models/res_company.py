@@ -53,6 +53,13 @@ class ResCompany(models.Model):
         copy=False,
         help="Place of the company's last finished session in its evidence chain.",
     )
+    spa_evidence_head_hash = fields.Char(
+        string="Last Evidence Hash",
+        readonly=True,
+        copy=False,
+        help="Evidence hash of the company's last finished session (the chain "
+        "head): removing the last sessions of the chain is found against it.",
+    )
 
     _sql_constraints = [
         (

@@ -1,10 +1,7 @@
 from collections import defaultdict
 
-from dateutil.relativedelta import relativedelta
-
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools import evidence, session_rules
@@ -62,7 +59,13 @@ CREATION_FIELDS = (*ASSIGNMENT_FIELDS, "event_id", "company_id")
 class SpaSession(models.Model):
     _name = "spa.session"
     _description = "Spa Treatment Session"
-    _inherit = ["spa.write.policy.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = [
+        "spa.write.policy.mixin",
+        "spa.evidence.chain.mixin",
+        "spa.retention.mixin",
+        "mail.thread",
+        "mail.activity.mixin",
+    ]
     _order = "date_planned desc, id desc"
     _check_company_auto = True
 
@@ -170,24 +173,6 @@ class SpaSession(models.Model):
         "professional "
         "(chiropractor, physiotherapist) was recommended to the client.",
     )
-    evidence_hash = fields.Char(readonly=True, copy=False)
-    # Evidence chain (see _secure_evidence): position in the company's chain
-    # of finished sessions and the hash of the link before.
-    evidence_sequence = fields.Integer(readonly=True, copy=False, index=True)
-    evidence_previous_hash = fields.Char(readonly=True, copy=False)
-    evidence_text_digest = fields.Char(
-        readonly=True,
-        copy=False,
-        help="Digest of the clinical free text when the session finished; "
-        "covered by the evidence hash, checked until the text is anonymised.",
-    )
-    anonymised_at = fields.Datetime(
-        readonly=True,
-        copy=False,
-        help="When the clinical free text was anonymised (retention period or "
-        "erasure request).",
-    )
-
     # Snapshot of the protocol's settings, taken while the session is planned.
     min_checkin_count = fields.Integer(
         string="Minimum Check-ins",
@@ -1088,345 +1073,128 @@ class SpaSession(models.Model):
         }
 
     # ------------------------------------------------------------------
-    # Evidence that lasts: chained hash, integrity check, retention
+    # Evidence that lasts: what a session proves (spa.evidence.chain.mixin)
+    # and its clinical free text (spa.retention.mixin)
     # ------------------------------------------------------------------
 
-    # Structured evidence covered by the chained hash. The clinical free text
-    # (notes, screening answers) is covered through its digest only, so that
-    # anonymising it after the retention period keeps the chain verifying.
-    _spa_evidence_session_fields = (
-        "name",
-        "company_id",
-        "partner_id",
-        "therapist_id",
-        "protocol_id",
-        "consent_id",
-        "state",
-        "date_start",
-        "date_done",
-        "started_by_id",
-        "finished_by_id",
-        "referral_recommended",
-        "stop_reason",
-        "min_checkin_count",
-        "pain_stop_threshold",
-        "positioning",
-        "adjust_angle",
-        "adjust_direction",
-        "adjust_lighter_pressure",
-        "screening_has_pain",
-    )
-    _spa_evidence_consent_fields = (
-        "partner_id",
-        "method",
-        "given_at",
-        "valid_until",
-        "recorded_by_id",
-    )
-    _spa_evidence_step_fields = (
-        "sequence",
-        "name",
-        "is_mandatory",
-        "requires_checkin",
-        "qualification_id",
-        "state",
-        "done_by_id",
-        "done_at",
-        "skip_reason",
-    )
-    _spa_evidence_checkin_fields = (
-        "session_step_id",
-        "pain_level",
-        "stop_requested",
-        "logged_by_id",
-        "create_date",
-        "device_at",
-        "uuid",
-    )
+    # The clinical free text: covered by the evidence through its digest
+    # only, so that anonymising it after the retention period keeps the
+    # chain verifying.
     _spa_free_text_fields = ("screening_note", "adjustment_note", "stop_note")
+    _spa_free_text_line_fields = {"checkin_ids": ("note",)}
 
     @api.model
-    def _evidence_value(self, record, fname):
-        value = record[fname]
-        field = record._fields[fname]
-        if field.type == "many2one":
-            return value.id or False
-        if field.type == "datetime":
-            return fields.Datetime.to_string(value) if value else False
-        if field.type == "date":
-            return fields.Date.to_string(value) if value else False
-        return value if value is not None else False
+    def _get_evidence_hash_fields(self, version):
+        """What a finished session proves, by version of the hash scheme
+        (see ``spa.evidence.chain.mixin``); a version is never changed once
+        released, a new one adds to the last.
 
-    def _evidence_facts(self):
-        """What each session proves, as plain values read from the database,
-        and its clinical free text: ``{id: (facts, texts)}``."""
-        # sudo: the evidence covers every step and check-in of the session,
-        # whoever finishes or checks it; nothing is returned to the caller.
-        sessions_sudo = self.sudo().with_prefetch()
-        value = self._evidence_value
-        steps_by_session = defaultdict(list)
-        for step in sessions_sudo.step_ids.sorted("id"):
-            steps_by_session[step.session_id.id].append(
-                {"id": step.id}
-                | {f: value(step, f) for f in self._spa_evidence_step_fields}
-            )
-        checkins_by_session = defaultdict(list)
-        notes_by_session = defaultdict(list)
-        for checkin in sessions_sudo.checkin_ids.sorted("id"):
-            checkins_by_session[checkin.session_id.id].append(
-                {"id": checkin.id}
-                | {f: value(checkin, f) for f in self._spa_evidence_checkin_fields}
-            )
-            notes_by_session[checkin.session_id.id].append(
-                [checkin.id, checkin.note or ""]
-            )
-        result = {}
-        for session in sessions_sudo:
-            consent = session.consent_id
-            facts = {
-                "session": {
-                    f: value(session, f) for f in self._spa_evidence_session_fields
-                },
-                "consent": consent
-                and (
-                    {"id": consent.id}
-                    | {f: value(consent, f) for f in self._spa_evidence_consent_fields}
-                ),
-                "steps": steps_by_session[session.id],
-                "checkins": checkins_by_session[session.id],
-            }
-            texts = [
-                [fname, session[fname] or ""] for fname in self._spa_free_text_fields
-            ] + notes_by_session[session.id]
-            result[session.id] = (facts, texts)
-        return result
-
-    @api.model
-    def _evidence_payload(self, facts, sequence, text_digest):
-        return {"facts": facts, "sequence": sequence, "text_digest": text_digest}
-
-    def _secure_evidence(self):
-        """Chain the finished sessions of ``self`` to their company's evidence.
-
-        Each finished session gets the next place of its company's chain and
-        a hash over what it proves, chained to the hash of the session before
-        (as posted journal entries are secured). The company's chain counter
-        is incremented in SQL first: a concurrent finisher of the same company
-        waits for this transaction, then fails with a serialization error and
-        is retried, so two sessions never get the same previous hash.
+        2 adds the consent as agreed (its text, protocols, state and
+        withdrawal as of the session's end), the steps as copied
+        (instructions, what they ask to record), the planned times and the
+        company of every line. The steps' body regions and the check-ins'
+        region join in a later version, with the fields that hold them.
         """
-        finished = self.filtered(
-            lambda s: s.state in ("done", "stopped") and not s.evidence_hash
-        )
-        if not finished:
-            return
-        # Everything is flushed: the cache holds what the database holds
-        # (the check recomputes from the database, with the same formatting).
-        self.env.flush_all()
-        facts_by_session = finished._evidence_facts()
-        for company in finished.company_id.sorted("id"):
-            sessions = finished.filtered(lambda s, c=company: s.company_id == c)
-            # Take the company's next places in the chain and read the hash
-            # of the link before, in one statement.
-            self.env.cr.execute(
-                """WITH head AS (
-                        UPDATE res_company
-                           SET spa_evidence_sequence =
-                               COALESCE(spa_evidence_sequence, 0) + %(count)s
-                         WHERE id = %(company)s
-                     RETURNING spa_evidence_sequence - %(count)s AS previous
-                   )
-                   SELECT head.previous, session.evidence_hash
-                     FROM head
-                LEFT JOIN spa_session session
-                       ON session.company_id = %(company)s
-                      AND session.evidence_sequence = head.previous""",
-                {"count": len(sessions), "company": company.id},
-            )
-            sequence, previous = self.env.cr.fetchone()
-            previous = previous or False
-            company.invalidate_recordset(["spa_evidence_sequence"])
-            for session in sessions.sorted(lambda s: (s.date_done, s.id)):
-                sequence += 1
-                facts, texts = facts_by_session[session.id]
-                digest = evidence.text_digest(texts)
-                payload = self._evidence_payload(facts, sequence, digest)
-                evidence_hash = evidence.chain_hash(previous, payload)
-                session._write_server(
-                    {
-                        "evidence_sequence": sequence,
-                        "evidence_previous_hash": previous,
-                        "evidence_text_digest": digest,
-                        "evidence_hash": evidence_hash,
-                    }
-                )
-                previous = evidence_hash
-
-    @api.model
-    def check_evidence_integrity(self):
-        """The finished sessions whose stored evidence no longer matches.
-
-        Everything is recomputed from the database (changes made directly in
-        SQL included): the chained hash of each finished session of the
-        allowed companies, the link to the session before it in its company's
-        chain, and, until the text is anonymised, the digest of its clinical
-        free text. A finished session without evidence is reported too.
-
-        The allowed companies are the caller's, every company in sudo mode.
-        A removed last link leaves no session to return: see
-        ``_evidence_missing_places``.
-
-        :return: ``spa.session`` recordset, empty when the evidence is intact
-        """
-        self.env.flush_all()
-        self.env.invalidate_all()
-        # sudo: the check covers every finished session of the companies,
-        # whoever runs it; only ids are returned.
-        domain = [("state", "in", ("done", "stopped"))]
-        if not self.env.su:
-            domain.append(("company_id", "in", self.env.companies.ids))
-        sessions_sudo = self.sudo().with_context(active_test=False).search(domain)
-        broken = list(sessions_sudo.filtered(lambda s: not s.evidence_hash).ids)
-        hashed = sessions_sudo.filtered("evidence_hash")
-        facts_by_session = hashed._evidence_facts()
-        for company in hashed.company_id:
-            chain = []
-            for session in hashed.filtered(
-                lambda s, c=company: s.company_id == c
-            ).sorted("evidence_sequence"):
-                facts, texts = facts_by_session[session.id]
-                if not session.anonymised_at and (
-                    evidence.text_digest(texts) != session.evidence_text_digest
-                ):
-                    broken.append(session.id)
-                payload = self._evidence_payload(
-                    facts, session.evidence_sequence, session.evidence_text_digest
-                )
-                chain.append(
+        if version == 1:
+            return {
+                "session": (
+                    None,
                     (
-                        session.id,
-                        session.evidence_hash,
-                        session.evidence_previous_hash,
-                        payload,
-                    )
-                )
-            broken.extend(evidence.broken_links(chain))
-        return self.browse(sorted(set(broken)))
-
-    @api.model
-    def _evidence_missing_places(self):
-        """``{company: [place, ...]}``: places of the companies' evidence
-        chains (1 to the company's counter) that no finished session holds
-        any more: a finished session removed or taken out of the chain, the
-        last one included."""
-        companies = (
-            self.env["res.company"].sudo().search([])
-            if self.env.su
-            else self.env.companies
-        )
-        self.env.flush_all()
-        self.env.cr.execute(
-            """SELECT company.id, place
-                 FROM res_company company
-           CROSS JOIN LATERAL generate_series(
-                          1, COALESCE(company.spa_evidence_sequence, 0)
-                      ) AS place
-                WHERE company.id IN %s
-                  AND NOT EXISTS (
-                          SELECT 1
-                            FROM spa_session session
-                           WHERE session.company_id = company.id
-                             AND session.evidence_sequence = place
-                             AND session.state IN ('done', 'stopped')
-                      )
-             ORDER BY company.id, place""",
-            [tuple(companies.ids) or (0,)],
-        )
-        missing = defaultdict(list)
-        for company_id, place in self.env.cr.fetchall():
-            missing[self.env["res.company"].browse(company_id)].append(place)
-        return dict(missing)
-
-    def _spa_retention_end(self):
-        """``{session: date}``: until when each finished session's clinical
-        record must be kept (finished date plus the company's retention)."""
-        return {
-            session: session.date_done.date()
-            + relativedelta(years=session.company_id.spa_retention_years)
-            for session in self
-            if session.date_done
-        }
-
-    def _spa_anonymise(self):
-        """Anonymise the clinical free text of finished sessions: check-in
-        notes, screening answers, adjustment and stop notes. Counts, dates,
-        states and the evidence hash stay. Idempotent."""
-        sessions = self.filtered(
-            lambda s: s.state in ("done", "stopped") and not s.anonymised_at
-        )
-        if not sessions:
-            return sessions
-        # sudo: anonymising is a retention duty done by the server, through
-        # the private write paths that finished records allow.
-        sessions_sudo = sessions.sudo()
-        sessions_sudo.checkin_ids.filtered("note")._write_server({"note": False})
-        sessions_sudo._write_server(
-            dict.fromkeys(self._spa_free_text_fields, False)
-            | {"anonymised_at": fields.Datetime.now()}
-        )
-        return sessions
-
-    @api.model
-    def _cron_apply_retention(self, batch_size=1000):
-        """Anonymise the clinical free text of sessions finished longer ago
-        than their company's retention, and the signatures of consents that
-        ended as long ago, unless the client is on legal hold."""
-        now = fields.Datetime.now()
-        companies = self.env["res.company"].sudo().search([])
-        cutoffs = [
-            [
-                ("company_id", "=", company.id),
-                (
-                    "date_done",
-                    "<",
-                    now - relativedelta(years=company.spa_retention_years),
+                        "name",
+                        "company_id",
+                        "partner_id",
+                        "therapist_id",
+                        "protocol_id",
+                        "consent_id",
+                        "state",
+                        "date_start",
+                        "date_done",
+                        "started_by_id",
+                        "finished_by_id",
+                        "referral_recommended",
+                        "stop_reason",
+                        "min_checkin_count",
+                        "pain_stop_threshold",
+                        "positioning",
+                        "adjust_angle",
+                        "adjust_direction",
+                        "adjust_lighter_pressure",
+                        "screening_has_pain",
+                    ),
                 ),
-            ]
-            for company in companies
-        ]
-        if not cutoffs:
-            return
-        # sudo: the retention runs for every company and client.
-        sessions_sudo = self.sudo().search(
-            expression.AND(
-                [
-                    [
-                        ("state", "in", ("done", "stopped")),
-                        ("anonymised_at", "=", False),
-                        ("partner_id.spa_legal_hold", "=", False),
-                    ],
-                    expression.OR(cutoffs),
-                ]
-            ),
-            order="date_done, id",
-            limit=batch_size,
-        )
-        sessions_sudo._spa_anonymise()
-        consents = self.env["spa.consent"]._spa_cron_anonymise_signatures(
-            limit=batch_size
-        )
-        remaining = self.sudo().search_count(
-            expression.AND(
-                [
-                    [
-                        ("state", "in", ("done", "stopped")),
-                        ("anonymised_at", "=", False),
-                        ("partner_id.spa_legal_hold", "=", False),
-                    ],
-                    expression.OR(cutoffs),
-                ]
+                "consent": (
+                    "consent_id",
+                    (
+                        "partner_id",
+                        "method",
+                        "given_at",
+                        "valid_until",
+                        "recorded_by_id",
+                    ),
+                ),
+                "steps": (
+                    "step_ids",
+                    (
+                        "sequence",
+                        "name",
+                        "is_mandatory",
+                        "requires_checkin",
+                        "qualification_id",
+                        "state",
+                        "done_by_id",
+                        "done_at",
+                        "skip_reason",
+                    ),
+                ),
+                "checkins": (
+                    "checkin_ids",
+                    (
+                        "session_step_id",
+                        "pain_level",
+                        "stop_requested",
+                        "logged_by_id",
+                        "create_date",
+                        "device_at",
+                        "uuid",
+                    ),
+                ),
+            }
+        if version == 2:
+            spec = self._get_evidence_hash_fields(1)
+            extra = {
+                "session": ("date_planned", "date_planned_end"),
+                "consent": (
+                    "company_id",
+                    "protocol_ids",
+                    "consent_text",
+                    "consent_text_versions",
+                    "state",
+                    "withdrawn_at",
+                ),
+                "steps": ("company_id", "instructions", "record_kind"),
+                "checkins": ("company_id",),
+            }
+            return {
+                section: (relation, (*fnames, *extra[section]))
+                for section, (relation, fnames) in spec.items()
+            }
+        raise NotImplementedError(f"evidence hash version {version} does not exist")
+
+    @api.model
+    def _evidence_normalise_facts(self, version, facts):
+        # The consent as it was when the session ended: a withdrawal after
+        # the end is the client's right and does not change the session's
+        # record; one stamped before the end (an SQL change) does.
+        consent = facts.get("consent")
+        if version >= 2 and consent:
+            consent["state"], consent["withdrawn_at"] = evidence.consent_as_of(
+                consent["state"], consent["withdrawn_at"], facts["session"]["date_done"]
             )
-        )
-        self.env["ir.cron"]._notify_progress(
-            done=len(sessions_sudo) + len(consents), remaining=remaining
+        return facts
+
+    @api.model
+    def _spa_retention_anonymise_related(self, batch_size):
+        # The drawn signatures of consents that ended as long ago.
+        return len(
+            self.env["spa.consent"]._spa_cron_anonymise_signatures(limit=batch_size)
         )
