@@ -13,3 +13,4 @@ from . import test_reports_pdf
 from . import test_reminders
 from . import test_tablet_api
 from . import test_ui
+from . import test_one_source
