@@ -367,7 +367,7 @@ class CalendarEvent(models.Model):
             return session_rules.best_consent(
                 by_client[(session.partner_id.id, session.company_id.id)],
                 session.protocol_id.id,
-                fields.Date.context_today(self, session.event_id.start),
+                session.company_id._spa_date_of(session.event_id.start),
                 None,
                 versions[session.protocol_id.id],
             )

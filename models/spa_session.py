@@ -718,13 +718,12 @@ class SpaSession(models.Model):
             )
         self.flush_recordset()
         self._lock_for_update()
-        problems = self._completion_problems()
+        facts = self._rule_facts()
         now = fields.Datetime.now()
         for session in self:
-            triggered = any(
-                code == session_rules.STOP_RULE
-                for code, __ in problems.get(session.id, [])
-            )
+            # The check-ins that trigger the stop rule (its one source).
+            triggers = session_rules.stop_triggers(facts[session.id])
+            triggered = bool(triggers)
             vals = {
                 "state": "stopped",
                 "date_done": now,
@@ -733,8 +732,6 @@ class SpaSession(models.Model):
             }
             stop_reason = reason or session.stop_reason
             if not stop_reason:
-                facts = session._rule_facts()[session.id]
-                triggers = session_rules.stop_triggers(facts)
                 if triggers:
                     stop_reason = (
                         "client_request"
