@@ -103,13 +103,14 @@ class CalendarEvent(models.Model):
         by_partner = defaultdict(list)
         for consent in consents_sudo:
             by_partner[consent.partner_id.id].append(facts[consent.id])
-        sessions = events.spa_session_id.filtered("id")
-        session_facts = sessions._rule_facts()
+        # (an appointment edited in a form is a new record: its session is
+        # the stored one)
+        session_facts = events.spa_session_id._origin._rule_facts()
         companies = events.mapped(lambda e: e._spa_consent_company())
         today = companies._spa_today_by_company()
         now = fields.Datetime.now()
         for event in events:
-            session = event.spa_session_id
+            session = event.spa_session_id._origin
             company = event._spa_consent_company()
             protocol = event.spa_protocol_id
             if session.id in session_facts and session.protocol_id == protocol:

@@ -1,3 +1,6 @@
+# A file of its own: the company's day is one concern (the rules' "today"),
+# apart from the retention settings of res_company.py.
+# pylint: disable=consider-merging-classes-inherited
 import pytz
 
 from odoo import fields, models
