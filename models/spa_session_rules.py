@@ -179,31 +179,32 @@ class SpaSession(models.Model):
     def _format_problems(self, problems):
         """One translated sentence naming every problem."""
         self.ensure_one()
-        _ = self.env._
         parts = []
         for code, params in problems:
             if code in session_rules.CONSENT_CODES:
                 parts.append(self._format_consent_problem(code, params))
             elif code == session_rules.NO_THERAPIST:
-                parts.append(_("no therapist assigned"))
+                parts.append(self.env._("no therapist assigned"))
             elif code == session_rules.STEPS_MISSING:
                 names = params["names"]
                 parts.append(
-                    _(
+                    self.env._(
                         "%(count)s mandatory step(s) not done: %(steps)s",
                         count=len(names),
                         steps=", ".join(f"'{n}'" for n in names),
                     )
                 )
             elif code == session_rules.CHECKINS_MISSING:
-                items = [_("after '%(step)s'", step=n) for n in params["names"]]
+                items = [
+                    self.env._("after '%(step)s'", step=n) for n in params["names"]
+                ]
                 extra = params["count"] - len(params["names"])
                 if extra and items:
-                    items.append(_("%(count)s more at any point", count=extra))
+                    items.append(self.env._("%(count)s more at any point", count=extra))
                 elif extra:
-                    items.append(_("at any point"))
+                    items.append(self.env._("at any point"))
                 parts.append(
-                    _(
+                    self.env._(
                         "%(count)s check-in(s) missing: %(items)s",
                         count=params["count"],
                         items=", ".join(items),
@@ -212,15 +213,17 @@ class SpaSession(models.Model):
             elif code == session_rules.STOP_RULE:
                 if params["stop_requested"]:
                     parts.append(
-                        _("the client asked to stop: the session must be stopped")
+                        self.env._(
+                            "the client asked to stop: the session must be stopped"
+                        )
                     )
-                if params["max_pain"] >= params["threshold"]:
+                if params["pain_triggered"]:
                     parts.append(
-                        _(
-                            "a check-in reported pain %(pain)s/10 (stop threshold "
-                            "%(threshold)s): "
-                            "the session must be stopped and a healthcare professional "
-                            "recommended",
+                        self.env._(
+                            "a check-in reported pain %(pain)s/10 "
+                            "(stop threshold %(threshold)s): "
+                            "the session must be stopped "
+                            "and a healthcare professional recommended",
                             pain=params["max_pain"],
                             threshold=params["threshold"],
                         )
@@ -230,33 +233,31 @@ class SpaSession(models.Model):
         return "; ".join(parts)
 
     def _format_consent_problem(self, code, params):
-        _ = self.env._
         if code == session_rules.NO_CONSENT:
-            return _(
+            return self.env._(
                 "no valid consent of the client for protocol '%(protocol)s'",
                 protocol=self.protocol_id.name,
             )
         if code == session_rules.CONSENT_WITHDRAWN:
-            return _("the consent was withdrawn")
+            return self.env._("the consent was withdrawn")
         if code == session_rules.CONSENT_NOT_GIVEN:
-            return _("the consent was not given")
+            return self.env._("the consent was not given")
         if code == session_rules.CONSENT_EXPIRED:
-            return _(
+            return self.env._(
                 "the consent expired (valid until %(date)s)",
                 date=params.get("valid_until") or "-",
             )
         if code == session_rules.CONSENT_NOT_COVERING:
-            return _(
+            return self.env._(
                 "the consent does not cover protocol '%(protocol)s'",
                 protocol=self.protocol_id.name,
             )
         if code == session_rules.CONSENT_TEXT_CHANGED:
-            return _(
-                "the consent text of protocol '%(protocol)s' changed since the "
-                "client agreed: "
-                "a new consent is needed",
+            return self.env._(
+                "the consent text of protocol '%(protocol)s' changed "
+                "since the client agreed: a new consent is needed",
                 protocol=self.protocol_id.name,
             )
         if code == session_rules.CONSENT_AFTER_START:
-            return _("the consent was given after the session started")
+            return self.env._("the consent was given after the session started")
         return code

@@ -240,14 +240,15 @@ class SpaSessionStep(models.Model):
 
     def _format_skip_problems(self, problems):
         self.ensure_one()
-        _ = self.env._
         texts = {
-            session_rules.STEP_NOT_IN_PROGRESS: _("the session is not in progress"),
-            session_rules.STEP_NOT_TODO: _("it is not to do"),
-            session_rules.STEP_MANDATORY: _("it is mandatory"),
-            session_rules.STEP_NEEDS_REASON: _("a reason is required"),
+            session_rules.STEP_NOT_IN_PROGRESS: self.env._(
+                "the session is not in progress"
+            ),
+            session_rules.STEP_NOT_TODO: self.env._("it is not to do"),
+            session_rules.STEP_MANDATORY: self.env._("it is mandatory"),
+            session_rules.STEP_NEEDS_REASON: self.env._("a reason is required"),
         }
-        return _(
+        return self.env._(
             "'%(step)s': %(why)s",
             step=self.name,
             why=", ".join(texts.get(code, code) for code, __ in problems),

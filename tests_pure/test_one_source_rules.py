@@ -222,3 +222,18 @@ def test_skip_problems():
         R.STEP_NOT_IN_PROGRESS,
         R.STEP_NOT_TODO,
     ]
+
+
+def test_stop_rule_says_what_triggered_it():
+    def stop_params(*checkins):
+        running = session(state="in_progress", checkins=checkins)
+        [(code, params)] = [
+            p for p in R.completion_problems(running, TODAY) if p[0] == R.STOP_RULE
+        ]
+        return params
+
+    asked = stop_params(checkin(1, pain=3, stop=True))
+    assert asked["stop_requested"] and not asked["pain_triggered"]
+    severe = stop_params(checkin(1, pain=3), checkin(2, pain=8))
+    assert severe["pain_triggered"] and not severe["stop_requested"]
+    assert severe["max_pain"] == 8

@@ -374,16 +374,24 @@ def _stop_rule_problems(session):
     triggers = stop_triggers(session)
     if not triggers:
         return []
+    threshold = session.pain_stop_threshold
+    # the check-ins that trigger it by their pain alone
+    by_pain = [c for c in triggers if triggers_stop(_pain_only(c), threshold)]
     return [
         (
             STOP_RULE,
             {
                 "max_pain": max(c.pain_level for c in triggers),
                 "stop_requested": any(c.stop_requested for c in triggers),
-                "threshold": session.pain_stop_threshold,
+                "pain_triggered": bool(by_pain),
+                "threshold": threshold,
             },
         )
     ]
+
+
+def _pain_only(checkin):
+    return replace(checkin, stop_requested=False)
 
 
 def tick_problems(
