@@ -8,10 +8,12 @@ from . import spa_protocol
 from . import spa_protocol_step
 from . import spa_consent
 from . import spa_session
+from . import spa_session_rules
 from . import spa_session_step
 from . import spa_checkin
 from . import calendar_event
 from . import res_company
+from . import res_company_today
 from . import res_config_settings
 from . import res_partner
 from . import spa_session_refusal

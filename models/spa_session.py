@@ -373,43 +373,6 @@ class SpaSession(models.Model):
         for session in self:
             session.checkin_count = counts.get(session._origin, 0)
 
-    @api.depends(
-        "state",
-        "min_checkin_count",
-        "step_ids.state",
-        "step_ids.requires_checkin",
-        "checkin_ids.session_step_id",
-    )
-    def _compute_checkin_requirements(self):
-        """Check-ins the protocol required for what was done, and how many of
-        them are missing (the same count as the completion rule):
-
-        - not started (planned, cancelled): nothing required yet;
-        - in progress, done: at least ``min_checkin_count``, and one after each
-          done step that requires a check-in; missing is the completion rule's
-          shortfall;
-        - stopped: the session ended early, the minimum no longer applies:
-          one after each done step that requires a check-in.
-        """
-        for session in self:
-            if session.state in ("draft", "cancelled"):
-                session.checkin_required_count = 0
-                session.checkin_missing_count = 0
-                continue
-            required_steps = session.step_ids.filtered(
-                lambda s: s.state == "done" and s.requires_checkin
-            )
-            lacking = required_steps - session.checkin_ids.session_step_id
-            if session.state == "stopped":
-                session.checkin_required_count = len(required_steps)
-                session.checkin_missing_count = len(lacking)
-                continue
-            minimum = session.min_checkin_count
-            session.checkin_required_count = max(minimum, len(required_steps))
-            session.checkin_missing_count = max(
-                len(lacking), minimum - len(session.checkin_ids), 0
-            )
-
     @api.depends("step_ids.state")
     def _compute_step_progress(self):
         for session in self:
@@ -417,29 +380,6 @@ class SpaSession(models.Model):
             session.step_done_count = len(
                 session.step_ids.filtered(lambda s: s.state == "done")
             )
-
-    @api.depends(
-        "state",
-        "step_ids.state",
-        "checkin_ids",
-        "consent_id.state",
-        "consent_id.valid_until",
-    )
-    def _compute_completion_blockers(self):
-        problems_by_session = self._completion_problems()
-        for session in self:
-            problems = problems_by_session.get(session.id, [])
-            session.is_stop_triggered = any(
-                code == session_rules.STOP_RULE for code, __ in problems
-            )
-            if session.state != "in_progress":
-                session.completion_blockers = False
-                session.can_complete = False
-                continue
-            session.completion_blockers = (
-                session._format_problems(problems) if problems else False
-            )
-            session.can_complete = not problems
 
     # ------------------------------------------------------------------
     # CRUD guards
@@ -580,151 +520,6 @@ class SpaSession(models.Model):
             )
         return super()._spa_check_write_policy(vals)
 
-    # ------------------------------------------------------------------
-    # Rule facts (gathered in batch)
-    # ------------------------------------------------------------------
-
-    def _rule_facts(self):
-        """Plain facts of each session for ``session_rules``, in a few queries."""
-        # sudo: the rules must see every check-in and step of the session,
-        # whatever the reading user may browse; nothing is returned to them.
-        # with_prefetch(): the lines of all of ``self`` in one query each, even
-        # when ``self`` came through a one2many no longer in cache.
-        sessions_sudo = self.sudo().with_prefetch()
-        steps_by_session = defaultdict(list)
-        for step in sessions_sudo.step_ids:
-            steps_by_session[step.session_id.id].append(
-                session_rules.StepFacts(
-                    id=step.id,
-                    name=step.name,
-                    sequence=step.sequence,
-                    is_mandatory=step.is_mandatory,
-                    requires_checkin=step.requires_checkin,
-                    state=step.state,
-                    qualification_id=step.qualification_id.id or None,
-                    record_kind=step.record_kind,
-                )
-            )
-        checkins_by_session = defaultdict(list)
-        for checkin in sessions_sudo.checkin_ids:
-            checkins_by_session[checkin.session_id.id].append(
-                session_rules.CheckinFacts(
-                    id=checkin.id,
-                    step_id=checkin.session_step_id.id or None,
-                    pain_level=checkin.pain_level,
-                    stop_requested=checkin.stop_requested,
-                )
-            )
-        consent_facts = sessions_sudo.consent_id._to_facts()
-        facts = {}
-        for session in sessions_sudo:
-            facts[session.id] = session_rules.SessionFacts(
-                id=session.id,
-                protocol_id=session.protocol_id.id,
-                state=session.state,
-                min_checkin_count=session.min_checkin_count,
-                pain_stop_threshold=session.pain_stop_threshold,
-                date_start=session.date_start or None,
-                steps=tuple(steps_by_session[session.id]),
-                checkins=tuple(checkins_by_session[session.id]),
-                consent=consent_facts.get(session.consent_id.id),
-                protocol_text_version=session.protocol_id._consent_text_version(),
-                has_therapist=bool(session.therapist_id),
-            )
-        return facts
-
-    def _completion_problems(self):
-        today = fields.Date.context_today(self)
-        facts = self._rule_facts()
-        return {
-            sid: session_rules.completion_problems(f, today) for sid, f in facts.items()
-        }
-
-    def _format_problems(self, problems):
-        """One translated sentence naming every problem."""
-        self.ensure_one()
-        _ = self.env._
-        parts = []
-        for code, params in problems:
-            if code in session_rules.CONSENT_CODES:
-                parts.append(self._format_consent_problem(code, params))
-            elif code == session_rules.NO_THERAPIST:
-                parts.append(_("no therapist assigned"))
-            elif code == session_rules.STEPS_MISSING:
-                names = params["names"]
-                parts.append(
-                    _(
-                        "%(count)s mandatory step(s) not done: %(steps)s",
-                        count=len(names),
-                        steps=", ".join(f"'{n}'" for n in names),
-                    )
-                )
-            elif code == session_rules.CHECKINS_MISSING:
-                items = [_("after '%(step)s'", step=n) for n in params["names"]]
-                extra = params["count"] - len(params["names"])
-                if extra and items:
-                    items.append(_("%(count)s more at any point", count=extra))
-                elif extra:
-                    items.append(_("at any point"))
-                parts.append(
-                    _(
-                        "%(count)s check-in(s) missing: %(items)s",
-                        count=params["count"],
-                        items=", ".join(items),
-                    )
-                )
-            elif code == session_rules.STOP_RULE:
-                if params["stop_requested"]:
-                    parts.append(
-                        _("the client asked to stop: the session must be stopped")
-                    )
-                if params["max_pain"] >= params["threshold"]:
-                    parts.append(
-                        _(
-                            "a check-in reported pain %(pain)s/10 (stop threshold "
-                            "%(threshold)s): "
-                            "the session must be stopped and a healthcare professional "
-                            "recommended",
-                            pain=params["max_pain"],
-                            threshold=params["threshold"],
-                        )
-                    )
-            else:
-                parts.append(code)
-        return "; ".join(parts)
-
-    def _format_consent_problem(self, code, params):
-        _ = self.env._
-        if code == session_rules.NO_CONSENT:
-            return _(
-                "no valid consent of the client for protocol '%(protocol)s'",
-                protocol=self.protocol_id.name,
-            )
-        if code == session_rules.CONSENT_WITHDRAWN:
-            return _("the consent was withdrawn")
-        if code == session_rules.CONSENT_NOT_GIVEN:
-            return _("the consent was not given")
-        if code == session_rules.CONSENT_EXPIRED:
-            return _(
-                "the consent expired (valid until %(date)s)",
-                date=params.get("valid_until") or "-",
-            )
-        if code == session_rules.CONSENT_NOT_COVERING:
-            return _(
-                "the consent does not cover protocol '%(protocol)s'",
-                protocol=self.protocol_id.name,
-            )
-        if code == session_rules.CONSENT_TEXT_CHANGED:
-            return _(
-                "the consent text of protocol '%(protocol)s' changed since the "
-                "client agreed: "
-                "a new consent is needed",
-                protocol=self.protocol_id.name,
-            )
-        if code == session_rules.CONSENT_AFTER_START:
-            return _("the consent was given after the session started")
-        return code
-
     def _raise_problems(self, problems_by_session, header):
         lines = [
             self.env._(
@@ -814,7 +609,7 @@ class SpaSession(models.Model):
         self.flush_recordset()
         self._lock_for_update()
         now = fields.Datetime.now()
-        today = fields.Date.context_today(self)
+        today = self._spa_today_by_session()
         facts = self._rule_facts()
         # sudo: any consent of the client counts, whoever recorded it; the
         # search is narrowed to the clients and protocols of these sessions.
@@ -842,7 +637,7 @@ class SpaSession(models.Model):
             problems, consent = session_rules.start_problems(
                 facts[session.id],
                 by_partner[(session.partner_id.id, session.company_id.id)],
-                today,
+                today[session.id],
                 now,
             )
             if problems:
@@ -919,13 +714,12 @@ class SpaSession(models.Model):
             )
         self.flush_recordset()
         self._lock_for_update()
-        problems = self._completion_problems()
+        facts = self._rule_facts()
         now = fields.Datetime.now()
         for session in self:
-            triggered = any(
-                code == session_rules.STOP_RULE
-                for code, __ in problems.get(session.id, [])
-            )
+            # The check-ins that trigger the stop rule (its one source).
+            triggers = session_rules.stop_triggers(facts[session.id])
+            triggered = bool(triggers)
             vals = {
                 "state": "stopped",
                 "date_done": now,
@@ -936,8 +730,6 @@ class SpaSession(models.Model):
             if triggered:
                 # The stop rule says why: severe pain or the client's request,
                 # whatever reason was picked before the check-in came.
-                facts = session._rule_facts()[session.id]
-                triggers = session_rules.stop_triggers(facts)
                 rule_reason = (
                     "client_request"
                     if any(c.stop_requested for c in triggers)

@@ -16,3 +16,4 @@ from . import test_tablet_api
 from . import test_ui
 from . import test_write_policy
 from . import test_every_path
+from . import test_one_source
