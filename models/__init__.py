@@ -13,7 +13,6 @@ from . import spa_session_step
 from . import spa_checkin
 from . import calendar_event
 from . import res_company
-from . import res_company_today
 from . import res_config_settings
 from . import res_partner
 from . import spa_session_refusal
