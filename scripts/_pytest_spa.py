@@ -9,7 +9,7 @@
   one of them would miss stops the run with a message naming it.
 """
 
-import inspect
+import ast
 import sys
 from pathlib import Path
 
@@ -31,12 +31,17 @@ def _same_suite_both_ways():
     package = sys.modules.get(PACKAGE)
     if package is None:
         raise pytest.UsageError(f"{PACKAGE} was not imported: nothing was collected")
+    # what tests/__init__.py imports, read from its source: by now pytest has
+    # imported every test_*.py itself, which makes each an attribute of the package
+    init = Path(package.__file__)
     imported = {
-        name
-        for name, value in vars(package).items()
-        if inspect.ismodule(value) and name.startswith("test_")
+        alias.name
+        for node in ast.walk(ast.parse(init.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module
+        for alias in node.names
+        if alias.name.startswith("test_")
     }
-    files = {path.stem for path in Path(package.__file__).parent.glob("test_*.py")}
+    files = {path.stem for path in init.parent.glob("test_*.py")}
     if imported != files:
         lines = []
         if files - imported:
