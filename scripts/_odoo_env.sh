@@ -176,7 +176,9 @@ spa_module_state() {
 SPA_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/spa_session_protocol"
 SPA_ODOO_SRC_FAILED=""
 
-spa_sha() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# spa_sha FILE: a short digest of the content only (not the name: a moved archive is
+# the same archive)
+spa_sha() { sha256sum <"$1" | cut -c1-16; }
 
 # spa_lock NAME: serialise set-up steps between concurrent runs sharing the cache
 # (file descriptor 8, released when the calling shell exits or runs spa_unlock).
