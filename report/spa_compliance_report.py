@@ -31,6 +31,29 @@ class SpaComplianceReport(models.Model):
     # are read from the sessions and never written.
     _inherit = ["spa.write.policy.mixin"]
     _auto = False
+    # What the view reads: searched or grouped, the ORM flushes these first
+    # (the consent verdict is a stored compute of the session, written at flush).
+    _depends = {
+        "spa.session": [
+            "create_date",
+            "date_planned",
+            "date_planned_end",
+            "date_start",
+            "date_done",
+            "therapist_id",
+            "protocol_id",
+            "partner_id",
+            "company_id",
+            "state",
+            "referral_recommended",
+            "stop_reason",
+            "checkin_count",
+            "checkin_required_count",
+            "checkin_missing_count",
+            "has_valid_consent",
+        ],
+        "spa.session.refusal": ["session_id"],
+    }
     _order = "date desc, session_id desc"
     _rec_name = "session_id"
 
