@@ -1,6 +1,7 @@
 import hashlib
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from .spa_write_policy_mixin import ROLE_MANAGER
 
@@ -111,6 +112,26 @@ class SpaProtocol(models.Model):
             "The consent validity must be at least one day.",
         ),
     ]
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_used(self):
+        # sudo: any session or consent that relies on the protocol counts.
+        used = self.filtered(
+            lambda p: (
+                p.sudo().session_ids
+                or self.env["spa.consent"]
+                .sudo()
+                .search_count([("protocol_ids", "in", p.ids)], limit=1)
+            )
+        )
+        if used:
+            raise UserError(
+                self.env._(
+                    "%(protocols)s have sessions or consents: archive them instead "
+                    "of deleting them.",
+                    protocols=", ".join(used.mapped("name")),
+                )
+            )
 
     @api.depends("step_ids")
     def _compute_step_count(self):

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from .spa_write_policy_mixin import ROLE_MANAGER
 
@@ -42,3 +43,22 @@ class SpaQualification(models.Model):
         )
         for qualification in self:
             qualification.certification_count = counts.get(qualification, 0)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_used(self):
+        # sudo: steps of every protocol and session count, readable or not.
+        used = self.filtered(
+            lambda q: (
+                self.env["spa.session.step"]
+                .sudo()
+                .search_count([("qualification_id", "=", q.id)], limit=1)
+            )
+        )
+        if used:
+            raise UserError(
+                self.env._(
+                    "%(qualifications)s are required by recorded session steps: "
+                    "archive them instead of deleting them.",
+                    qualifications=", ".join(used.mapped("name")),
+                )
+            )

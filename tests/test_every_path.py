@@ -382,3 +382,13 @@ class TestEveryPath(SpaCommon):
         for user in (self.front_desk, self.env.ref("base.public_user")):
             with self.assertRaises(UserError):
                 self.book(therapist=user)
+
+    def test_used_configuration_is_archived_not_deleted(self):
+        """A protocol or qualification in use is refused with the addon's own
+        message (not the database's foreign-key error)."""
+        self.session_of(self.book())
+        with self.assertRaisesRegex(UserError, "archive them instead"):
+            self.protocol.with_user(self.manager).unlink()
+        with self.assertRaisesRegex(UserError, "archive them instead"):
+            self.qualification.with_user(self.manager).unlink()
+        self.assertTrue(self.protocol.exists())
