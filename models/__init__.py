@@ -5,6 +5,7 @@ from . import spa_protocol
 from . import spa_protocol_step
 from . import spa_consent
 from . import spa_session
+from . import spa_session_tablet
 from . import spa_session_step
 from . import spa_checkin
 from . import calendar_event

@@ -1,6 +1,8 @@
 import hashlib
+import json
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 
 class SpaProtocol(models.Model):
@@ -96,13 +98,57 @@ class SpaProtocol(models.Model):
             protocol.step_count = len(protocol.step_ids)
 
     def _consent_text_version(self):
-        """Fingerprint of the current consent text (in the source language),
-        or None when the protocol has no consent text."""
+        """Fingerprint of the current consent text in every language, or None
+        when the protocol has no consent text.
+
+        Read from the stored value of all languages (translations written
+        through ``update_field_translations`` bypass ``write``), so changing
+        any translation changes the version, as changing the source text
+        does. A translation equal to the source text adds nothing: without
+        translations, the version is the digest of the source text alone.
+        """
         self.ensure_one()
-        text = self.with_context(lang=None).consent_text
-        if not text or not str(text).strip():
+        # A protocol in a form (a new record) is judged by its saved original.
+        return self._consent_text_versions().get(self._origin.id)
+
+    def _consent_text_versions(self):
+        """``{protocol_id: version}`` for the protocols of ``self``, in one
+        query (see :meth:`_consent_text_version`)."""
+        versions = dict.fromkeys(self.ids)
+        if not self.ids:
+            return versions
+        self.flush_recordset(["consent_text"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, consent_text FROM spa_protocol WHERE id IN %s",
+                tuple(self.ids),
+            )
+        )
+        for protocol_id, stored in self.env.cr.fetchall():
+            versions[protocol_id] = self._consent_text_digest(stored)
+        return versions
+
+    @api.model
+    def _consent_text_digest(self, stored):
+        """The version of one stored translated value (``{lang: html}``)."""
+        stored = stored or {}
+        source = stored.get("en_US") or ""
+        if not str(source).strip():
+            # No text in the source language: fall back on any language.
+            source = next((v for v in stored.values() if v and str(v).strip()), "")
+        if not str(source).strip():
             return None
-        return hashlib.sha256(str(text).encode()).hexdigest()
+        translations = {
+            lang: text
+            for lang, text in stored.items()
+            if lang != "en_US" and (text or "") != source
+        }
+        if not translations:
+            return hashlib.sha256(str(source).encode()).hexdigest()
+        payload = json.dumps(
+            {"en_US": source, **translations}, sort_keys=True, ensure_ascii=False
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
 
     def _spa_responsible(self, company):
         """The manager who follows up this protocol's stopped sessions in

@@ -12,4 +12,5 @@ from . import test_compliance_report
 from . import test_reports_pdf
 from . import test_reminders
 from . import test_tablet_api
+from . import test_robustness
 from . import test_ui
