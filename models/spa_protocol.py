@@ -30,6 +30,11 @@ class SpaProtocol(models.Model):
         translate=True,
         help="What the client reads and agrees to. Changing it requires new consents.",
     )
+    consent_text_version = fields.Char(
+        compute="_compute_consent_text_version",
+        help="Fingerprint of the consent text in every language: a consent "
+        "covers the protocol while it agreed to this version.",
+    )
     step_ids = fields.One2many(
         "spa.protocol.step", "protocol_id", string="Steps", copy=True
     )
@@ -97,36 +102,37 @@ class SpaProtocol(models.Model):
         for protocol in self:
             protocol.step_count = len(protocol.step_ids)
 
+    @api.depends("consent_text")
+    def _compute_consent_text_version(self):
+        """One query for the batch, from the stored value of every language
+        (translations written through ``update_field_translations`` bypass
+        ``write`` but mark the field modified, which recomputes this)."""
+        origins = self._origin
+        versions = dict.fromkeys(origins.ids)
+        if origins.ids:
+            origins.flush_recordset(["consent_text"])
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id, consent_text FROM spa_protocol WHERE id IN %s",
+                    tuple(origins.ids),
+                )
+            )
+            for protocol_id, stored in self.env.cr.fetchall():
+                versions[protocol_id] = self._consent_text_digest(stored)
+        for protocol in self:
+            # A protocol in a form (a new record) is judged by its original.
+            protocol.consent_text_version = versions.get(protocol._origin.id) or False
+
     def _consent_text_version(self):
         """Fingerprint of the current consent text in every language, or None
         when the protocol has no consent text.
 
-        Read from the stored value of all languages (translations written
-        through ``update_field_translations`` bypass ``write``), so changing
-        any translation changes the version, as changing the source text
-        does. A translation equal to the source text adds nothing: without
-        translations, the version is the digest of the source text alone.
+        Changing any translation changes the version, as changing the source
+        text does. A translation equal to the source text adds nothing:
+        without translations, the version is the digest of the source text.
         """
         self.ensure_one()
-        # A protocol in a form (a new record) is judged by its saved original.
-        return self._consent_text_versions().get(self._origin.id)
-
-    def _consent_text_versions(self):
-        """``{protocol_id: version}`` for the protocols of ``self``, in one
-        query (see :meth:`_consent_text_version`)."""
-        versions = dict.fromkeys(self.ids)
-        if not self.ids:
-            return versions
-        self.flush_recordset(["consent_text"])
-        self.env.cr.execute(
-            SQL(
-                "SELECT id, consent_text FROM spa_protocol WHERE id IN %s",
-                tuple(self.ids),
-            )
-        )
-        for protocol_id, stored in self.env.cr.fetchall():
-            versions[protocol_id] = self._consent_text_digest(stored)
-        return versions
+        return self.consent_text_version or None
 
     @api.model
     def _consent_text_digest(self, stored):

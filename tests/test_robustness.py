@@ -9,6 +9,8 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
+from lxml import etree
+
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, HttpCase, tagged
@@ -113,7 +115,12 @@ class TestClinicalDetailFrontDesk(SpaCommon):
         self.flush_tracking()
         self.tick(session, "Prepare the client and get consent")
         self.step(session, "Advanced techniques").action_skip("Client has scoliosis")
-        self.checkin(session, pain=8, note="Sharp pain between the shoulder blades")
+        self.checkin(
+            session,
+            pain=8,
+            note="Sharp pain between the shoulder blades",
+            device_at=fields.Datetime.now() - timedelta(minutes=1),
+        )
         session.action_stop(note="Client in pain, sent to a physiotherapist")
         self.flush_tracking()
         self.assertEqual(session.stop_reason, "pain")
@@ -193,15 +200,28 @@ class TestClinicalDetailFrontDesk(SpaCommon):
             arch = Session.get_views([(False, view_type)])["views"][view_type]["arch"]
             for fname in ("stop_reason", "stop_note", "skip_reason", "note"):
                 self.assertNotIn(f'name="{fname}"', arch, (view_type, fname))
+        report = self.env.ref("spa_session_protocol.action_report_session_record")
         # A form as the front desk opens it loads without the clinical fields.
         Form(session)
-        report = self.env.ref("spa_session_protocol.action_report_session_record")
+        # A fresh request (empty cache) of the front desk cannot print it.
+        self.env.invalidate_all()
         with self.assertRaisesRegex(
             (AccessError, QWebException), "not have enough rights"
         ):
             report.with_user(self.front_desk)._render_qweb_html(
                 report.report_name, session.ids
             )
+        # The printed record shows the server's time first, the device's beside.
+        html = report.with_user(self.therapist)._render_qweb_html(
+            report.report_name, session.ids
+        )[0]
+        cell = etree.fromstring(html, etree.HTMLParser()).xpath(
+            "//table[contains(@class, 'o_spa_checkins')]/tbody/tr[1]/td[1]"
+        )[0]
+        self.assertEqual(
+            [el.get("class").split()[-1] for el in cell.xpath("./*[@class]")],
+            ["o_spa_logged_at", "o_spa_device_at"],
+        )
 
     def test_compliance_analysis_is_closed_to_the_front_desk(self):
         session = self.stopped_for_pain()
@@ -261,12 +281,12 @@ class TestCheckinAndSignatureModel(SpaCommon):
 
     def test_empty_uuid_is_no_key(self):
         session = self.started_session()
-        first = self.checkin(session, uuid="")
-        second = self.checkin(session, uuid="   ")
-        self.assertNotEqual(first, second)
-        self.assertFalse(first.uuid)
-        self.assertFalse(second.uuid)
-        self.assertEqual(session.checkin_count, 2)
+        checkins = self.env["spa.checkin"]
+        for key in ("", "", "   "):
+            checkins |= self.checkin(session, uuid=key)
+        self.assertEqual(len(checkins), 3, "an empty key replays nothing")
+        self.assertEqual(checkins.mapped("uuid"), [False] * 3)
+        self.assertEqual(session.checkin_count, 3)
 
     def test_signature_is_a_small_png_or_jpeg(self):
         consent = self.new_consent(method="signature")
