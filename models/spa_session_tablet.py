@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 import pytz
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 
 from .spa_session import POSITIONINGS, THERAPIST_RECORD_FIELDS
 
@@ -30,40 +30,6 @@ RECORD_BOOLEANS = (
 
 class SpaSession(models.Model):
     _inherit = "spa.session"
-
-    # ------------------------------------------------------------------
-    # Text is text (every path: the tablet, RPC, imports)
-    # ------------------------------------------------------------------
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            self._spa_check_text_types(vals)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._spa_check_text_types(vals)
-        return super().write(vals)
-
-    @api.model
-    def _spa_check_text_types(self, vals):
-        """Refuse a value of the wrong type for a text field (a dict or a
-        list would be stored as its repr)."""
-        bad = [
-            fname
-            for fname, value in vals.items()
-            if value
-            and fname in self._fields
-            and self._fields[fname].type in ("char", "text", "html")
-            and not isinstance(value, str)
-        ]
-        if bad:
-            raise ValidationError(
-                self.env._(
-                    "These fields take text: %(fields)s.",
-                    fields=", ".join(self._fields[f].string for f in sorted(bad)),
-                )
-            )
 
     # ------------------------------------------------------------------
     # Reading

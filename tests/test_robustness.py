@@ -269,15 +269,23 @@ class TestCheckinAndSignatureModel(SpaCommon):
 
     def test_note_must_be_text(self):
         session = self.started_session()
-        with self.assertRaisesRegex(ValidationError, "invalid value for Note"):
+        with self.assertRaisesRegex(ValidationError, "Note"):
             self.checkin(session, note={"evil": "payload"})
         checkin = self.checkin(session, note="Fine")
-        with self.assertRaisesRegex(ValidationError, "invalid value for Note"):
+        with self.assertRaisesRegex(ValidationError, "Note"):
             checkin.with_user(self.therapist).write({"note": ["a", "list"]})
         self.assertEqual(checkin.note, "Fine")
-        with self.assertRaisesRegex(ValidationError, "take text"):
+        with self.assertRaisesRegex(ValidationError, "take text: Adjustment Note"):
             session.write({"adjustment_note": {"not": "text"}})
         self.assertFalse(session.adjustment_note)
+        step = self.step(session, "Advanced techniques")
+        with self.assertRaisesRegex(ValidationError, "take text: Skip Reason"):
+            step.write({"skip_reason": {"not": "text"}})
+        self.assertFalse(step.skip_reason)
+        consent = self.new_consent()
+        with self.assertRaisesRegex(ValidationError, "take text: Note"):
+            consent.write({"note": ["not", "text"]})
+        self.assertFalse(consent.note)
 
     def test_empty_uuid_is_no_key(self):
         session = self.started_session()
@@ -426,7 +434,7 @@ class TestTabletSyncRobustness(SpaCommon, HttpCase):
         self.assertIn("not between", results[2]["error"])
         self.assertIn("not a valid date", results[3]["error"])
         self.assertIn("object", results[4]["error"])
-        self.assertIn("invalid value for Note", results[7]["error"])
+        self.assertIn("Note", results[7]["error"])
         self.assertIn("idempotency key", results[13]["error"])
         # Each result answers its own operation, by key.
         self.assertEqual(
