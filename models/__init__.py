@@ -1,4 +1,5 @@
-from . import spa_evidence_mixin
+from . import spa_write_policy_mixin
+from . import ir_attachment
 from . import spa_qualification
 from . import spa_certification
 from . import spa_protocol

@@ -6,6 +6,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools import session_rules
+from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER
 
 _logger = logging.getLogger(__name__)
 
@@ -20,7 +21,23 @@ SESSION_FIELD_OF = {
 
 
 class CalendarEvent(models.Model):
-    _inherit = "calendar.event"
+    _name = "calendar.event"
+    _inherit = ["calendar.event", "spa.write.policy.mixin"]
+
+    # Default-deny for the addon's fields (see spa.write.policy.mixin): the
+    # front desk and managers book (protocol, client, therapist) while the
+    # appointment's session is planned or there is none; the sessions are the
+    # server's (one live session per appointment, _spa_sync_sessions). The
+    # policy state is the live session's state, "none" without one.
+    _spa_guard_own_fields_only = True
+    _spa_create_policy = {
+        ROLE_FRONT_DESK: SPA_EVENT_FIELDS,
+        ROLE_MANAGER: SPA_EVENT_FIELDS,
+    }
+    _spa_write_policy = {
+        ROLE_FRONT_DESK: {"none": SPA_EVENT_FIELDS, "draft": SPA_EVENT_FIELDS},
+        ROLE_MANAGER: {"none": SPA_EVENT_FIELDS, "draft": SPA_EVENT_FIELDS},
+    }
 
     spa_protocol_id = fields.Many2one(
         "spa.protocol",
@@ -145,13 +162,27 @@ class CalendarEvent(models.Model):
         booked._spa_send_consent_links_on_booking()
         return events
 
-    def write(self, vals):
+    def _spa_policy_state(self):
+        # sudo: the appointment's session decides, readable or not.
+        states = {}
+        for event in self.sudo():
+            live = event.spa_session_ids.filtered(lambda s: s.state != "cancelled")
+            states[event.id] = live[-1:].state or "none"
+        return states
+
+    def _spa_check_write_policy(self, vals):
         spa_keys = set(SPA_EVENT_FIELDS) & set(vals)
         if spa_keys:
             self._spa_check_started_unchanged(vals, spa_keys)
+        return super()._spa_check_write_policy(vals)
+
+    def write(self, vals):
+        spa_keys = set(SPA_EVENT_FIELDS) & set(vals)
         if "active" in vals and not vals["active"]:
             self._spa_cancel_sessions()
         res = super().write(vals)
+        if {"start", "stop"} & set(vals):
+            self._spa_sync_times()
         if spa_keys or vals.get("active"):
             self.filtered(
                 lambda e: e.active and e.spa_protocol_id and e.spa_client_id
@@ -185,9 +216,21 @@ class CalendarEvent(models.Model):
         self._spa_cancel_sessions()
 
     def _spa_cancel_sessions(self):
-        # sudo: whoever may delete or archive the appointment cancels its
-        # planned session with it; started sessions are refused inside.
+        # sudo: every session of the appointments, readable or not; inside,
+        # started sessions are refused and the caller's own right to cancel
+        # each planned one is checked (_check_cancel_rights).
         self.sudo().spa_session_ids._action_cancel_for_event()
+
+    def _spa_sync_times(self):
+        """A planned session follows its appointment's times, whoever moved it
+        (the server's copy); started sessions keep theirs."""
+        # sudo: the appointment's session follows whether or not the user who
+        # moved the appointment may read it.
+        for event in self.sudo():
+            planned = event.spa_session_ids.filtered(lambda s: s.state == "draft")
+            times = {"date_planned": event.start, "date_planned_end": event.stop}
+            if planned and planned._spa_changed_fields(times, list(times)):
+                planned._write_server(times)
 
     def _spa_sync_sessions(self):
         """Give each appointment with a protocol and a client exactly one
@@ -205,12 +248,15 @@ class CalendarEvent(models.Model):
                 "partner_id": event.spa_client_id.id,
                 "therapist_id": event.spa_therapist_id.id,
             }
+            times = {"date_planned": event.start, "date_planned_end": event.stop}
             if not live:
-                to_create.append({**vals, "event_id": event.id})
+                to_create.append({**vals, **times, "event_id": event.id})
                 continue
             draft = live.filtered(lambda s: s.state == "draft").with_env(self.env)
             if draft and draft._spa_changed_fields(vals, list(vals)):
                 draft.write(vals)
+            if draft and draft._spa_changed_fields(times, list(times)):
+                draft._write_server(times)
         if to_create:
             # The appointment's own chatter logs the booking: no "created"
             # message per session (one mail.message each, for every booking).

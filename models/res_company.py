@@ -1,8 +1,30 @@
 from odoo import fields, models
 
+from .spa_write_policy_mixin import ROLE_MANAGER, ROLE_SETTINGS
+
+COMPANY_SETTINGS_FIELDS = (
+    "spa_retention_years",
+    "spa_consent_link_on_booking",
+    "spa_consent_link_days",
+)
+
 
 class ResCompany(models.Model):
-    _inherit = "res.company"
+    _name = "res.company"
+    _inherit = ["res.company", "spa.write.policy.mixin"]
+
+    # Default-deny for the addon's fields (see spa.write.policy.mixin): the
+    # settings are the managers' and administrators'; the chain head is the
+    # server's.
+    _spa_guard_own_fields_only = True
+    _spa_create_policy = {
+        ROLE_MANAGER: COMPANY_SETTINGS_FIELDS,
+        ROLE_SETTINGS: COMPANY_SETTINGS_FIELDS,
+    }
+    _spa_write_policy = {
+        ROLE_MANAGER: {"*": COMPANY_SETTINGS_FIELDS},
+        ROLE_SETTINGS: {"*": COMPANY_SETTINGS_FIELDS},
+    }
 
     spa_retention_years = fields.Integer(
         string="Clinical Records Retention (years)",

@@ -1,11 +1,17 @@
 from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
-MANAGER_GROUP = "spa_session_protocol.group_spa_manager"
+from .spa_write_policy_mixin import MANAGER_GROUP, ROLE_MANAGER
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _name = "res.partner"
+    _inherit = ["res.partner", "spa.write.policy.mixin"]
+
+    # Default-deny for the addon's fields (see spa.write.policy.mixin).
+    _spa_guard_own_fields_only = True
+    _spa_create_policy = {ROLE_MANAGER: ("spa_legal_hold",)}
+    _spa_write_policy = {ROLE_MANAGER: {"*": ("spa_legal_hold",)}}
 
     spa_legal_hold = fields.Boolean(
         string="Legal Hold (Spa Records)",

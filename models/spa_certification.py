@@ -3,12 +3,27 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .spa_write_policy_mixin import ROLE_MANAGER
+
+CERTIFICATION_FIELDS = (
+    "user_id",
+    "qualification_id",
+    "date_from",
+    "date_to",
+    "reference",
+)
+
 
 class SpaCertification(models.Model):
     _name = "spa.certification"
     _description = "Spa Therapist Certification"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["spa.write.policy.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "date_to desc, id desc"
+
+    # Default-deny (see spa.write.policy.mixin): managers record them.
+    _spa_create_policy = {ROLE_MANAGER: CERTIFICATION_FIELDS}
+    _spa_write_policy = {ROLE_MANAGER: {"*": CERTIFICATION_FIELDS}}
+    _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
     _rec_names_search = ["user_id", "qualification_id"]
 
     user_id = fields.Many2one(

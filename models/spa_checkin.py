@@ -3,7 +3,23 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from .spa_session import MANAGER_GROUP, THERAPIST_GROUP
+from .spa_write_policy_mixin import (
+    ROLE_MANAGER,
+    ROLE_OWN_THERAPIST,
+    ROLE_THERAPIST,
+    THERAPIST_GROUP,
+)
+
+# What the therapist gives when logging a check-in.
+CHECKIN_INPUT_FIELDS = (
+    "session_id",
+    "session_step_id",
+    "pain_level",
+    "stop_requested",
+    "note",
+    "uuid",
+    "device_at",
+)
 
 # How far a device's clock may drift from the server's (DESIGN "Device time").
 DEVICE_DRIFT_MINUTES = 5
@@ -14,19 +30,21 @@ class SpaCheckin(models.Model):
 
     _name = "spa.checkin"
     _description = "Spa Feedback Check-in"
-    _inherit = ["spa.evidence.mixin"]
+    _inherit = ["spa.write.policy.mixin"]
     _order = "create_date, id"
 
-    _spa_server_fields = ("logged_by_id",)
-    # Once logged, only the note may change (until the session finishes).
-    _spa_immutable_fields = (
-        "session_id",
-        "session_step_id",
-        "pain_level",
-        "stop_requested",
-        "uuid",
-        "device_at",
-    )
+    # Default-deny (see spa.write.policy.mixin): append-only. A check-in is
+    # logged with what the client said; afterwards only its note may change,
+    # by the session's therapist or a manager, until the session finishes.
+    _spa_create_policy = {
+        ROLE_THERAPIST: CHECKIN_INPUT_FIELDS,
+        ROLE_MANAGER: CHECKIN_INPUT_FIELDS,
+    }
+    _spa_write_policy = {
+        ROLE_OWN_THERAPIST: {"in_progress": ("note",)},
+        ROLE_MANAGER: {"in_progress": ("note",)},
+    }
+    _spa_unlink_policy = {}
 
     session_id = fields.Many2one(
         "spa.session", required=True, index=True, ondelete="restrict"
@@ -96,8 +114,6 @@ class SpaCheckin(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         self._check_logger()
-        for vals in vals_list:
-            vals.pop("logged_by_id", None)
         self._check_vals_types(vals_list)
         vals_list, existing = self._split_replays(vals_list)
         self._check_new_vals(vals_list)
@@ -117,8 +133,6 @@ class SpaCheckin(models.Model):
                     )
                 )
         self._check_device_times(vals_list, sessions)
-        for vals in vals_list:
-            vals["logged_by_id"] = self.env.user.id
         created = super().create(vals_list) if vals_list else self.browse()
         return existing | created if existing else created
 
@@ -293,49 +307,18 @@ class SpaCheckin(models.Model):
     # Append-only
     # ------------------------------------------------------------------
 
-    def write(self, vals):
-        self._spa_check_server_vals_write(vals)
-        self._check_vals_types([vals])
-        changed = self._spa_changed_fields(vals, self._spa_immutable_fields)
-        if changed:
-            raise UserError(
-                self.env._(
-                    "A logged check-in cannot be changed (only its note, until the "
-                    "session ends): %(fields)s.",
-                    fields=self._spa_field_labels(changed),
-                )
-            )
-        if "note" in vals:
-            finished = self.filtered(
-                lambda c: c.session_id.state in ("done", "stopped")
-            )
-            if finished and finished._spa_changed_fields(vals, ["note"]):
-                raise UserError(
-                    self.env._(
-                        "The check-ins of a finished session cannot be changed: "
-                        "%(sessions)s.",
-                        sessions=", ".join(finished.session_id.mapped("name")),
-                    )
-                )
-            if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
-                others = self.filtered(
-                    lambda c: (
-                        c.logged_by_id != self.env.user
-                        and c.session_id.therapist_id != self.env.user
-                    )
-                )
-                if others:
-                    raise AccessError(
-                        self.env._(
-                            "You can only annotate check-ins of your own sessions."
-                        )
-                    )
-        return super().write(vals)
+    @api.model
+    def _spa_prepare_create_vals(self, vals_list):
+        vals_list = super()._spa_prepare_create_vals(vals_list)
+        for vals in vals_list:
+            vals["logged_by_id"] = self.env.user.id
+        return vals_list
 
-    def _write_server(self, vals):
-        """Write past the append-only guards: only the server's own duties
-        (anonymising the note after the retention period) go this way."""
-        return super().write(vals)
+    def _spa_policy_state(self):
+        return {checkin.id: checkin.session_id.state for checkin in self}
+
+    def _spa_policy_therapist(self):
+        return {checkin.id: checkin.session_id.therapist_id for checkin in self}
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):

@@ -10,6 +10,20 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 
 from ..tools import session_rules
+from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_THERAPIST
+
+# What the front desk, a therapist or a manager fills in on a draft consent.
+CONSENT_INPUT_FIELDS = (
+    "partner_id",
+    "protocol_ids",
+    "company_id",
+    "method",
+    "signature",
+    "signed_by",
+    "valid_until",
+    "note",
+    "link_expires_on",
+)
 
 # DESIGN "Signatures": PNG or JPEG images of at most 1 MiB.
 SIGNATURE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
@@ -20,7 +34,7 @@ class SpaConsent(models.Model):
     _name = "spa.consent"
     _description = "Spa Client Consent"
     _inherit = [
-        "spa.evidence.mixin",
+        "spa.write.policy.mixin",
         "portal.mixin",
         "mail.thread",
         "mail.activity.mixin",
@@ -28,16 +42,29 @@ class SpaConsent(models.Model):
     _order = "given_at desc, id desc"
     _check_company_auto = True
 
-    _spa_server_fields = (
-        "state",
-        "given_at",
-        "recorded_by_id",
-        "withdrawn_at",
-        "withdrawn_by_id",
-        "consent_text",
-        "consent_text_versions",
-    )
-    _spa_server_defaults = {"state": "draft"}
+    # Default-deny (see spa.write.policy.mixin): a draft consent is filled in
+    # by the front desk, a therapist or a manager; giving and withdrawing are
+    # the actions'; a given consent is evidence: only the reason of a coming
+    # withdrawal may still be noted. Its signature attachment follows (see
+    # ir.attachment).
+    _spa_create_policy = {
+        ROLE_FRONT_DESK: CONSENT_INPUT_FIELDS,
+        ROLE_THERAPIST: CONSENT_INPUT_FIELDS,
+        ROLE_MANAGER: CONSENT_INPUT_FIELDS,
+    }
+    _spa_create_constants = {"state": "draft", "name": "/"}
+    _spa_write_policy = {
+        role: {
+            "draft": (*CONSENT_INPUT_FIELDS, "access_token"),
+            "given": ("withdraw_reason", "access_token"),
+            "withdrawn": ("access_token",),
+        }
+        for role in (ROLE_FRONT_DESK, ROLE_THERAPIST, ROLE_MANAGER)
+    }
+    _spa_unlink_policy = {
+        ROLE_FRONT_DESK: ("draft",),
+        ROLE_MANAGER: ("draft",),
+    }
 
     name = fields.Char(
         string="Reference", required=True, readonly=True, copy=False, default="/"
@@ -159,52 +186,29 @@ class SpaConsent(models.Model):
             if vals.get("state") == "given":
                 vals.pop("state")
                 to_give.append(index)
-        self._spa_check_server_vals_create(vals_list)
-        for vals in vals_list:
-            if vals.get("name", "/") == "/":
-                vals["name"] = (
-                    self.env["ir.sequence"].next_by_code("spa.consent") or "/"
-                )
         consents = super().create(vals_list)
         if to_give:
             consents.browse([consents[i].id for i in to_give]).action_give()
         return consents
 
-    def write(self, vals):
-        self._spa_check_server_vals_write(vals)
-        frozen = self.filtered(lambda c: c.state != "draft")
-        if frozen:
-            changed = frozen._spa_changed_fields(
-                vals, set(vals) - self._spa_technical_fields()
-            )
-            if changed:
-                raise UserError(
-                    self.env._(
-                        "A given or withdrawn consent is evidence and cannot be edited "
-                        "(only withdrawn): "
-                        "%(consents)s. Fields: %(fields)s.",
-                        consents=", ".join(frozen.mapped("display_name")),
-                        fields=self._spa_field_labels(changed),
-                    )
+    @api.model
+    def _spa_prepare_create_vals(self, vals_list):
+        vals_list = super()._spa_prepare_create_vals(vals_list)
+        for vals in vals_list:
+            if vals.get("name", "/") == "/":
+                vals["name"] = (
+                    self.env["ir.sequence"].next_by_code("spa.consent") or "/"
                 )
+        return vals_list
+
+    def write(self, vals):
+        # Before the attachment layer decodes it (an unreadable value would
+        # fail there without a clear message).
         self._spa_check_signature(vals.get("signature"))
         return super().write(vals)
 
-    def _spa_technical_fields(self):
-        """Fields the framework itself writes on any record (chatter,
-        activities), which do not change what the consent proves, and the
-        withdrawal reason while the consent is still given."""
-        technical = set()
-        for mixin in ("mail.thread", "mail.activity.mixin", "portal.mixin"):
-            technical |= set(self.env[mixin]._fields)
-        technical -= {"display_name"}
-        if all(c.state == "given" for c in self):
-            technical.add("withdraw_reason")
-        return technical
-
-    def _write_server(self, vals):
-        """Write fields that only the consent's actions set."""
-        return super().write(vals)
+    def _spa_policy_state(self):
+        return {consent.id: consent.state for consent in self}
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_evidence(self):
@@ -432,7 +436,12 @@ class SpaConsent(models.Model):
         self.ensure_one()
         if self._portal_status() != "sign":
             raise UserError(self.env._("This consent can no longer be signed."))
-        self.write({"method": "signature", "signature": signature, "signed_by": name})
+        # The visitor holds the link's token (checked by the portal route):
+        # the server records what they drew, as the public user or whoever
+        # opened the link.
+        self._write_server(
+            {"method": "signature", "signature": signature, "signed_by": name}
+        )
         self.action_give()
         self.message_post(
             body=self.env._(

@@ -4,11 +4,33 @@ import json
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .spa_write_policy_mixin import ROLE_MANAGER
+
+PROTOCOL_FIELDS = (
+    "name",
+    "code",
+    "sequence",
+    "active",
+    "company_id",
+    "description",
+    "consent_text",
+    "step_ids",
+    "min_checkin_count",
+    "pain_stop_threshold",
+    "consent_validity_days",
+    "responsible_id",
+)
+
 
 class SpaProtocol(models.Model):
     _name = "spa.protocol"
     _description = "Spa Session Protocol"
-    _inherit = ["mail.thread"]
+    _inherit = ["spa.write.policy.mixin", "mail.thread"]
+
+    # Default-deny (see spa.write.policy.mixin): managers configure protocols.
+    _spa_create_policy = {ROLE_MANAGER: PROTOCOL_FIELDS}
+    _spa_write_policy = {ROLE_MANAGER: {"*": PROTOCOL_FIELDS}}
+    _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
     _order = "sequence, name, id"
     _check_company_auto = True
 

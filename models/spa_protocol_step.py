@@ -1,16 +1,36 @@
 from odoo import fields, models
 
+from .spa_write_policy_mixin import ROLE_MANAGER
+
 RECORD_KINDS = [
     ("none", "Nothing"),
     ("positioning", "Client positioning"),
     ("adjustment", "Technique adjustment"),
 ]
 
+STEP_FIELDS = (
+    "protocol_id",
+    "sequence",
+    "name",
+    "instructions",
+    "is_mandatory",
+    "requires_checkin",
+    "qualification_id",
+    "record_kind",
+)
+
 
 class SpaProtocolStep(models.Model):
     _name = "spa.protocol.step"
     _description = "Spa Protocol Step"
+    _inherit = ["spa.write.policy.mixin"]
     _order = "sequence, id"
+
+    # Default-deny (see spa.write.policy.mixin): managers configure the steps;
+    # sessions keep their own copy, so editing a step never changes a record.
+    _spa_create_policy = {ROLE_MANAGER: STEP_FIELDS}
+    _spa_write_policy = {ROLE_MANAGER: {"*": STEP_FIELDS}}
+    _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
 
     protocol_id = fields.Many2one(
         "spa.protocol", required=True, index=True, ondelete="cascade"

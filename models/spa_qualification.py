@@ -1,10 +1,20 @@
 from odoo import fields, models
 
+from .spa_write_policy_mixin import ROLE_MANAGER
+
+QUALIFICATION_FIELDS = ("name", "description", "active")
+
 
 class SpaQualification(models.Model):
     _name = "spa.qualification"
     _description = "Spa Qualification"
+    _inherit = ["spa.write.policy.mixin"]
     _order = "name, id"
+
+    # Default-deny (see spa.write.policy.mixin): managers configure them.
+    _spa_create_policy = {ROLE_MANAGER: QUALIFICATION_FIELDS}
+    _spa_write_policy = {ROLE_MANAGER: {"*": QUALIFICATION_FIELDS}}
+    _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
 
     name = fields.Char(required=True, translate=True)
     description = fields.Text(translate=True)

@@ -3,11 +3,18 @@ from collections import defaultdict
 from dateutil.relativedelta import relativedelta
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools import evidence, session_rules
+from .spa_write_policy_mixin import (
+    MANAGER_GROUP,
+    ROLE_FRONT_DESK,
+    ROLE_MANAGER,
+    ROLE_OWN_THERAPIST,
+    THERAPIST_GROUP,
+)
 
 POSITIONINGS = [
     ("prone_table", "Prone on a massage table"),
@@ -34,45 +41,55 @@ THERAPIST_RECORD_FIELDS = (
     "screening_note",
 )
 
-THERAPIST_GROUP = "spa_session_protocol.group_spa_therapist"
-FRONT_DESK_GROUP = "spa_session_protocol.group_spa_front_desk"
-MANAGER_GROUP = "spa_session_protocol.group_spa_manager"
+# What the session's therapist (or a manager) writes while it runs.
+RUNNING_FIELDS = (*THERAPIST_RECORD_FIELDS, "stop_reason", "stop_note")
+RUNNING_FORM_FIELDS = (*RUNNING_FIELDS, "step_ids", "checkin_ids")
+
+# Reassigning: only while planned, only by the front desk or a manager (the
+# company too: a started session never moves to another company).
+ASSIGNMENT_FIELDS = (
+    "partner_id",
+    "therapist_id",
+    "protocol_id",
+    "event_id",
+    "company_id",
+    "date_planned",
+    "date_planned_end",
+)
 
 
 class SpaSession(models.Model):
     _name = "spa.session"
     _description = "Spa Treatment Session"
-    _inherit = ["spa.evidence.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = ["spa.write.policy.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "date_planned desc, id desc"
     _check_company_auto = True
 
-    _spa_server_fields = (
-        "state",
-        "date_start",
-        "date_done",
-        "consent_id",
-        "referral_recommended",
-        "evidence_hash",
-        "evidence_sequence",
-        "evidence_previous_hash",
-        "evidence_text_digest",
-        "anonymised_at",
-        "started_by_id",
-        "finished_by_id",
-    )
-    _spa_server_defaults = {"state": "draft"}
-    # Reassigning: only while draft, only by the front desk or a manager.
-    # The company too: a started session (and its consent) never moves to
-    # another company, where neither its therapist nor its managers are.
-    _spa_assignment_fields = (
-        "partner_id",
-        "therapist_id",
-        "protocol_id",
-        "event_id",
-        "company_id",
-    )
-    # What the therapist records during the session; frozen once finished.
-    _spa_clinical_fields = (*THERAPIST_RECORD_FIELDS, "stop_reason", "stop_note")
+    # Default-deny (see spa.write.policy.mixin): everything not listed here is
+    # the server's (state, dates of the actions, consent link, snapshots,
+    # counters, evidence, the checklist lines).
+    _spa_create_policy = {
+        ROLE_FRONT_DESK: ASSIGNMENT_FIELDS,
+        ROLE_MANAGER: ASSIGNMENT_FIELDS,
+    }
+    _spa_create_constants = {"state": "draft", "name": "/"}
+    _spa_write_policy = {
+        ROLE_FRONT_DESK: {"draft": ASSIGNMENT_FIELDS},
+        ROLE_MANAGER: {"draft": ASSIGNMENT_FIELDS, "in_progress": RUNNING_FORM_FIELDS},
+        ROLE_OWN_THERAPIST: {"in_progress": RUNNING_FORM_FIELDS},
+    }
+    # Through the session's form: the lines' notes and reasons (each line's
+    # own policy judges the change) and new check-ins (the check-in's create
+    # rules judge them); never a line created, removed or re-linked.
+    _spa_x2many_commands = {
+        "step_ids": (Command.UPDATE,),
+        "checkin_ids": (Command.CREATE, Command.UPDATE),
+    }
+    # A planned session is deleted with its appointment; started ones are evidence.
+    _spa_unlink_policy = {
+        ROLE_FRONT_DESK: ("draft", "cancelled"),
+        ROLE_MANAGER: ("draft", "cancelled"),
+    }
 
     name = fields.Char(
         string="Reference", required=True, readonly=True, copy=False, default="/"
@@ -133,19 +150,10 @@ class SpaSession(models.Model):
         index=True,
         tracking=True,
     )
-    date_planned = fields.Datetime(
-        string="Planned Start",
-        compute="_compute_date_planned",
-        store=True,
-        readonly=False,
-        index=True,
-    )
-    date_planned_end = fields.Datetime(
-        string="Planned End",
-        compute="_compute_date_planned",
-        store=True,
-        readonly=False,
-    )
+    # The appointment's times, copied while the session is planned (see
+    # calendar.event._spa_sync_sessions); once it started they stay as they were.
+    date_planned = fields.Datetime(string="Planned Start", index=True, copy=False)
+    date_planned_end = fields.Datetime(string="Planned End", copy=False)
     date_start = fields.Datetime(string="Started At", readonly=True, copy=False)
     date_done = fields.Datetime(string="Finished At", readonly=True, copy=False)
     started_by_id = fields.Many2one("res.users", readonly=True, copy=False)
@@ -186,14 +194,10 @@ class SpaSession(models.Model):
     pain_stop_threshold = fields.Integer(
         compute="_compute_protocol_snapshot", store=True, readonly=True
     )
+    # The server's copy of the protocol's steps (see _spa_sync_checklist):
+    # nobody creates, deletes or re-links lines; only the step actions change them.
     step_ids = fields.One2many(
-        "spa.session.step",
-        "session_id",
-        string="Checklist",
-        compute="_compute_step_ids",
-        store=True,
-        readonly=False,
-        copy=False,
+        "spa.session.step", "session_id", string="Checklist", copy=False
     )
     checkin_ids = fields.One2many(
         "spa.checkin",
@@ -266,16 +270,50 @@ class SpaSession(models.Model):
         ),
     ]
 
+    def init(self):
+        super().init()
+        # An appointment never holds two live sessions, whatever the path
+        # (the constraint below names them; the index holds under races).
+        self.env.cr.execute(
+            SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS spa_session_event_live_uniq "
+                "ON %s (event_id) WHERE event_id IS NOT NULL AND state != 'cancelled'",
+                SQL.identifier(self._table),
+            )
+        )
+
+    # A cancelled session never comes back to life: only a new link to an
+    # appointment can give it a second live session.
+    @api.constrains("event_id")
+    def _check_one_live_session_per_event(self):
+        events = self.filtered(lambda s: s.event_id and s.state != "cancelled").event_id
+        self._spa_check_events_free(events, 1)
+
+    @api.model
+    def _spa_check_events_free(self, events, allowed):
+        """Refuse when one of ``events`` would hold more than ``allowed`` live
+        sessions (the unique index would refuse it less clearly)."""
+        if not events:
+            return
+        # sudo: every session of the appointments counts, readable or not.
+        counts = self.sudo()._read_group(
+            [("event_id", "in", events.ids), ("state", "!=", "cancelled")],
+            ["event_id"],
+            ["__count"],
+        )
+        doubled = [event for event, count in counts if count > allowed]
+        if doubled:
+            raise ValidationError(
+                self.env._(
+                    "An appointment holds one live session: %(events)s already has "
+                    "one.",
+                    events=", ".join(e.sudo().display_name for e in doubled),
+                )
+            )
+
     # ------------------------------------------------------------------
     # Computes
     # ------------------------------------------------------------------
-
-    @api.depends("event_id.start", "event_id.stop")
-    def _compute_date_planned(self):
-        for session in self:
-            event = session.event_id
-            session.date_planned = event.start or session.date_planned
-            session.date_planned_end = event.stop or session.date_planned_end
 
     @api.depends("protocol_id")
     def _compute_protocol_snapshot(self):
@@ -298,74 +336,24 @@ class SpaSession(models.Model):
             "record_kind": step.record_kind,
         }
 
-    def _spa_insert_checklists(self):
-        """Insert the checklist lines of the stored planned sessions ``self``
-        (which have none) in one INSERT ... SELECT from their protocols' steps.
-
-        The same values as ``_step_line_vals`` in the user's language (the
-        step names are translated like ``step.name`` reads them), without the
-        ORM's per-line cost: a line is a plain copy, created only here, for a
-        planned session, with no server field but its default state; nothing
-        computed is stored on it but its company, given. The protocol, company
-        and steps are read from the cache (a protocol just written is not in
-        the database yet during this flush)."""
-        Step = self.env["spa.protocol.step"]
-        Step.flush_model()
-        lang = self.env.lang or "en_US"
-        now = self.env.cr.now()
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO spa_session_step (
-                    session_id, company_id, protocol_step_id, sequence, name,
-                    instructions, is_mandatory, requires_checkin,
-                    qualification_id, record_kind, state,
-                    create_uid, create_date, write_uid, write_date)
-                SELECT v.session_id, v.company_id, ps.id, ps.sequence,
-                       COALESCE(ps.name->>%(lang)s, ps.name->>'en_US'),
-                       COALESCE(ps.instructions->>%(lang)s,
-                                ps.instructions->>'en_US'),
-                       ps.is_mandatory, ps.requires_checkin, ps.qualification_id,
-                       ps.record_kind, 'todo', %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM unnest(%(sessions)s::int[], %(protocols)s::int[],
-                              %(companies)s::int[])
-                       AS v(session_id, protocol_id, company_id)
-                  JOIN spa_protocol_step ps ON ps.protocol_id = v.protocol_id
-              ORDER BY v.session_id, ps.sequence, ps.id
-                """,
-                lang=lang,
-                uid=self.env.uid,
-                now=now,
-                sessions=self.ids,
-                protocols=[s.protocol_id.id for s in self],
-                companies=[s.company_id.id for s in self],
-            )
-        )
-
-    @api.depends("protocol_id")
-    def _compute_step_ids(self):
-        """Copy the protocol's steps while the session is planned: the
-        checklist is a snapshot, later edits of the protocol do not change it.
-
-        Stored sessions get their lines in one statement for the whole batch
-        (booking 500 appointments inserts their 4,500 lines at once, see
-        ``_spa_insert_checklists``); new records (forms) get
-        ``Command.create`` lines."""
+    def _spa_sync_checklist(self):
+        """Give the planned sessions of ``self`` the checklist of their
+        protocol: the server's copy of its steps, replacing any earlier copy
+        (the protocol changed). One batched create for the whole set (booking
+        500 appointments creates their 4,500 lines at once)."""
         planned = self.filtered(lambda s: s.state == "draft")
-        for session in self - planned:
-            session.step_ids = session.step_ids
-        stored = planned.filtered("id")
-        if stored:
-            stored.step_ids.unlink()
-            stored._spa_insert_checklists()
-            # the lines were inserted in SQL: read them afresh
-            stored.invalidate_recordset(["step_ids"], flush=False)
-        for session in planned - stored:
-            commands = [Command.clear()] if session.step_ids else []
-            session.step_ids = commands + [
-                Command.create(self._step_line_vals(step))
-                for step in session.protocol_id.step_ids
-            ]
+        if not planned:
+            return
+        Line = self.env["spa.session.step"]
+        # sudo: the lines are the server's copy; whoever books or reassigns a
+        # planned session may not create or delete lines themselves.
+        planned.sudo().step_ids._unlink_server()
+        vals_list = [
+            {"session_id": session.id, **self._step_line_vals(step)}
+            for session in planned
+            for step in session.protocol_id.step_ids
+        ]
+        Line.sudo()._create_server(vals_list)
 
     @api.depends("checkin_ids")
     def _compute_checkin_count(self):
@@ -455,11 +443,23 @@ class SpaSession(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        self._spa_check_server_vals_create(vals_list)
+        event_ids = [vals["event_id"] for vals in vals_list if vals.get("event_id")]
+        if len(event_ids) != len(set(event_ids)):
+            raise ValidationError(
+                self.env._("An appointment holds one live session: one per booking.")
+            )
+        self._spa_check_events_free(self.env["calendar.event"].browse(event_ids), 0)
+        sessions = super().create(vals_list)
+        sessions._spa_sync_checklist()
+        return sessions
+
+    @api.model
+    def _spa_prepare_create_vals(self, vals_list):
+        vals_list = super()._spa_prepare_create_vals(vals_list)
         unnamed = [vals for vals in vals_list if vals.get("name", "/") == "/"]
         for vals, name in zip(unnamed, self._spa_next_names(len(unnamed)), strict=True):
             vals["name"] = name
-        return super().create(vals_list)
+        return vals_list
 
     @api.model
     def _spa_next_names(self, count):
@@ -520,70 +520,32 @@ class SpaSession(models.Model):
         ]
 
     def write(self, vals):
-        self._spa_check_server_vals_write(vals)
-        self._check_assignment_change(vals)
-        finished = self.filtered(lambda s: s.state in ("done", "stopped"))
-        if finished:
-            frozen_fields = set(self._spa_clinical_fields) | {
-                "step_ids",
-                "checkin_ids",
-                "company_id",
-            }
-            changed = finished._spa_changed_fields(vals, frozen_fields & set(vals))
-            if changed:
-                raise UserError(
-                    self.env._(
-                        "A finished session is evidence and cannot be edited: "
-                        "%(sessions)s. Fields: %(fields)s.",
-                        sessions=", ".join(finished.mapped("name")),
-                        fields=self._spa_field_labels(changed),
-                    )
-                )
-        return super().write(vals)
+        res = super().write(vals)
+        if "protocol_id" in vals:
+            self._spa_sync_checklist()
+        return res
 
-    def _check_assignment_change(self, vals):
-        changed = self._spa_changed_fields(vals, self._spa_assignment_fields)
-        if not changed:
-            return
+    def _spa_policy_state(self):
+        return {session.id: session.state for session in self}
+
+    def _spa_policy_therapist(self):
+        return {session.id: session.therapist_id for session in self}
+
+    def _spa_check_write_policy(self, vals):
+        # The declaration refuses it too; say plainly why for the assignment.
+        changed = self._spa_changed_fields(vals, ASSIGNMENT_FIELDS)
         started = self.filtered(lambda s: s.state != "draft")
-        if started:
+        if changed and started and started._spa_changed_fields(vals, changed):
             raise UserError(
                 self.env._(
-                    "The client, therapist, protocol and appointment of a session "
-                    "cannot change once it "
-                    "has started or ended: %(sessions)s (%(fields)s).",
+                    "The client, therapist, protocol, appointment, company and planned "
+                    "times of a session cannot change once it has started or ended: "
+                    "%(sessions)s (%(fields)s).",
                     sessions=", ".join(started.mapped("name")),
                     fields=self._spa_field_labels(changed),
                 )
             )
-        user = self.env.user
-        if not self.env.su and not (
-            user.has_group(FRONT_DESK_GROUP) or user.has_group(MANAGER_GROUP)
-        ):
-            raise AccessError(
-                self.env._(
-                    "Only the front desk or a manager can change the client, therapist "
-                    "or protocol of a "
-                    "session (%(fields)s).",
-                    fields=self._spa_field_labels(changed),
-                )
-            )
-
-    def _write_server(self, vals):
-        """Write fields that only the session's actions set."""
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_except_evidence(self):
-        evidence = self.filtered(lambda s: s.state not in ("draft", "cancelled"))
-        if evidence:
-            raise UserError(
-                self.env._(
-                    "Sessions that started are evidence and cannot be deleted: "
-                    "%(sessions)s.",
-                    sessions=", ".join(evidence.mapped("name")),
-                )
-            )
+        return super()._spa_check_write_policy(vals)
 
     # ------------------------------------------------------------------
     # Rule facts (gathered in batch)
@@ -949,10 +911,9 @@ class SpaSession(models.Model):
                     )
                 else:
                     stop_reason = "other"
-            if stop_reason != session.stop_reason:
-                session.write({"stop_reason": stop_reason})
+            vals["stop_reason"] = stop_reason
             if note:
-                session.write({"stop_note": note})
+                vals["stop_note"] = note
             session._write_server(vals)
             if triggered:
                 session.message_post(
@@ -1020,8 +981,24 @@ class SpaSession(models.Model):
     def action_cancel(self):
         label = self.env._("Cancelling")
         self._check_state(["draft"], label)
+        self._check_cancel_rights()
         self._write_server({"state": "cancelled"})
         return True
+
+    def _check_cancel_rights(self):
+        """A planned session is cancelled by the front desk, a manager or its
+        own therapist (not a colleague), whatever path (the appointment too)."""
+        roles = self._spa_record_roles()
+        allowed = {ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_OWN_THERAPIST}
+        refused = self.filtered(lambda s: not roles[s.id] & allowed)
+        if refused:
+            raise AccessError(
+                self.env._(
+                    "Only the front desk, a manager or the session's own therapist can "
+                    "cancel %(sessions)s.",
+                    sessions=", ".join(refused.sudo().mapped("name")),
+                )
+            )
 
     def _action_cancel_for_event(self):
         """Cancel the planned sessions of deleted or archived appointments;
@@ -1036,9 +1013,9 @@ class SpaSession(models.Model):
                     sessions=", ".join(started.mapped("name")),
                 )
             )
-        self.filtered(lambda s: s.state == "draft")._write_server(
-            {"state": "cancelled"}
-        )
+        planned = self.filtered(lambda s: s.state == "draft")
+        planned._check_cancel_rights()
+        planned._write_server({"state": "cancelled"})
 
     def action_open_event(self):
         self.ensure_one()

@@ -3,7 +3,6 @@ import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -31,6 +30,9 @@ class SpaSessionRefusal(models.Model):
 
     _name = "spa.session.refusal"
     _description = "Spa Blocked Session Attempt"
+    # Default-deny (see spa.write.policy.mixin): nothing is declared; the rows
+    # are created by _log_refusals only, never edited or deleted.
+    _inherit = ["spa.write.policy.mixin"]
     _order = "date desc, id desc"
     _rec_name = "session_id"
 
@@ -84,13 +86,6 @@ class SpaSessionRefusal(models.Model):
         help="Identical attempts counted on this row.",
     )
 
-    def write(self, vals):
-        if vals:
-            raise UserError(
-                self.env._("A blocked attempt is a log: it cannot be edited.")
-            )
-        return super().write(vals)
-
     @api.model
     def _log_refusals(self, sessions, problems_by_session):
         """Record the refused attempt of each of ``sessions`` that has problems.
@@ -138,7 +133,7 @@ class SpaSessionRefusal(models.Model):
                 if vals_list:
                     # su: the log is written by the system for whoever was
                     # refused; nobody creates these rows through ORM rights.
-                    self.with_env(self.env(cr=cr, su=True)).create(vals_list)
+                    self.with_env(self.env(cr=cr, su=True))._create_server(vals_list)
         except Exception as exc:  # noqa: BLE001 - the refusal must still reach its user
             _logger.warning(
                 "Could not log the refused attempts on sessions %s: %s",

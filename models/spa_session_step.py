@@ -1,40 +1,39 @@
 from dataclasses import replace
 
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools import session_rules
 from .spa_protocol_step import RECORD_KINDS
-from .spa_session import THERAPIST_GROUP
+from .spa_write_policy_mixin import (
+    ROLE_MANAGER,
+    ROLE_OWN_THERAPIST,
+    THERAPIST_GROUP,
+)
 
 
 class SpaSessionStep(models.Model):
     _name = "spa.session.step"
     _description = "Spa Session Checklist Step"
-    _inherit = ["spa.evidence.mixin"]
+    _inherit = ["spa.write.policy.mixin"]
     _order = "sequence, id"
 
-    _spa_server_fields = ("state", "done_by_id", "done_at")
-    _spa_server_defaults = {"state": "todo"}
-    # A line's copy of its protocol step never changes after creation.
-    _spa_snapshot_fields = (
-        "session_id",
-        "protocol_step_id",
-        "sequence",
-        "name",
-        "instructions",
-        "is_mandatory",
-        "requires_checkin",
-        "qualification_id",
-        "record_kind",
-    )
+    # Default-deny (see spa.write.policy.mixin). The lines are the server's
+    # copy of the protocol (spa.session._spa_sync_checklist): nobody creates,
+    # deletes or re-links them; the step actions tick and skip them. The policy
+    # state is "<session state>/<line state>".
+    _spa_create_policy = {}
+    _spa_write_policy = {
+        ROLE_OWN_THERAPIST: {"in_progress/todo": ("skip_reason",)},
+        ROLE_MANAGER: {"in_progress/todo": ("skip_reason",)},
+    }
+    _spa_unlink_policy = {}
 
     session_id = fields.Many2one(
         "spa.session", required=True, index=True, ondelete="cascade"
     )
-    # precompute: the lines are created while the session's checklist is
-    # computed (during a flush); a company computed later could be left unset
-    # in the database, and the multi-company rule would hide the checklist.
+    # precompute: the company is in the INSERT of the batched create, so the
+    # multi-company rule never sees a line without one.
     company_id = fields.Many2one(
         related="session_id.company_id", store=True, index=True, precompute=True
     )
@@ -65,64 +64,11 @@ class SpaSessionStep(models.Model):
     # CRUD guards
     # ------------------------------------------------------------------
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._spa_check_server_vals_create(vals_list)
-        session_ids = {vals.get("session_id") for vals in vals_list}
-        sessions = self.env["spa.session"].browse([sid for sid in session_ids if sid])
-        not_planned = sessions.filtered(lambda s: s.state != "draft")
-        if not_planned:
-            raise UserError(
-                self.env._(
-                    "Checklist lines can only be added while the session is planned: "
-                    "%(sessions)s.",
-                    sessions=", ".join(not_planned.mapped("name")),
-                )
-            )
-        return super().create(vals_list)
+    def _spa_policy_state(self):
+        return {line.id: f"{line.session_id.state}/{line.state}" for line in self}
 
-    def write(self, vals):
-        self._spa_check_server_vals_write(vals)
-        changed = self._spa_changed_fields(vals, self._spa_snapshot_fields)
-        if changed:
-            raise UserError(
-                self.env._(
-                    "A checklist line keeps what the protocol said when the session "
-                    "was planned; "
-                    "it cannot be changed: %(fields)s.",
-                    fields=self._spa_field_labels(changed),
-                )
-            )
-        if "skip_reason" in vals:
-            frozen = self.filtered(
-                lambda s: s.state != "todo" or s.session_id.state in ("done", "stopped")
-            )
-            if frozen and frozen._spa_changed_fields(vals, ["skip_reason"]):
-                raise UserError(
-                    self.env._(
-                        "The skip reason of a done or skipped step, or of a finished "
-                        "session, cannot change: "
-                        "%(steps)s.",
-                        steps=", ".join(frozen.mapped("name")),
-                    )
-                )
-        return super().write(vals)
-
-    def _write_server(self, vals):
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_except_started(self):
-        started = self.session_id.filtered(lambda s: s.state != "draft")
-        if started:
-            raise UserError(
-                self.env._(
-                    "The checklist of a started or finished session is evidence and "
-                    "cannot be deleted: "
-                    "%(sessions)s.",
-                    sessions=", ".join(started.mapped("name")),
-                )
-            )
+    def _spa_policy_therapist(self):
+        return {line.id: line.session_id.therapist_id for line in self}
 
     # ------------------------------------------------------------------
     # Actions
@@ -225,20 +171,18 @@ class SpaSessionStep(models.Model):
                     "The step cannot be skipped:\n%(errors)s", errors="\n".join(errors)
                 )
             )
+        vals = {
+            "state": "skipped",
+            "done_by_id": self.env.user.id,
+            "done_at": fields.Datetime.now(),
+        }
         if reason:
-            self.write({"skip_reason": reason})
-        self._write_server(
-            {
-                "state": "skipped",
-                "done_by_id": self.env.user.id,
-                "done_at": fields.Datetime.now(),
-            }
-        )
+            vals["skip_reason"] = reason
+        self._write_server(vals)
         return True
 
     def _format_tick_problems(self, problems):
         self.ensure_one()
-        _ = self.env._
         labels = dict(
             self.env["spa.session"]._fields["state"]._description_selection(self.env)
         )
@@ -246,44 +190,49 @@ class SpaSessionStep(models.Model):
         for code, params in problems:
             if code == session_rules.STEP_NOT_IN_PROGRESS:
                 parts.append(
-                    _(
+                    self.env._(
                         "the session is not in progress (%(state)s)",
                         state=labels.get(params["state"]),
                     )
                 )
             elif code == session_rules.STEP_NOT_TODO:
-                parts.append(_("the step is already done or skipped"))
+                parts.append(self.env._("the step is already done or skipped"))
             elif code == session_rules.STEP_OUT_OF_ORDER:
                 parts.append(
-                    _(
+                    self.env._(
                         "do the earlier mandatory steps first: %(steps)s",
                         steps=", ".join(f"'{n}'" for n in params["names"]),
                     )
                 )
             elif code == session_rules.STEP_NOT_QUALIFIED:
                 parts.append(
-                    _(
+                    self.env._(
                         "it requires a valid certification for '%(qualification)s', "
                         "which you do not hold today",
                         qualification=self.qualification_id.name,
                     )
                 )
             elif code == session_rules.STEP_NEEDS_POSITIONING:
-                parts.append(_("record the client's positioning first"))
+                parts.append(self.env._("record the client's positioning first"))
             elif code == session_rules.STEP_NEEDS_ADJUSTMENT:
                 parts.append(
-                    _(
+                    self.env._(
                         "record the technique adjustment first (angle, direction or "
                         "lighter pressure)"
                     )
                 )
             elif code == session_rules.STOP_RULE:
                 parts.append(
-                    _("a check-in triggered the stop rule: the session must be stopped")
+                    self.env._(
+                        "a check-in triggered the stop rule: "
+                        "the session must be stopped"
+                    )
                 )
             else:
                 parts.append(code)
-        return _("'%(step)s': %(problems)s", step=self.name, problems="; ".join(parts))
+        return self.env._(
+            "'%(step)s': %(problems)s", step=self.name, problems="; ".join(parts)
+        )
 
 
 def _replace_step(session_facts, step_id, state):

@@ -27,6 +27,9 @@ class SpaComplianceReport(models.Model):
 
     _name = "spa.compliance.report"
     _description = "Spa Compliance Analysis"
+    # Default-deny (see spa.write.policy.mixin): nothing is declared, the rows
+    # are read from the sessions and never written.
+    _inherit = ["spa.write.policy.mixin"]
     _auto = False
     _order = "date desc, session_id desc"
     _rec_name = "session_id"

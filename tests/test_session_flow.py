@@ -235,9 +235,9 @@ class TestSessionFlow(SpaCommon):
         self.assertEqual(checkin.logged_by_id, self.therapist)
         checkin.note = "slight tension"
         for vals in ({"pain_level": 2}, {"stop_requested": True}):
-            with self.assertRaisesRegex(UserError, "cannot be changed"):
+            with self.assertRaisesRegex(UserError, "You cannot change"):
                 checkin.write(vals)
-            with self.assertRaisesRegex(UserError, "cannot be changed"):
+            with self.assertRaisesRegex(UserError, "You cannot change"):
                 checkin.sudo().write(vals)
         with self.assertRaisesRegex(UserError, "never deleted"):
             checkin.sudo().unlink()

@@ -1,0 +1,269 @@
+"""Regression tests of the paths a hostile reviewer found open (the write
+policy's side of it): stored fields outside the old server list, reshaped
+checklists, evidence kept in attachments, lines hidden by their company, the
+appointment as a side door. Each is tried as the reviewer did: over JSON-RPC
+where they did, else through the ORM as the role."""
+
+import base64
+import json
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.exceptions import UserError
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from .common import SpaCommon
+
+PNG = base64.b64encode(
+    base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGA"
+        "WjR9awAAAABJRU5ErkJggg=="
+    )
+)
+# AccessError and ValidationError are UserErrors: any refusal.
+
+
+@tagged("post_install", "-at_install", "spa_security")
+class TestEveryPathRpc(HttpCase, SpaCommon):
+    def call_kw(self, login, model, method, args, kwargs=None):
+        self.authenticate(login, login)
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "method": "call",
+                "id": 1,
+                "params": {
+                    "model": model,
+                    "method": method,
+                    "args": args,
+                    "kwargs": kwargs or {},
+                },
+            }
+        )
+        with mute_logger("odoo.http"):
+            response = self.url_open(
+                "/web/dataset/call_kw",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+        self.assertEqual(response.status_code, 200)
+        return response.json()
+
+    def assert_refused(self, answer, label):
+        self.assertNotIn("result", answer, f"{label}: accepted")
+        self.assertIn(
+            answer["error"]["data"]["name"],
+            ("odoo.exceptions.AccessError", "odoo.exceptions.UserError"),
+            label,
+        )
+
+    def test_therapist_cannot_forge_the_stop_rule_snapshot(self):
+        """Finding 1: pain_stop_threshold = 11 and min_checkin_count = 0 on
+        their own running session, then a pain-9 session completed."""
+        session = self.started_session()
+        for fname, value in (
+            ("pain_stop_threshold", 11),
+            ("min_checkin_count", 0),
+            ("checkin_missing_count", 0),
+            ("checkin_required_count", 0),
+            ("date_planned", fields.Datetime.to_string(fields.Datetime.now())),
+        ):
+            answer = self.call_kw(
+                "spa_th", "spa.session", "write", [[session.id], {fname: value}]
+            )
+            self.assert_refused(answer, fname)
+        session.invalidate_recordset()
+        self.assertEqual(session.pain_stop_threshold, self.protocol.pain_stop_threshold)
+        self.assertEqual(session.min_checkin_count, self.protocol.min_checkin_count)
+
+    def test_front_desk_cannot_forge_a_planned_session(self):
+        session = self.session_of(self.book())
+        for fname, value in (("pain_stop_threshold", 11), ("min_checkin_count", 0)):
+            answer = self.call_kw(
+                "spa_fd", "spa.session", "write", [[session.id], {fname: value}]
+            )
+            self.assert_refused(answer, fname)
+
+    def test_appointment_cannot_get_a_second_session(self):
+        """Finding 5: calendar.event.write spa_session_ids Command.create."""
+        event = self.book()
+        answer = self.call_kw(
+            "spa_fd",
+            "calendar.event",
+            "write",
+            [
+                [event.id],
+                {
+                    "spa_session_ids": [
+                        Command.create(
+                            {
+                                "partner_id": self.client.id,
+                                "protocol_id": self.protocol.id,
+                                "therapist_id": self.therapist.id,
+                            }
+                        )
+                    ]
+                },
+            ],
+        )
+        self.assert_refused(answer, "spa_session_ids")
+        self.assertEqual(len(self.session_of(event)), 1)
+
+
+@tagged("post_install", "-at_install", "spa_security")
+class TestEveryPath(SpaCommon):
+    def test_session_created_with_its_own_checklist_is_refused(self):
+        """Finding 2: the front desk created a session with one line "Say
+        hello", which then completed done."""
+        Session = self.env["spa.session"].with_user(self.front_desk)
+        with self.assertRaises(UserError):
+            Session.create(
+                {
+                    "partner_id": self.client.id,
+                    "protocol_id": self.protocol.id,
+                    "therapist_id": self.therapist.id,
+                    "step_ids": [Command.create({"name": "Say hello"})],
+                }
+            )
+        session = Session.create(
+            {
+                "partner_id": self.client.id,
+                "protocol_id": self.protocol.id,
+                "therapist_id": self.therapist.id,
+            }
+        )
+        self.assertEqual(
+            session.step_ids.mapped("name"), self.protocol.step_ids.mapped("name")
+        )
+
+    def test_planned_checklist_cannot_lose_mandatory_lines_or_a_qualification(self):
+        """Finding 2: unlinking the mandatory lines of a planned session and
+        adding a copy of the qualified step without its qualification."""
+        session = self.session_of(self.book()).with_user(self.front_desk)
+        mandatory = session.step_ids.filtered("is_mandatory")
+        qualified = session.step_ids.filtered("qualification_id")
+        with self.assertRaises(UserError):
+            mandatory.unlink()
+        with self.assertRaises(UserError):
+            session.write({"step_ids": [Command.unlink(mandatory[0].id)]})
+        with self.assertRaises(UserError):
+            session.write(
+                {
+                    "step_ids": [
+                        Command.create(
+                            {"name": qualified.name, "sequence": qualified.sequence}
+                        )
+                    ]
+                }
+            )
+        with self.assertRaises(UserError):
+            qualified.write({"qualification_id": False})
+        self.assertEqual(len(session.step_ids), len(self.protocol.step_ids))
+        self.assertTrue(session.step_ids.filtered("qualification_id"))
+
+    def test_given_signature_cannot_be_replaced_or_deleted(self):
+        """Finding 3: ir.attachment.write by the front desk, unlink by a
+        therapist."""
+        consent = self.new_consent(method="signature", signature=PNG)
+        consent.action_give()
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "spa.consent"),
+                    ("res_id", "=", consent.id),
+                    ("res_field", "=", "signature"),
+                ]
+            )
+        )
+        self.assertEqual(len(attachment), 1)
+        forged = base64.b64encode(b"\x89PNG\r\n\x1a\n forged")
+        with self.assertRaises(UserError):
+            attachment.with_user(self.front_desk).write({"datas": forged})
+        with self.assertRaises(UserError):
+            attachment.with_user(self.front_desk).sudo().write({"datas": forged})
+        with self.assertRaises(UserError):
+            attachment.with_user(self.therapist).sudo().unlink()
+        with self.assertRaises(UserError):
+            consent.with_user(self.front_desk).write({"signature": forged})
+        self.assertEqual(consent.sudo().signature, PNG)
+
+    def test_finished_session_lines_keep_their_company(self):
+        """Finding 4: company_id = False on a check-in of a stopped session
+        hid the pain-9 row from the manager and the printed record."""
+        session = self.started_session()
+        session.write({"positioning": "prone_table"})
+        self.tick(session, *self.MANDATORY[:5])
+        checkin = self.checkin(session, "Stabilise and apply pressure", pain=9)
+        session.action_stop()
+        for user in (self.therapist, self.manager):
+            with self.assertRaises(UserError):
+                checkin.with_user(user).sudo().write({"company_id": False})
+            with self.assertRaises(UserError):
+                session.step_ids[:1].with_user(user).sudo().write({"company_id": False})
+        self.assertIn(checkin, session.with_user(self.manager).checkin_ids)
+
+    def test_one_live_session_per_appointment_on_every_path(self):
+        """Finding 5: a second live session through spa.session.create."""
+        event = self.book()
+        with self.assertRaises(UserError):
+            self.env["spa.session"].with_user(self.front_desk).create(
+                {
+                    "partner_id": self.client2.id,
+                    "protocol_id": self.protocol.id,
+                    "therapist_id": self.therapist.id,
+                    "event_id": event.id,
+                }
+            )
+        self.assertEqual(len(self.session_of(event)), 1)
+
+    def test_colleague_cannot_cancel_through_the_appointment(self):
+        event = self.book(therapist=self.therapist)
+        session = self.session_of(event)
+        with self.assertRaises(UserError):
+            session.with_user(self.therapist2).sudo().action_cancel()
+        event_as_colleague = event.with_user(self.therapist2).sudo()
+        with self.assertRaises(UserError):
+            event_as_colleague.action_archive()
+        self.assertEqual(session.state, "draft")
+
+    def test_started_session_keeps_its_planned_times(self):
+        event = self.book()
+        session = self.session_of(event)
+        planned = session.date_planned
+        self.give_consent()
+        session.with_user(self.therapist).action_start()
+        event.with_user(self.front_desk).write(
+            {
+                "start": event.start + timedelta(days=2),
+                "stop": event.stop + timedelta(days=2),
+            }
+        )
+        session.invalidate_recordset()
+        self.assertEqual(session.date_planned, planned)
+
+    def test_therapist_notes_lines_through_the_session_form(self):
+        """The declared path stays open: the session's form edits a line's
+        skip reason and logs a check-in, judged by the lines' own policy."""
+        session = self.started_session()
+        line = self.step(session, "Advanced techniques")
+        session.write(
+            {
+                "step_ids": [Command.update(line.id, {"skip_reason": "Not today"})],
+                "checkin_ids": [Command.create({"pain_level": 2})],
+            }
+        )
+        self.assertEqual(line.skip_reason, "Not today")
+        self.assertEqual(session.checkin_count, 1)
+        # ...but a line's copy of the protocol stays as it was.
+        with self.assertRaises(UserError):
+            session.write(
+                {"step_ids": [Command.update(line.id, {"qualification_id": False})]}
+            )
+        with self.assertRaises(UserError):
+            session.with_user(self.therapist2).sudo().write(
+                {"step_ids": [Command.update(line.id, {"skip_reason": "forged"})]}
+            )
+        self.assertEqual(line.skip_reason, "Not today")
