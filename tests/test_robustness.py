@@ -459,6 +459,32 @@ class TestTabletSyncRobustness(SpaCommon, HttpCase):
         self.assertEqual(error["name"], "odoo.exceptions.ValidationError")
         self.assertIn("as a list", error["message"])
 
+    def test_other_routes_refuse_malformed_input_as_data(self):
+        base = f"/spa/tablet/session/{self.spa_session.id}"
+        for route, params in (
+            (f"{base}/action", {"action": "stop", "reason": {"x": 1}}),
+            (f"{base}/action", {"action": ["stop"]}),
+            ("/spa/tablet/consent_info", {"session_id": "1 OR 1=1"}),
+            ("/spa/tablet/consent_info", {"event_id": {"id": 1}}),
+            (
+                "/spa/tablet/consent",
+                {"session_id": 2**40, "signature": PNG_B64, "signed_by": "X"},
+            ),
+            (
+                "/spa/tablet/consent",
+                {
+                    "session_id": self.spa_session.id,
+                    "signature": PNG_B64,
+                    "signed_by": ["X"],
+                },
+            ),
+        ):
+            with self.subTest(route=route, params=params):
+                result = self.make_jsonrpc_request(route, params)
+                self.assertFalse(result["ok"], result)
+                self.assertTrue(result["error"])
+        self.assertEqual(self.spa_session.state, "in_progress")
+
     def test_long_queue_is_answered_in_parts(self):
         ops = [self.op("checkin", pain_level=1) for __ in range(201)]
         results = self.sync(ops)
