@@ -87,8 +87,18 @@ class CalendarEvent(models.Model):
             event.spa_session_id = (live or sessions)[-1:]
             event.spa_session_state = event.spa_session_id.state
 
-    @api.depends("spa_client_id", "spa_protocol_id", "start")
+    @api.depends(
+        "spa_client_id",
+        "spa_protocol_id",
+        "spa_session_ids.state",
+        "spa_session_ids.consent_id",
+        "spa_session_ids.company_id",
+    )
     def _compute_spa_consent_status(self):
+        """What the server would decide now (``session_rules.badge_status``):
+        for a session not started yet, whether ``action_start`` finds a
+        consent of the client (same company, same rule); for a started one,
+        whether the consent it relied on still lets it complete."""
         events = self.filtered(lambda e: e.spa_client_id and e.spa_protocol_id)
         (self - events).spa_consent_status = False
         if not events:
@@ -110,45 +120,32 @@ class CalendarEvent(models.Model):
         by_partner = defaultdict(list)
         for consent in consents_sudo:
             by_partner[consent.partner_id.id].append(facts[consent.id])
-        today = fields.Date.context_today(self)
+        # (an appointment edited in a form is a new record: its session is
+        # the stored one)
+        session_facts = events.spa_session_id._origin._rule_facts()
+        companies = events.mapped(lambda e: e._spa_consent_company())
+        today = companies._spa_today_by_company()
+        now = fields.Datetime.now()
         for event in events:
-            session = event.spa_session_id
-            if session.consent_id:
-                # A started session relies on the consent it linked.
-                candidates = list(session.consent_id.sudo()._to_facts().values())
-            else:
-                candidates = by_partner[event.spa_client_id.id]
+            session = event.spa_session_id._origin
+            company = event._spa_consent_company()
             protocol = event.spa_protocol_id
-            version = protocol._consent_text_version()
-            usable = session_rules.best_consent(
-                candidates, protocol.id, today, None, version
-            )
-            if usable:
-                event.spa_consent_status = "valid"
-                continue
-            relevant = [
-                c
-                for c in candidates
-                if protocol.id in c.protocol_ids and c.state != "draft"
-            ]
-            if not relevant:
-                event.spa_consent_status = "missing"
-                continue
-            latest = max(relevant, key=lambda c: (c.given_at, c.id))
-            problems = {
-                code
-                for code, __ in session_rules.consent_problems(
-                    latest, protocol.id, today, None, version
-                )
-            }
-            if session_rules.CONSENT_WITHDRAWN in problems:
-                event.spa_consent_status = "withdrawn"
-            elif session_rules.CONSENT_TEXT_CHANGED in problems:
-                event.spa_consent_status = "reconsent"
-            elif session_rules.CONSENT_EXPIRED in problems:
-                event.spa_consent_status = "expired"
+            if session.id in session_facts and session.protocol_id == protocol:
+                situation = session_facts[session.id]
             else:
-                event.spa_consent_status = "missing"
+                # No session yet (a new appointment): the one it would get.
+                situation = session_rules.SessionFacts(
+                    id=0,
+                    protocol_id=protocol.id,
+                    state="draft",
+                    min_checkin_count=protocol.min_checkin_count,
+                    pain_stop_threshold=protocol.pain_stop_threshold,
+                    protocol_text_version=protocol._consent_text_version(),
+                    company_id=company.id,
+                )
+            event.spa_consent_status = session_rules.badge_status(
+                situation, by_partner[event.spa_client_id.id], today[company.id], now
+            )
 
     # ------------------------------------------------------------------
     # Booking: one session per appointment
@@ -223,11 +220,19 @@ class CalendarEvent(models.Model):
 
     def _spa_sync_times(self):
         """A planned session follows its appointment's times, whoever moved it
-        (the server's copy); started sessions keep theirs."""
+        (the server's copy); started sessions keep theirs, and so does one whose
+        planned end has passed undocumented (moving the appointment afterwards
+        does not take it out of the compliance figures)."""
+        now = fields.Datetime.now()
         # sudo: the appointment's session follows whether or not the user who
         # moved the appointment may read it.
         for event in self.sudo():
-            planned = event.spa_session_ids.filtered(lambda s: s.state == "draft")
+            planned = event.spa_session_ids.filtered(
+                lambda s: (
+                    s.state == "draft"
+                    and not (s.date_planned_end and s.date_planned_end < now)
+                )
+            )
             times = {"date_planned": event.start, "date_planned_end": event.stop}
             if planned and planned._spa_changed_fields(times, list(times)):
                 planned._write_server(times)
@@ -236,6 +241,7 @@ class CalendarEvent(models.Model):
         """Give each appointment with a protocol and a client exactly one
         live session, and let a planned one follow the appointment."""
         Session = self.env["spa.session"]
+        now = fields.Datetime.now()
         to_create = []
         for event in self:
             # sudo: an appointment's session exists whether or not the writing
@@ -254,7 +260,10 @@ class CalendarEvent(models.Model):
                 continue
             draft = live.filtered(lambda s: s.state == "draft").with_env(self.env)
             if draft and draft._spa_changed_fields(vals, list(vals)):
-                draft.write(vals)
+                draft._write_server(vals)
+            draft = draft.filtered(
+                lambda s: not (s.date_planned_end and s.date_planned_end < now)
+            )
             if draft and draft._spa_changed_fields(times, list(times)):
                 draft._write_server(times)
         if to_create:
@@ -417,7 +426,7 @@ class CalendarEvent(models.Model):
             return session_rules.best_consent(
                 by_client[(session.partner_id.id, session.company_id.id)],
                 session.protocol_id.id,
-                fields.Date.context_today(self, session.event_id.start),
+                session.company_id._spa_date_of(session.event_id.start),
                 None,
                 versions[session.protocol_id.id],
             )

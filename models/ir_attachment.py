@@ -1,4 +1,5 @@
 from odoo import api, models
+from odoo.exceptions import ValidationError
 
 from .spa_write_policy_mixin import is_server_granted
 
@@ -16,14 +17,29 @@ class IrAttachment(models.Model):
         created, changed or deleted; refuse those the record's policy refuses."""
         by_record = {}
         for res_model, res_id, res_field in items:
-            if not (res_model and res_id and res_field) or res_model not in self.env:
+            if not (res_model and res_field) or res_model not in self.env:
                 continue
             Model = self.env[res_model]
             if not isinstance(Model, self.env.registry["spa.write.policy.mixin"]):
                 continue
             if res_field not in Model._spa_guarded_fields():
                 continue
-            by_record.setdefault((res_model, res_field), set()).add(res_id)
+            # The id as the ORM will store it (a caller may send "4").
+            try:
+                record_id = int(res_id or 0)
+            except (TypeError, ValueError):
+                record_id = 0
+            if record_id <= 0:
+                raise ValidationError(
+                    self.env._(
+                        "The file of %(field)s belongs to one record of %(model)s: "
+                        "%(res_id)r is not one.",
+                        field=Model._fields[res_field]._description_string(self.env),
+                        model=Model._description,
+                        res_id=res_id,
+                    )
+                )
+            by_record.setdefault((res_model, res_field), set()).add(record_id)
         for (res_model, res_field), ids in by_record.items():
             records = self.env[res_model].browse(ids).exists()
             if not records or is_server_granted(records, {res_field}, "write"):
@@ -37,18 +53,54 @@ class IrAttachment(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        self._spa_guard_field_values(
-            [
-                (vals.get("res_model"), vals.get("res_id"), vals.get("res_field"))
-                for vals in vals_list
-            ]
-        )
+        items = [
+            (vals.get("res_model"), vals.get("res_id"), vals.get("res_field"))
+            for vals in vals_list
+        ]
+        self._spa_guard_field_values(items)
+        self._spa_guard_single_file(items)
         return super().create(vals_list)
+
+    @api.model
+    def _spa_guard_single_file(self, items):
+        """A guarded binary field has one file: a second one beside it (which
+        of the two "is" the signature?) is refused, even where the field may
+        be written (the ORM replaces the file in place)."""
+        keys = {
+            (res_model, int(res_id), res_field)
+            for res_model, res_id, res_field in items
+            if res_model
+            and res_field
+            and res_model in self.env
+            and isinstance(
+                self.env[res_model], self.env.registry["spa.write.policy.mixin"]
+            )
+            and res_field in self.env[res_model]._spa_guarded_fields()
+        }
+        for res_model, res_id, res_field in keys:
+            # sudo: field attachments are hidden from search; count them all.
+            count = self.sudo().search_count(
+                [
+                    ("res_model", "=", res_model),
+                    ("res_id", "=", res_id),
+                    ("res_field", "=", res_field),
+                ]
+            )
+            if count:
+                Model = self.env[res_model]
+                raise ValidationError(
+                    self.env._(
+                        "%(record)s already has its %(field)s file; write the field "
+                        "itself to replace it.",
+                        record=Model.browse(res_id).sudo().display_name,
+                        field=Model._fields[res_field]._description_string(self.env),
+                    )
+                )
 
     def write(self, vals):
         items = self._spa_field_items()
         if {"res_model", "res_id", "res_field"} & set(vals):
-            items += [
+            moved = [
                 (
                     vals.get("res_model", a.res_model),
                     vals.get("res_id", a.res_id),
@@ -56,6 +108,8 @@ class IrAttachment(models.Model):
                 )
                 for a in self.sudo()
             ]
+            self._spa_guard_field_values(moved)
+            self._spa_guard_single_file(moved)
         self._spa_guard_field_values(items)
         return super().write(vals)
 

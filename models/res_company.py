@@ -1,3 +1,5 @@
+import pytz
+
 from odoo import fields, models
 
 from .spa_write_policy_mixin import ROLE_MANAGER, ROLE_SETTINGS
@@ -53,6 +55,13 @@ class ResCompany(models.Model):
         copy=False,
         help="Place of the company's last finished session in its evidence chain.",
     )
+    spa_evidence_head_hash = fields.Char(
+        string="Last Evidence Hash",
+        readonly=True,
+        copy=False,
+        help="Evidence hash of the company's last finished session (the chain "
+        "head): removing the last sessions of the chain is found against it.",
+    )
 
     _sql_constraints = [
         (
@@ -66,3 +75,35 @@ class ResCompany(models.Model):
             "A consent link must stay valid at least one day.",
         ),
     ]
+
+    # ------------------------------------------------------------------
+    # Today is the company's day: the validity of consents, certifications
+    # and intakes is judged on the date in the company's time zone (its
+    # working calendar's, else UTC), never in the caller's context.
+    # ------------------------------------------------------------------
+
+    def _spa_tz(self):
+        """The company's time zone: its working calendar's, else UTC."""
+        self.ensure_one()
+        # sudo: the time zone of the company's calendar is no secret; a portal
+        # or public visitor (signing a consent) may not read the calendar.
+        tz = self.sudo().resource_calendar_id.tz
+        try:
+            return pytz.timezone(tz or "UTC")
+        except pytz.UnknownTimeZoneError:
+            return pytz.utc
+
+    def _spa_date_of(self, moment):
+        """The company's date of ``moment`` (a naive UTC datetime)."""
+        self.ensure_one()
+        if not moment:
+            return None
+        return pytz.utc.localize(moment).astimezone(self._spa_tz()).date()
+
+    def _spa_today(self):
+        """Today in the company's time zone."""
+        return self._spa_date_of(fields.Datetime.now())
+
+    def _spa_today_by_company(self):
+        """``{company id: today}`` for the companies of ``self``."""
+        return {company.id: company._spa_today() for company in self}

@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools import session_rules
 from .spa_write_policy_mixin import ROLE_MANAGER
 
 CERTIFICATION_FIELDS = (
@@ -44,7 +45,7 @@ class SpaCertification(models.Model):
     date_from = fields.Date(
         string="Valid From",
         required=True,
-        default=fields.Date.context_today,
+        default=lambda self: self.env.company._spa_today(),
         tracking=True,
     )
     date_to = fields.Date(
@@ -74,14 +75,17 @@ class SpaCertification(models.Model):
 
     @api.depends("date_from", "date_to")
     def _compute_is_valid_today(self):
-        today = fields.Date.context_today(self)
+        # Today is the company's day, never the caller's time zone.
+        today = self.env.company._spa_today()
         for cert in self:
             cert.is_valid_today = cert._is_valid_on(today)
 
     def _search_is_valid_today(self, operator, value):
         if operator not in ("=", "!="):
             raise ValidationError(self.env._("Unsupported search on validity."))
-        today = fields.Date.context_today(self)
+        # The domain form of ``session_rules.is_valid_on`` (searching needs
+        # SQL); ``_qualified_pairs``, which decides a tick, asks the rule.
+        today = self.env.company._spa_today()
         domain = [
             ("date_from", "<=", today),
             "|",
@@ -93,26 +97,29 @@ class SpaCertification(models.Model):
 
     def _is_valid_on(self, day):
         self.ensure_one()
-        return self.date_from <= day and (not self.date_to or self.date_to >= day)
+        return session_rules.is_valid_on(
+            self.date_from or None, self.date_to or None, day
+        )
 
     @api.model
     def _qualified_pairs(self, users, qualifications, day):
-        """Set of ``(user_id, qualification_id)`` certified on ``day``, in one query."""
+        """Set of ``(user_id, qualification_id)`` certified on ``day`` (the
+        company's day of the tick), in one query."""
         if not users or not qualifications:
             return set()
-        # A therapist may not read every certification; the check itself must
-        # see them all to be right.
+        # sudo: a therapist may not read every certification; the check
+        # itself must see them all to be right.
         certs_sudo = self.sudo().search(
             [
                 ("user_id", "in", users.ids),
                 ("qualification_id", "in", qualifications.ids),
-                ("date_from", "<=", day),
-                "|",
-                ("date_to", "=", False),
-                ("date_to", ">=", day),
             ]
         )
-        return {(c.user_id.id, c.qualification_id.id) for c in certs_sudo}
+        return {
+            (c.user_id.id, c.qualification_id.id)
+            for c in certs_sudo
+            if c._is_valid_on(day)
+        }
 
     @api.model
     def _cron_remind_expiring(self, days=30):

@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..tools import session_rules
 from .spa_write_policy_mixin import (
     ROLE_MANAGER,
     ROLE_OWN_THERAPIST,
@@ -93,10 +94,19 @@ class SpaCheckin(models.Model):
     @api.depends("pain_level", "stop_requested", "session_id.pain_stop_threshold")
     def _compute_triggers_stop(self):
         for checkin in self:
-            checkin.triggers_stop = (
-                checkin.stop_requested
-                or checkin.pain_level >= checkin.session_id.pain_stop_threshold
+            checkin.triggers_stop = session_rules.triggers_stop(
+                checkin._to_facts(), checkin.session_id.pain_stop_threshold
             )
+
+    def _to_facts(self):
+        """Plain facts of the check-in, for the rule functions."""
+        self.ensure_one()
+        return session_rules.CheckinFacts(
+            id=self.id,
+            step_id=self.session_step_id.id or None,
+            pain_level=self.pain_level,
+            stop_requested=self.stop_requested,
+        )
 
     @api.depends("session_id", "pain_level")
     def _compute_display_name(self):

@@ -153,14 +153,15 @@ class SpaConsent(models.Model):
     # Computes
     # ------------------------------------------------------------------
 
-    @api.depends("state", "valid_until")
+    @api.depends("state", "valid_until", "company_id")
     def _compute_is_valid_today(self):
-        today = fields.Date.context_today(self)
+        """Given and still valid on the company's day (``session_rules``)."""
+        facts = self._to_facts()
+        today = (self.company_id | self.env.company)._spa_today_by_company()
         for consent in self:
-            consent.is_valid_today = (
-                consent.state == "given"
-                and consent.valid_until
-                and consent.valid_until >= today
+            company = consent.company_id or self.env.company
+            consent.is_valid_today = session_rules.consent_valid_on(
+                facts[consent.id], today[company.id]
             )
 
     @api.depends("name", "partner_id")
@@ -290,10 +291,12 @@ class SpaConsent(models.Model):
                     consents=", ".join(not_draft.mapped("display_name")),
                 )
             )
-        today = fields.Date.context_today(self)
+        # Today is the company's day, never the caller's.
+        today_by_company = self.company_id._spa_today_by_company()
         now = fields.Datetime.now()
         errors = []
         for consent in self:
+            today = today_by_company[consent.company_id.id]
             missing = []
             if not consent.partner_id:
                 missing.append(self.env._("client"))
@@ -338,6 +341,7 @@ class SpaConsent(models.Model):
             }
             if not consent.valid_until:
                 days = min(consent.protocol_ids.mapped("consent_validity_days"))
+                today = today_by_company[consent.company_id.id]
                 vals["valid_until"] = today + timedelta(days=days)
             consent._write_server(vals)
         return True
@@ -397,6 +401,7 @@ class SpaConsent(models.Model):
                 protocol_ids=frozenset(consent.protocol_ids.ids),
                 withdrawn_at=consent.withdrawn_at or None,
                 text_versions={int(k): v for k, v in versions.items()},
+                company_id=consent.company_id.id or None,
             )
         return facts
 
@@ -422,7 +427,7 @@ class SpaConsent(models.Model):
             return "given"
         if self.state == "withdrawn":
             return "withdrawn"
-        today = fields.Date.context_today(self)
+        today = (self.company_id or self.env.company)._spa_today()
         if (self.link_expires_on and self.link_expires_on < today) or (
             self.valid_until and self.valid_until < today
         ):

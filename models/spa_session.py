@@ -1,10 +1,7 @@
 from collections import defaultdict
 
-from dateutil.relativedelta import relativedelta
-
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools import evidence, session_rules
@@ -45,32 +42,42 @@ THERAPIST_RECORD_FIELDS = (
 RUNNING_FIELDS = (*THERAPIST_RECORD_FIELDS, "stop_reason", "stop_note")
 RUNNING_FORM_FIELDS = (*RUNNING_FIELDS, "step_ids", "checkin_ids")
 
-# Reassigning: only while planned, only by the front desk or a manager (the
-# company too: a started session never moves to another company).
+# Reassigning: only while planned, only by the front desk or a manager, and
+# for a booked session only through its appointment (which it follows).
 ASSIGNMENT_FIELDS = (
     "partner_id",
     "therapist_id",
     "protocol_id",
-    "event_id",
-    "company_id",
     "date_planned",
     "date_planned_end",
 )
+# Given when the session is created, never changed by a caller afterwards: a
+# session does not move to another company or appointment.
+CREATION_FIELDS = (*ASSIGNMENT_FIELDS, "event_id", "company_id")
 
 
 class SpaSession(models.Model):
     _name = "spa.session"
     _description = "Spa Treatment Session"
-    _inherit = ["spa.write.policy.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = [
+        "spa.write.policy.mixin",
+        "spa.evidence.chain.mixin",
+        "spa.retention.mixin",
+        "mail.thread",
+        "mail.activity.mixin",
+    ]
     _order = "date_planned desc, id desc"
     _check_company_auto = True
 
     # Default-deny (see spa.write.policy.mixin): everything not listed here is
     # the server's (state, dates of the actions, consent link, snapshots,
-    # counters, evidence, the checklist lines).
+    # counters, evidence, the checklist lines, a booked session's assignment,
+    # which follows its appointment). Policy states: the session's state, and
+    # "draft:booked" for a planned session of an appointment, "draft:past" for
+    # one whose planned end has passed (undocumented: it stays as it is).
     _spa_create_policy = {
-        ROLE_FRONT_DESK: ASSIGNMENT_FIELDS,
-        ROLE_MANAGER: ASSIGNMENT_FIELDS,
+        ROLE_FRONT_DESK: CREATION_FIELDS,
+        ROLE_MANAGER: CREATION_FIELDS,
     }
     _spa_create_constants = {"state": "draft", "name": "/"}
     _spa_write_policy = {
@@ -87,8 +94,8 @@ class SpaSession(models.Model):
     }
     # A planned session is deleted with its appointment; started ones are evidence.
     _spa_unlink_policy = {
-        ROLE_FRONT_DESK: ("draft", "cancelled"),
-        ROLE_MANAGER: ("draft", "cancelled"),
+        ROLE_FRONT_DESK: ("draft*", "cancelled"),
+        ROLE_MANAGER: ("draft*", "cancelled"),
     }
 
     name = fields.Char(
@@ -166,24 +173,6 @@ class SpaSession(models.Model):
         "professional "
         "(chiropractor, physiotherapist) was recommended to the client.",
     )
-    evidence_hash = fields.Char(readonly=True, copy=False)
-    # Evidence chain (see _secure_evidence): position in the company's chain
-    # of finished sessions and the hash of the link before.
-    evidence_sequence = fields.Integer(readonly=True, copy=False, index=True)
-    evidence_previous_hash = fields.Char(readonly=True, copy=False)
-    evidence_text_digest = fields.Char(
-        readonly=True,
-        copy=False,
-        help="Digest of the clinical free text when the session finished; "
-        "covered by the evidence hash, checked until the text is anonymised.",
-    )
-    anonymised_at = fields.Datetime(
-        readonly=True,
-        copy=False,
-        help="When the clinical free text was anonymised (retention period or "
-        "erasure request).",
-    )
-
     # Snapshot of the protocol's settings, taken while the session is planned.
     min_checkin_count = fields.Integer(
         string="Minimum Check-ins",
@@ -282,6 +271,23 @@ class SpaSession(models.Model):
             )
         )
 
+    @api.constrains("therapist_id")
+    def _check_therapist_is_a_therapist(self):
+        group = self.env.ref(THERAPIST_GROUP)
+        # sudo: the therapist's groups decide, whoever assigns them.
+        wrong = self.sudo().filtered(
+            lambda s: s.therapist_id and group not in s.therapist_id.groups_id
+        )
+        if wrong:
+            raise ValidationError(
+                self.env._(
+                    "%(users)s cannot run sessions: only therapists can be assigned "
+                    "(%(sessions)s).",
+                    users=", ".join(wrong.therapist_id.mapped("name")),
+                    sessions=", ".join(wrong.mapped("name")),
+                )
+            )
+
     # A cancelled session never comes back to life: only a new link to an
     # appointment can give it a second live session.
     @api.constrains("event_id")
@@ -369,43 +375,6 @@ class SpaSession(models.Model):
         for session in self:
             session.checkin_count = counts.get(session._origin, 0)
 
-    @api.depends(
-        "state",
-        "min_checkin_count",
-        "step_ids.state",
-        "step_ids.requires_checkin",
-        "checkin_ids.session_step_id",
-    )
-    def _compute_checkin_requirements(self):
-        """Check-ins the protocol required for what was done, and how many of
-        them are missing (the same count as the completion rule):
-
-        - not started (planned, cancelled): nothing required yet;
-        - in progress, done: at least ``min_checkin_count``, and one after each
-          done step that requires a check-in; missing is the completion rule's
-          shortfall;
-        - stopped: the session ended early, the minimum no longer applies:
-          one after each done step that requires a check-in.
-        """
-        for session in self:
-            if session.state in ("draft", "cancelled"):
-                session.checkin_required_count = 0
-                session.checkin_missing_count = 0
-                continue
-            required_steps = session.step_ids.filtered(
-                lambda s: s.state == "done" and s.requires_checkin
-            )
-            lacking = required_steps - session.checkin_ids.session_step_id
-            if session.state == "stopped":
-                session.checkin_required_count = len(required_steps)
-                session.checkin_missing_count = len(lacking)
-                continue
-            minimum = session.min_checkin_count
-            session.checkin_required_count = max(minimum, len(required_steps))
-            session.checkin_missing_count = max(
-                len(lacking), minimum - len(session.checkin_ids), 0
-            )
-
     @api.depends("step_ids.state")
     def _compute_step_progress(self):
         for session in self:
@@ -413,29 +382,6 @@ class SpaSession(models.Model):
             session.step_done_count = len(
                 session.step_ids.filtered(lambda s: s.state == "done")
             )
-
-    @api.depends(
-        "state",
-        "step_ids.state",
-        "checkin_ids",
-        "consent_id.state",
-        "consent_id.valid_until",
-    )
-    def _compute_completion_blockers(self):
-        problems_by_session = self._completion_problems()
-        for session in self:
-            problems = problems_by_session.get(session.id, [])
-            session.is_stop_triggered = any(
-                code == session_rules.STOP_RULE for code, __ in problems
-            )
-            if session.state != "in_progress":
-                session.completion_blockers = False
-                session.can_complete = False
-                continue
-            session.completion_blockers = (
-                session._format_problems(problems) if problems else False
-            )
-            session.can_complete = not problems
 
     # ------------------------------------------------------------------
     # CRUD guards
@@ -526,7 +472,20 @@ class SpaSession(models.Model):
         return res
 
     def _spa_policy_state(self):
-        return {session.id: session.state for session in self}
+        now = fields.Datetime.now()
+        states = {}
+        for session in self:
+            state = session.state
+            if state == "draft" and session.event_id:
+                state = "draft:booked"
+            elif (
+                state == "draft"
+                and session.date_planned_end
+                and session.date_planned_end < now
+            ):
+                state = "draft:past"
+            states[session.id] = state
+        return states
 
     def _spa_policy_therapist(self):
         return {session.id: session.therapist_id for session in self}
@@ -534,6 +493,22 @@ class SpaSession(models.Model):
     def _spa_check_write_policy(self, vals):
         # The declaration refuses it too; say plainly why for the assignment.
         changed = self._spa_changed_fields(vals, ASSIGNMENT_FIELDS)
+        booked = self.filtered(lambda s: s.state == "draft" and s.event_id)
+        may_book = self._spa_user_roles() & {ROLE_FRONT_DESK, ROLE_MANAGER}
+        if (
+            may_book
+            and changed
+            and booked
+            and booked._spa_changed_fields(vals, changed)
+        ):
+            raise UserError(
+                self.env._(
+                    "%(sessions)s follow their appointments: change the client, "
+                    "therapist, protocol or time on the appointment (%(fields)s).",
+                    sessions=", ".join(booked.mapped("name")),
+                    fields=self._spa_field_labels(changed),
+                )
+            )
         started = self.filtered(lambda s: s.state != "draft")
         if changed and started and started._spa_changed_fields(vals, changed):
             raise UserError(
@@ -546,151 +521,6 @@ class SpaSession(models.Model):
                 )
             )
         return super()._spa_check_write_policy(vals)
-
-    # ------------------------------------------------------------------
-    # Rule facts (gathered in batch)
-    # ------------------------------------------------------------------
-
-    def _rule_facts(self):
-        """Plain facts of each session for ``session_rules``, in a few queries."""
-        # sudo: the rules must see every check-in and step of the session,
-        # whatever the reading user may browse; nothing is returned to them.
-        # with_prefetch(): the lines of all of ``self`` in one query each, even
-        # when ``self`` came through a one2many no longer in cache.
-        sessions_sudo = self.sudo().with_prefetch()
-        steps_by_session = defaultdict(list)
-        for step in sessions_sudo.step_ids:
-            steps_by_session[step.session_id.id].append(
-                session_rules.StepFacts(
-                    id=step.id,
-                    name=step.name,
-                    sequence=step.sequence,
-                    is_mandatory=step.is_mandatory,
-                    requires_checkin=step.requires_checkin,
-                    state=step.state,
-                    qualification_id=step.qualification_id.id or None,
-                    record_kind=step.record_kind,
-                )
-            )
-        checkins_by_session = defaultdict(list)
-        for checkin in sessions_sudo.checkin_ids:
-            checkins_by_session[checkin.session_id.id].append(
-                session_rules.CheckinFacts(
-                    id=checkin.id,
-                    step_id=checkin.session_step_id.id or None,
-                    pain_level=checkin.pain_level,
-                    stop_requested=checkin.stop_requested,
-                )
-            )
-        consent_facts = sessions_sudo.consent_id._to_facts()
-        facts = {}
-        for session in sessions_sudo:
-            facts[session.id] = session_rules.SessionFacts(
-                id=session.id,
-                protocol_id=session.protocol_id.id,
-                state=session.state,
-                min_checkin_count=session.min_checkin_count,
-                pain_stop_threshold=session.pain_stop_threshold,
-                date_start=session.date_start or None,
-                steps=tuple(steps_by_session[session.id]),
-                checkins=tuple(checkins_by_session[session.id]),
-                consent=consent_facts.get(session.consent_id.id),
-                protocol_text_version=session.protocol_id._consent_text_version(),
-                has_therapist=bool(session.therapist_id),
-            )
-        return facts
-
-    def _completion_problems(self):
-        today = fields.Date.context_today(self)
-        facts = self._rule_facts()
-        return {
-            sid: session_rules.completion_problems(f, today) for sid, f in facts.items()
-        }
-
-    def _format_problems(self, problems):
-        """One translated sentence naming every problem."""
-        self.ensure_one()
-        _ = self.env._
-        parts = []
-        for code, params in problems:
-            if code in session_rules.CONSENT_CODES:
-                parts.append(self._format_consent_problem(code, params))
-            elif code == session_rules.NO_THERAPIST:
-                parts.append(_("no therapist assigned"))
-            elif code == session_rules.STEPS_MISSING:
-                names = params["names"]
-                parts.append(
-                    _(
-                        "%(count)s mandatory step(s) not done: %(steps)s",
-                        count=len(names),
-                        steps=", ".join(f"'{n}'" for n in names),
-                    )
-                )
-            elif code == session_rules.CHECKINS_MISSING:
-                items = [_("after '%(step)s'", step=n) for n in params["names"]]
-                extra = params["count"] - len(params["names"])
-                if extra and items:
-                    items.append(_("%(count)s more at any point", count=extra))
-                elif extra:
-                    items.append(_("at any point"))
-                parts.append(
-                    _(
-                        "%(count)s check-in(s) missing: %(items)s",
-                        count=params["count"],
-                        items=", ".join(items),
-                    )
-                )
-            elif code == session_rules.STOP_RULE:
-                if params["stop_requested"]:
-                    parts.append(
-                        _("the client asked to stop: the session must be stopped")
-                    )
-                if params["max_pain"] >= params["threshold"]:
-                    parts.append(
-                        _(
-                            "a check-in reported pain %(pain)s/10 (stop threshold "
-                            "%(threshold)s): "
-                            "the session must be stopped and a healthcare professional "
-                            "recommended",
-                            pain=params["max_pain"],
-                            threshold=params["threshold"],
-                        )
-                    )
-            else:
-                parts.append(code)
-        return "; ".join(parts)
-
-    def _format_consent_problem(self, code, params):
-        _ = self.env._
-        if code == session_rules.NO_CONSENT:
-            return _(
-                "no valid consent of the client for protocol '%(protocol)s'",
-                protocol=self.protocol_id.name,
-            )
-        if code == session_rules.CONSENT_WITHDRAWN:
-            return _("the consent was withdrawn")
-        if code == session_rules.CONSENT_NOT_GIVEN:
-            return _("the consent was not given")
-        if code == session_rules.CONSENT_EXPIRED:
-            return _(
-                "the consent expired (valid until %(date)s)",
-                date=params.get("valid_until") or "-",
-            )
-        if code == session_rules.CONSENT_NOT_COVERING:
-            return _(
-                "the consent does not cover protocol '%(protocol)s'",
-                protocol=self.protocol_id.name,
-            )
-        if code == session_rules.CONSENT_TEXT_CHANGED:
-            return _(
-                "the consent text of protocol '%(protocol)s' changed since the "
-                "client agreed: "
-                "a new consent is needed",
-                protocol=self.protocol_id.name,
-            )
-        if code == session_rules.CONSENT_AFTER_START:
-            return _("the consent was given after the session started")
-        return code
 
     def _raise_problems(self, problems_by_session, header):
         lines = [
@@ -781,7 +611,7 @@ class SpaSession(models.Model):
         self.flush_recordset()
         self._lock_for_update()
         now = fields.Datetime.now()
-        today = fields.Date.context_today(self)
+        today = self._spa_today_by_session()
         facts = self._rule_facts()
         # sudo: any consent of the client counts, whoever recorded it; the
         # search is narrowed to the clients and protocols of these sessions.
@@ -809,7 +639,7 @@ class SpaSession(models.Model):
             problems, consent = session_rules.start_problems(
                 facts[session.id],
                 by_partner[(session.partner_id.id, session.company_id.id)],
-                today,
+                today[session.id],
                 now,
             )
             if problems:
@@ -886,13 +716,12 @@ class SpaSession(models.Model):
             )
         self.flush_recordset()
         self._lock_for_update()
-        problems = self._completion_problems()
+        facts = self._rule_facts()
         now = fields.Datetime.now()
         for session in self:
-            triggered = any(
-                code == session_rules.STOP_RULE
-                for code, __ in problems.get(session.id, [])
-            )
+            # The check-ins that trigger the stop rule (its one source).
+            triggers = session_rules.stop_triggers(facts[session.id])
+            triggered = bool(triggers)
             vals = {
                 "state": "stopped",
                 "date_done": now,
@@ -900,17 +729,28 @@ class SpaSession(models.Model):
                 "referral_recommended": triggered,
             }
             stop_reason = reason or session.stop_reason
-            if not stop_reason:
-                facts = session._rule_facts()[session.id]
-                triggers = session_rules.stop_triggers(facts)
-                if triggers:
-                    stop_reason = (
-                        "client_request"
-                        if any(c.stop_requested for c in triggers)
-                        else "pain"
+            if triggered:
+                # The stop rule says why: severe pain or the client's request,
+                # whatever reason was picked before the check-in came.
+                rule_reason = (
+                    "client_request"
+                    if any(c.stop_requested for c in triggers)
+                    else "pain"
+                )
+                if reason and reason not in ("pain", "client_request"):
+                    raise UserError(
+                        self.env._(
+                            "%(session)s is stopped by the stop rule: its reason is "
+                            "%(rule)s, not %(reason)s.",
+                            session=session.name,
+                            rule=dict(STOP_REASONS)[rule_reason],
+                            reason=dict(STOP_REASONS)[reason],
+                        )
                     )
-                else:
-                    stop_reason = "other"
+                if stop_reason not in ("pain", "client_request"):
+                    stop_reason = rule_reason
+            elif not stop_reason:
+                stop_reason = "other"
             vals["stop_reason"] = stop_reason
             if note:
                 vals["stop_note"] = note
@@ -1027,345 +867,128 @@ class SpaSession(models.Model):
         }
 
     # ------------------------------------------------------------------
-    # Evidence that lasts: chained hash, integrity check, retention
+    # Evidence that lasts: what a session proves (spa.evidence.chain.mixin)
+    # and its clinical free text (spa.retention.mixin)
     # ------------------------------------------------------------------
 
-    # Structured evidence covered by the chained hash. The clinical free text
-    # (notes, screening answers) is covered through its digest only, so that
-    # anonymising it after the retention period keeps the chain verifying.
-    _spa_evidence_session_fields = (
-        "name",
-        "company_id",
-        "partner_id",
-        "therapist_id",
-        "protocol_id",
-        "consent_id",
-        "state",
-        "date_start",
-        "date_done",
-        "started_by_id",
-        "finished_by_id",
-        "referral_recommended",
-        "stop_reason",
-        "min_checkin_count",
-        "pain_stop_threshold",
-        "positioning",
-        "adjust_angle",
-        "adjust_direction",
-        "adjust_lighter_pressure",
-        "screening_has_pain",
-    )
-    _spa_evidence_consent_fields = (
-        "partner_id",
-        "method",
-        "given_at",
-        "valid_until",
-        "recorded_by_id",
-    )
-    _spa_evidence_step_fields = (
-        "sequence",
-        "name",
-        "is_mandatory",
-        "requires_checkin",
-        "qualification_id",
-        "state",
-        "done_by_id",
-        "done_at",
-        "skip_reason",
-    )
-    _spa_evidence_checkin_fields = (
-        "session_step_id",
-        "pain_level",
-        "stop_requested",
-        "logged_by_id",
-        "create_date",
-        "device_at",
-        "uuid",
-    )
+    # The clinical free text: covered by the evidence through its digest
+    # only, so that anonymising it after the retention period keeps the
+    # chain verifying.
     _spa_free_text_fields = ("screening_note", "adjustment_note", "stop_note")
+    _spa_free_text_line_fields = {"checkin_ids": ("note",)}
 
     @api.model
-    def _evidence_value(self, record, fname):
-        value = record[fname]
-        field = record._fields[fname]
-        if field.type == "many2one":
-            return value.id or False
-        if field.type == "datetime":
-            return fields.Datetime.to_string(value) if value else False
-        if field.type == "date":
-            return fields.Date.to_string(value) if value else False
-        return value if value is not None else False
+    def _get_evidence_hash_fields(self, version):
+        """What a finished session proves, by version of the hash scheme
+        (see ``spa.evidence.chain.mixin``); a version is never changed once
+        released, a new one adds to the last.
 
-    def _evidence_facts(self):
-        """What each session proves, as plain values read from the database,
-        and its clinical free text: ``{id: (facts, texts)}``."""
-        # sudo: the evidence covers every step and check-in of the session,
-        # whoever finishes or checks it; nothing is returned to the caller.
-        sessions_sudo = self.sudo().with_prefetch()
-        value = self._evidence_value
-        steps_by_session = defaultdict(list)
-        for step in sessions_sudo.step_ids.sorted("id"):
-            steps_by_session[step.session_id.id].append(
-                {"id": step.id}
-                | {f: value(step, f) for f in self._spa_evidence_step_fields}
-            )
-        checkins_by_session = defaultdict(list)
-        notes_by_session = defaultdict(list)
-        for checkin in sessions_sudo.checkin_ids.sorted("id"):
-            checkins_by_session[checkin.session_id.id].append(
-                {"id": checkin.id}
-                | {f: value(checkin, f) for f in self._spa_evidence_checkin_fields}
-            )
-            notes_by_session[checkin.session_id.id].append(
-                [checkin.id, checkin.note or ""]
-            )
-        result = {}
-        for session in sessions_sudo:
-            consent = session.consent_id
-            facts = {
-                "session": {
-                    f: value(session, f) for f in self._spa_evidence_session_fields
-                },
-                "consent": consent
-                and (
-                    {"id": consent.id}
-                    | {f: value(consent, f) for f in self._spa_evidence_consent_fields}
-                ),
-                "steps": steps_by_session[session.id],
-                "checkins": checkins_by_session[session.id],
-            }
-            texts = [
-                [fname, session[fname] or ""] for fname in self._spa_free_text_fields
-            ] + notes_by_session[session.id]
-            result[session.id] = (facts, texts)
-        return result
-
-    @api.model
-    def _evidence_payload(self, facts, sequence, text_digest):
-        return {"facts": facts, "sequence": sequence, "text_digest": text_digest}
-
-    def _secure_evidence(self):
-        """Chain the finished sessions of ``self`` to their company's evidence.
-
-        Each finished session gets the next place of its company's chain and
-        a hash over what it proves, chained to the hash of the session before
-        (as posted journal entries are secured). The company's chain counter
-        is incremented in SQL first: a concurrent finisher of the same company
-        waits for this transaction, then fails with a serialization error and
-        is retried, so two sessions never get the same previous hash.
+        2 adds the consent as agreed (its text, protocols, state and
+        withdrawal as of the session's end), the steps as copied
+        (instructions, what they ask to record), the planned times and the
+        company of every line. The steps' body regions and the check-ins'
+        region join in a later version, with the fields that hold them.
         """
-        finished = self.filtered(
-            lambda s: s.state in ("done", "stopped") and not s.evidence_hash
-        )
-        if not finished:
-            return
-        # Everything is flushed: the cache holds what the database holds
-        # (the check recomputes from the database, with the same formatting).
-        self.env.flush_all()
-        facts_by_session = finished._evidence_facts()
-        for company in finished.company_id.sorted("id"):
-            sessions = finished.filtered(lambda s, c=company: s.company_id == c)
-            # Take the company's next places in the chain and read the hash
-            # of the link before, in one statement.
-            self.env.cr.execute(
-                """WITH head AS (
-                        UPDATE res_company
-                           SET spa_evidence_sequence =
-                               COALESCE(spa_evidence_sequence, 0) + %(count)s
-                         WHERE id = %(company)s
-                     RETURNING spa_evidence_sequence - %(count)s AS previous
-                   )
-                   SELECT head.previous, session.evidence_hash
-                     FROM head
-                LEFT JOIN spa_session session
-                       ON session.company_id = %(company)s
-                      AND session.evidence_sequence = head.previous""",
-                {"count": len(sessions), "company": company.id},
-            )
-            sequence, previous = self.env.cr.fetchone()
-            previous = previous or False
-            company.invalidate_recordset(["spa_evidence_sequence"])
-            for session in sessions.sorted(lambda s: (s.date_done, s.id)):
-                sequence += 1
-                facts, texts = facts_by_session[session.id]
-                digest = evidence.text_digest(texts)
-                payload = self._evidence_payload(facts, sequence, digest)
-                evidence_hash = evidence.chain_hash(previous, payload)
-                session._write_server(
-                    {
-                        "evidence_sequence": sequence,
-                        "evidence_previous_hash": previous,
-                        "evidence_text_digest": digest,
-                        "evidence_hash": evidence_hash,
-                    }
-                )
-                previous = evidence_hash
-
-    @api.model
-    def check_evidence_integrity(self):
-        """The finished sessions whose stored evidence no longer matches.
-
-        Everything is recomputed from the database (changes made directly in
-        SQL included): the chained hash of each finished session of the
-        allowed companies, the link to the session before it in its company's
-        chain, and, until the text is anonymised, the digest of its clinical
-        free text. A finished session without evidence is reported too.
-
-        The allowed companies are the caller's, every company in sudo mode.
-        A removed last link leaves no session to return: see
-        ``_evidence_missing_places``.
-
-        :return: ``spa.session`` recordset, empty when the evidence is intact
-        """
-        self.env.flush_all()
-        self.env.invalidate_all()
-        # sudo: the check covers every finished session of the companies,
-        # whoever runs it; only ids are returned.
-        domain = [("state", "in", ("done", "stopped"))]
-        if not self.env.su:
-            domain.append(("company_id", "in", self.env.companies.ids))
-        sessions_sudo = self.sudo().with_context(active_test=False).search(domain)
-        broken = list(sessions_sudo.filtered(lambda s: not s.evidence_hash).ids)
-        hashed = sessions_sudo.filtered("evidence_hash")
-        facts_by_session = hashed._evidence_facts()
-        for company in hashed.company_id:
-            chain = []
-            for session in hashed.filtered(
-                lambda s, c=company: s.company_id == c
-            ).sorted("evidence_sequence"):
-                facts, texts = facts_by_session[session.id]
-                if not session.anonymised_at and (
-                    evidence.text_digest(texts) != session.evidence_text_digest
-                ):
-                    broken.append(session.id)
-                payload = self._evidence_payload(
-                    facts, session.evidence_sequence, session.evidence_text_digest
-                )
-                chain.append(
+        if version == 1:
+            return {
+                "session": (
+                    None,
                     (
-                        session.id,
-                        session.evidence_hash,
-                        session.evidence_previous_hash,
-                        payload,
-                    )
-                )
-            broken.extend(evidence.broken_links(chain))
-        return self.browse(sorted(set(broken)))
-
-    @api.model
-    def _evidence_missing_places(self):
-        """``{company: [place, ...]}``: places of the companies' evidence
-        chains (1 to the company's counter) that no finished session holds
-        any more: a finished session removed or taken out of the chain, the
-        last one included."""
-        companies = (
-            self.env["res.company"].sudo().search([])
-            if self.env.su
-            else self.env.companies
-        )
-        self.env.flush_all()
-        self.env.cr.execute(
-            """SELECT company.id, place
-                 FROM res_company company
-           CROSS JOIN LATERAL generate_series(
-                          1, COALESCE(company.spa_evidence_sequence, 0)
-                      ) AS place
-                WHERE company.id IN %s
-                  AND NOT EXISTS (
-                          SELECT 1
-                            FROM spa_session session
-                           WHERE session.company_id = company.id
-                             AND session.evidence_sequence = place
-                             AND session.state IN ('done', 'stopped')
-                      )
-             ORDER BY company.id, place""",
-            [tuple(companies.ids) or (0,)],
-        )
-        missing = defaultdict(list)
-        for company_id, place in self.env.cr.fetchall():
-            missing[self.env["res.company"].browse(company_id)].append(place)
-        return dict(missing)
-
-    def _spa_retention_end(self):
-        """``{session: date}``: until when each finished session's clinical
-        record must be kept (finished date plus the company's retention)."""
-        return {
-            session: session.date_done.date()
-            + relativedelta(years=session.company_id.spa_retention_years)
-            for session in self
-            if session.date_done
-        }
-
-    def _spa_anonymise(self):
-        """Anonymise the clinical free text of finished sessions: check-in
-        notes, screening answers, adjustment and stop notes. Counts, dates,
-        states and the evidence hash stay. Idempotent."""
-        sessions = self.filtered(
-            lambda s: s.state in ("done", "stopped") and not s.anonymised_at
-        )
-        if not sessions:
-            return sessions
-        # sudo: anonymising is a retention duty done by the server, through
-        # the private write paths that finished records allow.
-        sessions_sudo = sessions.sudo()
-        sessions_sudo.checkin_ids.filtered("note")._write_server({"note": False})
-        sessions_sudo._write_server(
-            dict.fromkeys(self._spa_free_text_fields, False)
-            | {"anonymised_at": fields.Datetime.now()}
-        )
-        return sessions
-
-    @api.model
-    def _cron_apply_retention(self, batch_size=1000):
-        """Anonymise the clinical free text of sessions finished longer ago
-        than their company's retention, and the signatures of consents that
-        ended as long ago, unless the client is on legal hold."""
-        now = fields.Datetime.now()
-        companies = self.env["res.company"].sudo().search([])
-        cutoffs = [
-            [
-                ("company_id", "=", company.id),
-                (
-                    "date_done",
-                    "<",
-                    now - relativedelta(years=company.spa_retention_years),
+                        "name",
+                        "company_id",
+                        "partner_id",
+                        "therapist_id",
+                        "protocol_id",
+                        "consent_id",
+                        "state",
+                        "date_start",
+                        "date_done",
+                        "started_by_id",
+                        "finished_by_id",
+                        "referral_recommended",
+                        "stop_reason",
+                        "min_checkin_count",
+                        "pain_stop_threshold",
+                        "positioning",
+                        "adjust_angle",
+                        "adjust_direction",
+                        "adjust_lighter_pressure",
+                        "screening_has_pain",
+                    ),
                 ),
-            ]
-            for company in companies
-        ]
-        if not cutoffs:
-            return
-        # sudo: the retention runs for every company and client.
-        sessions_sudo = self.sudo().search(
-            expression.AND(
-                [
-                    [
-                        ("state", "in", ("done", "stopped")),
-                        ("anonymised_at", "=", False),
-                        ("partner_id.spa_legal_hold", "=", False),
-                    ],
-                    expression.OR(cutoffs),
-                ]
-            ),
-            order="date_done, id",
-            limit=batch_size,
-        )
-        sessions_sudo._spa_anonymise()
-        consents = self.env["spa.consent"]._spa_cron_anonymise_signatures(
-            limit=batch_size
-        )
-        remaining = self.sudo().search_count(
-            expression.AND(
-                [
-                    [
-                        ("state", "in", ("done", "stopped")),
-                        ("anonymised_at", "=", False),
-                        ("partner_id.spa_legal_hold", "=", False),
-                    ],
-                    expression.OR(cutoffs),
-                ]
+                "consent": (
+                    "consent_id",
+                    (
+                        "partner_id",
+                        "method",
+                        "given_at",
+                        "valid_until",
+                        "recorded_by_id",
+                    ),
+                ),
+                "steps": (
+                    "step_ids",
+                    (
+                        "sequence",
+                        "name",
+                        "is_mandatory",
+                        "requires_checkin",
+                        "qualification_id",
+                        "state",
+                        "done_by_id",
+                        "done_at",
+                        "skip_reason",
+                    ),
+                ),
+                "checkins": (
+                    "checkin_ids",
+                    (
+                        "session_step_id",
+                        "pain_level",
+                        "stop_requested",
+                        "logged_by_id",
+                        "create_date",
+                        "device_at",
+                        "uuid",
+                    ),
+                ),
+            }
+        if version == 2:
+            spec = self._get_evidence_hash_fields(1)
+            extra = {
+                "session": ("date_planned", "date_planned_end"),
+                "consent": (
+                    "company_id",
+                    "protocol_ids",
+                    "consent_text",
+                    "consent_text_versions",
+                    "state",
+                    "withdrawn_at",
+                ),
+                "steps": ("company_id", "instructions", "record_kind"),
+                "checkins": ("company_id",),
+            }
+            return {
+                section: (relation, (*fnames, *extra[section]))
+                for section, (relation, fnames) in spec.items()
+            }
+        raise NotImplementedError(f"evidence hash version {version} does not exist")
+
+    @api.model
+    def _evidence_normalise_facts(self, version, facts):
+        # The consent as it was when the session ended: a withdrawal after
+        # the end is the client's right and does not change the session's
+        # record; one stamped before the end (an SQL change) does.
+        consent = facts.get("consent")
+        if version >= 2 and consent:
+            consent["state"], consent["withdrawn_at"] = evidence.consent_as_of(
+                consent["state"], consent["withdrawn_at"], facts["session"]["date_done"]
             )
-        )
-        self.env["ir.cron"]._notify_progress(
-            done=len(sessions_sudo) + len(consents), remaining=remaining
+        return facts
+
+    @api.model
+    def _spa_retention_anonymise_related(self, batch_size):
+        # The drawn signatures of consents that ended as long ago.
+        return len(
+            self.env["spa.consent"]._spa_cron_anonymise_signatures(limit=batch_size)
         )

@@ -101,12 +101,20 @@ class SpaSessionStep(models.Model):
         sessions.flush_recordset()
         sessions._lock_for_update()
         user = self.env.user
-        today = fields.Date.context_today(self)
         now = fields.Datetime.now()
         facts = sessions._rule_facts()
-        qualified = self.env["spa.certification"]._qualified_pairs(
-            user, self.qualification_id, today
-        )
+        # A qualification is checked on the company's day of the tick.
+        today = sessions._spa_today_by_session()
+        qualified = {
+            day: self.env["spa.certification"]._qualified_pairs(
+                user,
+                self.filtered(
+                    lambda s, d=day: today[s.session_id.id] == d
+                ).qualification_id,
+                day,
+            )
+            for day in set(today.values())
+        }
         # sudo: the clinical fields are read to check a rule, not shown.
         sessions_sudo = sessions.sudo()
         errors = []
@@ -119,7 +127,8 @@ class SpaSessionStep(models.Model):
             problems = session_rules.tick_problems(
                 session_facts,
                 step_facts,
-                qualified=(user.id, step.qualification_id.id) in qualified,
+                qualified=(user.id, step.qualification_id.id)
+                in qualified[today[step.session_id.id]],
                 positioning=session_sudo.positioning,
                 has_adjustment=bool(
                     session_sudo.adjust_angle
@@ -148,23 +157,16 @@ class SpaSessionStep(models.Model):
         sessions = self.session_id
         sessions.flush_recordset()
         sessions._lock_for_update()
+        facts = sessions._rule_facts()
         errors = []
         for step in self:
-            why = []
-            if step.session_id.state != "in_progress":
-                why.append(self.env._("the session is not in progress"))
-            if step.state != "todo":
-                why.append(self.env._("it is not to do"))
-            if step.is_mandatory:
-                why.append(self.env._("it is mandatory"))
-            if not (reason or step.skip_reason or "").strip():
-                why.append(self.env._("a reason is required"))
-            if why:
-                errors.append(
-                    self.env._(
-                        "'%(step)s': %(why)s", step=step.name, why=", ".join(why)
-                    )
-                )
+            session_facts = facts[step.session_id.id]
+            step_facts = next(s for s in session_facts.steps if s.id == step.id)
+            problems = session_rules.skip_problems(
+                session_facts, step_facts, reason or step.skip_reason
+            )
+            if problems:
+                errors.append(step._format_skip_problems(problems))
         if errors:
             raise UserError(
                 self.env._(
@@ -180,6 +182,22 @@ class SpaSessionStep(models.Model):
             vals["skip_reason"] = reason
         self._write_server(vals)
         return True
+
+    def _format_skip_problems(self, problems):
+        self.ensure_one()
+        texts = {
+            session_rules.STEP_NOT_IN_PROGRESS: self.env._(
+                "the session is not in progress"
+            ),
+            session_rules.STEP_NOT_TODO: self.env._("it is not to do"),
+            session_rules.STEP_MANDATORY: self.env._("it is mandatory"),
+            session_rules.STEP_NEEDS_REASON: self.env._("a reason is required"),
+        }
+        return self.env._(
+            "'%(step)s': %(why)s",
+            step=self.name,
+            why=", ".join(texts.get(code, code) for code, __ in problems),
+        )
 
     def _format_tick_problems(self, problems):
         self.ensure_one()

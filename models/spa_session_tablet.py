@@ -107,6 +107,7 @@ class SpaSession(models.Model):
             "consent_status_label": status_labels.get(statuses[session.id]),
             "consent_name": session.consent_id.display_name or False,
             "pain_stop_threshold": session.pain_stop_threshold,
+            "stop_pain_levels": session.stop_pain_levels,
             "min_checkin_count": session.min_checkin_count,
             "positioning": session.positioning or False,
             "positioning_options": [

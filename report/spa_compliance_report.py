@@ -16,8 +16,8 @@ class SpaComplianceReport(models.Model):
     documented? Read-only, an SQL view over the sessions.
 
     Kept lean for large volumes: every measure comes from a stored column of
-    ``spa_session`` (the check-in counts are stored computes there), the
-    session's own consent (one join by primary key) or the small refusal log
+    ``spa_session`` (the check-in counts and the consent verdict are stored
+    computes there, asked of the session rules) or the small refusal log
     aggregated once; no correlated subquery per row. Indexes serving the
     usual filters and group-bys: ``spa_session`` ``date_planned``,
     ``therapist_id``, ``protocol_id``, ``company_id``, ``state`` and
@@ -119,6 +119,8 @@ class SpaComplianceReport(models.Model):
 
     def _select(self):
         unfinished = self._unfinished_condition()
+        # The rules' verdict, stored on the session (see _from).
+        valid = "COALESCE(s.has_valid_consent, FALSE)"
         return f"""
             s.id AS id,
             s.id AS session_id,
@@ -134,31 +136,31 @@ class SpaComplianceReport(models.Model):
             s.checkin_count,
             s.checkin_required_count,
             s.checkin_missing_count,
-            (vc.id IS NOT NULL) AS has_valid_consent,
+            {valid} AS has_valid_consent,
             CASE
                 WHEN s.state IN ('in_progress', 'done', 'stopped')
-                    THEN CASE WHEN vc.id IS NOT NULL THEN 100.0 ELSE 0.0 END
+                    THEN CASE WHEN {valid} THEN 100.0 ELSE 0.0 END
             END AS consent_coverage,
             CASE
                 WHEN s.state = 'cancelled' THEN 'cancelled'
-                WHEN s.state IN ('done', 'stopped') AND vc.id IS NOT NULL
+                WHEN s.state IN ('done', 'stopped') AND {valid}
                     THEN 'compliant'
                 WHEN s.state IN ('done', 'stopped') THEN 'non_compliant'
                 WHEN {unfinished} THEN 'non_compliant'
                 ELSE 'pending'
             END AS compliance_state,
-            (s.state IN ('done', 'stopped') AND vc.id IS NOT NULL) AS is_compliant,
+            (s.state IN ('done', 'stopped') AND {valid}) AS is_compliant,
             CASE
-                WHEN s.state IN ('done', 'stopped') AND vc.id IS NOT NULL THEN 1
+                WHEN s.state IN ('done', 'stopped') AND {valid} THEN 1
                 ELSE 0
             END AS compliant_count,
             CASE
-                WHEN s.state IN ('done', 'stopped') AND vc.id IS NULL THEN 1
+                WHEN s.state IN ('done', 'stopped') AND NOT {valid} THEN 1
                 WHEN {unfinished} THEN 1
                 ELSE 0
             END AS non_compliant_count,
             CASE
-                WHEN s.state IN ('done', 'stopped') AND vc.id IS NOT NULL THEN 100.0
+                WHEN s.state IN ('done', 'stopped') AND {valid} THEN 100.0
                 WHEN s.state IN ('done', 'stopped') THEN 0.0
                 WHEN {unfinished} THEN 0.0
             END AS compliance_rate,
@@ -186,33 +188,14 @@ class SpaComplianceReport(models.Model):
         )"""
 
     def _from(self):
-        # vc: the session's consent, when it was valid at the start (and,
-        # for a done session, at completion) and covered the protocol. A
-        # consent withdrawn mid-session was valid when the session started:
-        # the session could only be stopped, and that stop is compliant.
-        # (The start and the completion checked it was not withdrawn then:
-        # a withdrawal stamped in the same second came after.)
+        # The consent column is the rules' own verdict, stored on the session
+        # (``spa.session.has_valid_consent``, computed by
+        # ``session_rules.relied_consent_valid`` on the company's day): the
+        # view never re-implements consent validity.
         # r: refused attempts per session; a small table, aggregated once
         # (no per-row subquery).
         return """
             spa_session s
-            LEFT JOIN spa_consent vc
-                   ON vc.id = s.consent_id
-                  AND s.date_start IS NOT NULL
-                  AND vc.given_at IS NOT NULL
-                  AND vc.given_at <= s.date_start
-                  AND vc.valid_until >= s.date_start::date
-                  AND (vc.withdrawn_at IS NULL
-                       OR vc.withdrawn_at >= CASE WHEN s.state = 'done'
-                                                  THEN s.date_done
-                                                  ELSE s.date_start END)
-                  AND (s.state != 'done' OR vc.valid_until >= s.date_done::date)
-                  AND EXISTS (
-                      SELECT 1
-                        FROM spa_consent_spa_protocol_rel rel
-                       WHERE rel.spa_consent_id = vc.id
-                         AND rel.spa_protocol_id = s.protocol_id
-                  )
             LEFT JOIN (
                 SELECT session_id, SUM(attempt_count) AS refusal_count
                   FROM spa_session_refusal

@@ -1,6 +1,7 @@
 from . import test_booking
 from . import test_consent
 from . import test_evidence
+from . import test_evidence_coverage
 from . import test_portal
 from . import test_performance
 from . import test_security
@@ -16,3 +17,4 @@ from . import test_robustness
 from . import test_ui
 from . import test_write_policy
 from . import test_every_path
+from . import test_one_source

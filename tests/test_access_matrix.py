@@ -174,6 +174,23 @@ class TestAccessMatrix(SpaCommon):
         consent_draft = Consent.create(consent_vals)
 
         session_draft = cls._book(therapist, partner)
+        # A planned session without an appointment: its own times and
+        # assignment are the front desk's to write (a booked one follows its
+        # appointment).
+        start = fields.Datetime.now().replace(microsecond=0) + timedelta(days=1)
+        session_free = (
+            cls.env["spa.session"]
+            .with_user(cls.front_desk)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "protocol_id": cls.protocol.id,
+                    "therapist_id": therapist.id,
+                    "date_planned": start,
+                    "date_planned_end": start + timedelta(hours=1),
+                }
+            )
+        )
         session_running = cls._book(therapist, partner)
         session_running.action_start()
         checkin = (
@@ -206,6 +223,7 @@ class TestAccessMatrix(SpaCommon):
             "consent_given": consent_given.sudo(),
             "consent_draft": consent_draft.sudo(),
             "session_draft": session_draft.sudo(),
+            "session_free": session_free.sudo(),
             "session_running": session_running.sudo(),
             "session_ready": session_ready.sudo(),
             "checkin": checkin.sudo(),
@@ -250,7 +268,7 @@ class TestAccessMatrix(SpaCommon):
             "spa.qualification": self.spare_qualification,
             "spa.certification": fx["certification"],
             "spa.consent": fx["consent_draft"],
-            "spa.session": fx["session_draft"],
+            "spa.session": fx["session_free"],
             "spa.session.step": fx["session_running"].step_ids.filtered(
                 lambda s: not s.is_mandatory
             )[:1],
@@ -345,8 +363,9 @@ class TestAccessMatrix(SpaCommon):
 
     def _op_spa_session__reassign(self, env, fx):
         other = self.therapist2 if fx["therapist"] == self.therapist else self.therapist
+        # Through the appointment: the booked session follows it.
         session = fx["session_draft"].with_env(env)
-        session.write({"therapist_id": other.id})
+        session.event_id.write({"spa_therapist_id": other.id})
         self.assertEqual(session.sudo().therapist_id, other)
 
     def _op_spa_session__action_start(self, env, fx):

@@ -267,3 +267,118 @@ class TestEveryPath(SpaCommon):
                 {"step_ids": [Command.update(line.id, {"skip_reason": "forged"})]}
             )
         self.assertEqual(line.skip_reason, "Not today")
+
+    # -- found by the hostile review of the write policy itself --------------
+
+    def test_signature_file_cannot_be_added_with_a_string_id(self):
+        consent = self.new_consent(method="signature", signature=PNG)
+        consent.action_give()
+        Attachment = self.env["ir.attachment"]
+        for user in (self.front_desk, self.therapist, self.manager):
+            for res_id in (str(consent.id), consent.id, f" {consent.id}"):
+                with self.assertRaises(UserError):
+                    Attachment.with_user(user).create(
+                        {
+                            "name": "signature",
+                            "res_model": "spa.consent",
+                            "res_id": res_id,
+                            "res_field": "signature",
+                            "datas": PNG,
+                        }
+                    )
+            plain = Attachment.with_user(user).create(
+                {
+                    "name": "y.png",
+                    "datas": PNG,
+                    "res_model": "spa.consent",
+                    "res_id": consent.id,
+                }
+            )
+            with self.assertRaises(UserError):
+                plain.write({"res_field": "signature", "res_id": str(consent.id)})
+        count = Attachment.sudo().search_count(
+            [
+                ("res_model", "=", "spa.consent"),
+                ("res_id", "=", consent.id),
+                ("res_field", "=", "signature"),
+            ]
+        )
+        self.assertEqual(count, 1)
+
+    def test_draft_signature_file_is_one_file(self):
+        """Even where the signature may be written (a draft consent), a second
+        file beside it is refused: the field itself replaces it."""
+        consent = self.new_consent(method="signature", signature=PNG)
+        with self.assertRaises(UserError):
+            self.env["ir.attachment"].with_user(self.front_desk).create(
+                {
+                    "name": "second",
+                    "res_model": "spa.consent",
+                    "res_id": consent.id,
+                    "res_field": "signature",
+                    "datas": PNG,
+                }
+            )
+        consent.write({"signature": PNG})
+        self.assertEqual(consent.signature, PNG)
+
+    def test_session_never_moves_company_or_appointment(self):
+        other_company = self.env["res.company"].create({"name": "Elsewhere Spa"})
+        session = self.session_of(self.book())
+        for user in (self.front_desk, self.manager):
+            for vals in (
+                {"company_id": other_company.id},
+                {"event_id": False},
+                {"date_planned": fields.Datetime.now() + timedelta(days=900)},
+                {"therapist_id": self.therapist2.id},
+            ):
+                with self.assertRaises(UserError):
+                    session.with_user(user).write(vals)
+        self.assertEqual(session.company_id, self.env.company)
+        self.assertTrue(session.event_id)
+
+    def test_undocumented_session_keeps_its_past_times(self):
+        start = fields.Datetime.now() - timedelta(days=2)
+        Session = self.env["spa.session"].with_user(self.front_desk)
+        session = Session.create(
+            {
+                "partner_id": self.client.id,
+                "protocol_id": self.protocol.id,
+                "therapist_id": self.therapist.id,
+                "date_planned": start,
+                "date_planned_end": start + timedelta(hours=1),
+            }
+        )
+        with self.assertRaises(UserError):
+            session.write(
+                {
+                    "date_planned": start + timedelta(days=900),
+                    "date_planned_end": start + timedelta(days=900, hours=1),
+                }
+            )
+        self.assertEqual(session.date_planned, start)
+
+    def test_appointment_moved_after_its_end_keeps_the_session_times(self):
+        start = fields.Datetime.now().replace(microsecond=0) - timedelta(days=1)
+        event = self.book(start=start)
+        session = self.session_of(event)
+        event.write(
+            {"start": start + timedelta(days=400), "stop": start + timedelta(days=400)}
+        )
+        self.assertEqual(session.date_planned, start)
+
+    def test_stop_rule_decides_the_reason(self):
+        session = self.started_session()
+        session.write({"positioning": "prone_table", "stop_reason": "client_late"})
+        self.tick(session, *self.MANDATORY[:5])
+        self.checkin(session, "Stabilise and apply pressure", pain=9)
+        with self.assertRaises(UserError):
+            session.action_stop(reason="client_late")
+        session.action_stop()
+        self.assertEqual(session.stop_reason, "pain")
+        self.assertTrue(session.referral_recommended)
+
+    def test_only_therapists_run_sessions(self):
+        for user in (self.front_desk, self.env.ref("base.public_user")):
+            with self.assertRaises(UserError):
+                self.book(therapist=user)

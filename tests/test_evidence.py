@@ -50,11 +50,13 @@ class TestEvidence(SpaCommon):
         done = self.finished_session()
         stopped = self.finished_session(stop=True)
         for session in done | stopped:
-            self.assertTrue(session.evidence_hash.startswith("$1$"))
+            self.assertTrue(session.evidence_hash.startswith("$2$"))
+            self.assertEqual(session.evidence_version, 2)
             self.assertTrue(session.evidence_text_digest)
         self.assertEqual(stopped.evidence_sequence, done.evidence_sequence + 1)
         self.assertEqual(stopped.evidence_previous_hash, done.evidence_hash)
         self.assertEqual(self.company.spa_evidence_sequence, stopped.evidence_sequence)
+        self.assertEqual(self.company.spa_evidence_head_hash, stopped.evidence_hash)
         self.assertFalse(self.env["spa.session"].check_evidence_integrity())
 
     def test_running_and_cancelled_sessions_have_no_evidence_yet(self):
@@ -145,26 +147,23 @@ class TestEvidence(SpaCommon):
                 )
             cr2.rollback()
 
-    def test_removed_last_link_is_reported_as_missing(self):
+    def test_last_link_taken_out_of_the_chain_is_reported(self):
         first = self.finished_session(note="a")
         last = self.finished_session(note="b")
         Session = self.env["spa.session"]
-        self.assertFalse(Session._evidence_missing_places())
-        # The last finished session is turned back into a cancelled one.
+        # The last finished session is turned back into a cancelled one: it
+        # still holds its place, and is named.
         self.tamper(
             "UPDATE spa_session SET state = 'cancelled' WHERE id = %s", [last.id]
         )
-        self.assertFalse(Session.check_evidence_integrity(), "no session to name")
-        self.assertEqual(
-            Session._evidence_missing_places(),
-            {self.company: [last.evidence_sequence]},
-        )
+        self.assertEqual(Session.check_evidence_integrity(), last)
         wizard = (
             self.env["spa.evidence.integrity.wizard"].with_user(self.manager).create({})
         )
         self.assertFalse(wizard.is_intact)
-        self.assertIn(str(last.evidence_sequence), wizard.missing_places)
+        self.assertEqual(wizard.broken_session_ids, last)
         self.assertNotIn(first, wizard.broken_session_ids)
+        self.assertFalse(wizard.missing_places)
 
     def test_finished_session_without_evidence_is_reported(self):
         session = self.finished_session()

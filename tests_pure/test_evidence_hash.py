@@ -75,3 +75,47 @@ def test_a_removed_link_breaks_the_next_one(items, data):
     index = data.draw(st.integers(0, len(chain) - 2))
     removed = chain[:index] + chain[index + 1 :]
     assert E.broken_links(removed) == [chain[index + 1][0]]
+
+
+def test_the_version_is_in_the_hash_and_read_back():
+    digest = E.chain_hash(False, {"a": 1}, E.MAX_HASH_VERSION)
+    assert E.hash_version(digest) == E.MAX_HASH_VERSION
+    assert digest != E.chain_hash(False, {"a": 1}, 1)
+    assert E.hash_version("forged") is None
+
+
+def build_versioned_chain(items, versions):
+    chain, previous = [], False
+    for index, (payload, version) in enumerate(zip(items, versions, strict=True)):
+        digest = E.chain_hash(previous, payload, version)
+        chain.append((index, digest, previous, payload, version))
+        previous = digest
+    return chain
+
+
+def test_a_version_never_goes_down_along_the_chain():
+    items = [{"n": n} for n in range(4)]
+    assert E.broken_links(build_versioned_chain(items, [1, 1, 2, 2])) == []
+    # a link re-hashed with an older version covering less is found
+    assert E.broken_links(build_versioned_chain(items, [1, 2, 1, 2])) == [2]
+
+
+@given(st.lists(payloads, min_size=2, max_size=8), st.data())
+def test_a_chain_checked_in_batches_is_checked_as_a_whole(items, data):
+    chain = build_chain(items)
+    cut = data.draw(st.integers(1, len(chain) - 1))
+    head, tail = chain[:cut], chain[cut:]
+    assert E.broken_links(head) == []
+    assert E.broken_links(tail, head[-1][1], 1) == []
+    # the batch after a changed link still sees the link before it
+    assert E.broken_links(tail, "$1$" + "0" * 64, 1) == [tail[0][0]]
+
+
+def test_a_withdrawal_after_the_end_is_left_out():
+    end = "2026-03-02 10:00:00"
+    assert E.consent_as_of("withdrawn", "2026-03-03 09:00:00", end) == ("given", False)
+    assert E.consent_as_of("withdrawn", end, end) == ("given", False)
+    before = "2026-03-02 09:30:00"
+    assert E.consent_as_of("withdrawn", before, end) == ("withdrawn", before)
+    assert E.consent_as_of("given", False, end) == ("given", False)
+    assert E.consent_as_of("draft", None, end) == ("draft", False)

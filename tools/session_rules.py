@@ -9,7 +9,7 @@ Every function returns *problems*: small tuples ``(code, params)`` that the
 models turn into one translated message. An empty list means "allowed".
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 # Problem codes (the models translate them).
@@ -31,6 +31,17 @@ STEP_OUT_OF_ORDER = "step_out_of_order"
 STEP_NOT_QUALIFIED = "step_not_qualified"
 STEP_NEEDS_POSITIONING = "step_needs_positioning"
 STEP_NEEDS_ADJUSTMENT = "step_needs_adjustment"
+STEP_MANDATORY = "step_mandatory"
+STEP_NEEDS_REASON = "step_needs_reason"
+
+# The appointment's consent badge (``calendar.event.spa_consent_status``).
+BADGE_VALID = "valid"
+BADGE_MISSING = "missing"
+BADGE_EXPIRED = "expired"
+BADGE_WITHDRAWN = "withdrawn"
+BADGE_RECONSENT = "reconsent"
+
+STARTED_STATES = frozenset({"in_progress", "done", "stopped"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class ConsentFacts:
     withdrawn_at: datetime | None = None
     # protocol id -> fingerprint of the consent text agreed to (None: no text)
     text_versions: dict = field(default_factory=dict)
+    company_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,10 +93,48 @@ class SessionFacts:
     # fingerprint of the protocol's current consent text (None: no text)
     protocol_text_version: str | None = None
     has_therapist: bool = True
+    company_id: int | None = None
+    date_done: datetime | None = None
 
 
 def ordered_steps(steps):
     return sorted(steps, key=lambda s: (s.sequence, s.id))
+
+
+def is_valid_on(date_from, date_to, on_day):
+    """Whether a period (a certification's, a consent's) covers ``on_day``.
+
+    ``date_from`` empty: no start; ``date_to`` empty: no end.
+    """
+    return (date_from is None or date_from <= on_day) and (
+        date_to is None or date_to >= on_day
+    )
+
+
+def consent_valid_on(consent, on_day):
+    """Whether ``consent`` is given and still valid on ``on_day`` (whatever
+    it covers): the consent's own "valid today"."""
+    return (
+        consent is not None
+        and consent.state == "given"
+        and consent.valid_until is not None
+        and is_valid_on(None, consent.valid_until, on_day)
+    )
+
+
+def consent_as_of(consent, moment):
+    """``consent`` as it stood at ``moment``: a withdrawal stamped at or
+    after that moment had not happened yet (the transition that checked it
+    ran first)."""
+    if (
+        consent is not None
+        and consent.state == "withdrawn"
+        and consent.withdrawn_at is not None
+        and consent.given_at is not None
+        and consent.withdrawn_at >= moment
+    ):
+        return replace(consent, state="given", withdrawn_at=None)
+    return consent
 
 
 def consent_problems(consent, protocol_id, on_day, started_at=None, text_version=None):
@@ -111,7 +161,7 @@ def consent_problems(consent, protocol_id, on_day, started_at=None, text_version
         and consent.text_versions.get(protocol_id) != text_version
     ):
         problems.append((CONSENT_TEXT_CHANGED, {}))
-    if consent.valid_until is None or consent.valid_until < on_day:
+    if not consent_valid_on(consent, on_day):
         problems.append((CONSENT_EXPIRED, {"valid_until": consent.valid_until}))
     if started_at is not None and (
         consent.given_at is None or consent.given_at > started_at
@@ -147,12 +197,82 @@ def start_problems(session, consents, on_day, at):
     problems = []
     if not session.has_therapist:
         problems.append((NO_THERAPIST, {}))
+    consents = same_company(consents, session.company_id)
     consent = best_consent(
         consents, session.protocol_id, on_day, at, session.protocol_text_version
     )
     if consent is None:
         problems.extend(_explain_missing_consent(consents, session, on_day, at))
     return problems, consent
+
+
+def same_company(consents, company_id):
+    """The consents a session of ``company_id`` may rely on: a consent is
+    recorded in one company and counts there only."""
+    if company_id is None:
+        return list(consents)
+    return [c for c in consents if c.company_id in (None, company_id)]
+
+
+def session_consent_problems(session, on_day):
+    """Problems of the consent a started session relies on, checked on
+    ``on_day`` (completing it): the completion's consent rule."""
+    return consent_problems(
+        session.consent, session.protocol_id, on_day, started_at=session.date_start
+    )
+
+
+def relied_consent_valid(session, start_day, done_day=None):
+    """Whether a started session rested on a consent valid when it started
+    (on ``start_day``, the company's day of its start) and, for a ``done``
+    one, at completion (on ``done_day``): the compliance analysis' consent
+    column. A consent withdrawn after the start (mid-session) was valid when
+    the session started: the session could only be stopped, which is
+    compliant."""
+    if session.state not in STARTED_STATES or session.date_start is None:
+        return False
+    at_start = consent_as_of(session.consent, session.date_start)
+    if consent_problems(
+        at_start, session.protocol_id, start_day, started_at=session.date_start
+    ):
+        return False
+    if session.state != "done":
+        return True
+    if session.date_done is None or done_day is None:
+        return False
+    at_done = consent_as_of(session.consent, session.date_done)
+    return not consent_problems(
+        at_done, session.protocol_id, done_day, started_at=session.date_start
+    )
+
+
+def badge_status(session, consents, on_day, at):
+    """The appointment's consent badge: what the server would decide now.
+
+    A session not started yet (or none, or cancelled): the start's consent
+    rule over the client's ``consents``; a started one: the completion's
+    consent rule over the consent it relied on.
+    """
+    if session.state in STARTED_STATES and session.consent is not None:
+        problems = session_consent_problems(session, on_day)
+    else:
+        consents = same_company(consents, session.company_id)
+        consent = best_consent(
+            consents, session.protocol_id, on_day, at, session.protocol_text_version
+        )
+        if consent is not None:
+            return BADGE_VALID
+        problems = _explain_missing_consent(consents, session, on_day, at)
+    found = {code for code, __ in problems}
+    if not found:
+        return BADGE_VALID
+    if CONSENT_WITHDRAWN in found:
+        return BADGE_WITHDRAWN
+    if CONSENT_TEXT_CHANGED in found:
+        return BADGE_RECONSENT
+    if CONSENT_EXPIRED in found:
+        return BADGE_EXPIRED
+    return BADGE_MISSING
 
 
 def _explain_missing_consent(consents, session, on_day, at):
@@ -185,6 +305,42 @@ def missing_checkins(session):
     return max(len(lacking), shortfall), lacking
 
 
+def required_checkins(session):
+    """``(required, missing)``: the check-ins the protocol asks for what was
+    done, and how many of them are missing (the compliance analysis):
+
+    - not started (planned, cancelled): nothing required yet;
+    - in progress, done: at least ``min_checkin_count`` and one after each
+      done step that requires a check-in; missing is the completion rule's
+      shortfall (``missing_checkins``);
+    - stopped: the session ended early, the minimum no longer applies: one
+      after each done step that requires a check-in.
+    """
+    if session.state not in STARTED_STATES:
+        return 0, 0
+    required_steps = [
+        s for s in session.steps if s.state == "done" and s.requires_checkin
+    ]
+    if session.state == "stopped":
+        with_checkin = {c.step_id for c in session.checkins if c.step_id}
+        lacking = [s for s in required_steps if s.id not in with_checkin]
+        return len(required_steps), len(lacking)
+    count, __ = missing_checkins(session)
+    return max(session.min_checkin_count, len(required_steps)), count
+
+
+def stop_pain_levels(threshold):
+    """The pain levels (0-10) whose check-in triggers the stop rule."""
+    return [
+        level
+        for level in range(11)
+        if triggers_stop(
+            CheckinFacts(id=0, step_id=None, pain_level=level, stop_requested=False),
+            threshold,
+        )
+    ]
+
+
 def stop_triggers(session):
     """The check-ins that trigger the stop rule."""
     return [
@@ -199,11 +355,7 @@ def triggers_stop(checkin, threshold):
 def completion_problems(session, on_day):
     """Every problem that blocks completing ``session`` (state ``done``)."""
     problems = []
-    problems.extend(
-        consent_problems(
-            session.consent, session.protocol_id, on_day, started_at=session.date_start
-        )
-    )
+    problems.extend(session_consent_problems(session, on_day))
     missing_steps = [
         s.name
         for s in ordered_steps(session.steps)
@@ -222,16 +374,24 @@ def _stop_rule_problems(session):
     triggers = stop_triggers(session)
     if not triggers:
         return []
+    threshold = session.pain_stop_threshold
+    # the check-ins that trigger it by their pain alone
+    by_pain = [c for c in triggers if triggers_stop(_pain_only(c), threshold)]
     return [
         (
             STOP_RULE,
             {
                 "max_pain": max(c.pain_level for c in triggers),
                 "stop_requested": any(c.stop_requested for c in triggers),
-                "threshold": session.pain_stop_threshold,
+                "pain_triggered": bool(by_pain),
+                "threshold": threshold,
             },
         )
     ]
+
+
+def _pain_only(checkin):
+    return replace(checkin, stop_requested=False)
 
 
 def tick_problems(
@@ -266,6 +426,21 @@ def tick_problems(
         problems.append((STEP_NEEDS_POSITIONING, {}))
     if step.record_kind == "adjustment" and not has_adjustment:
         problems.append((STEP_NEEDS_ADJUSTMENT, {}))
+    return problems
+
+
+def skip_problems(session, step, reason):
+    """Problems that block skipping ``step`` of ``session`` now, with
+    ``reason`` (the reason given, or already recorded)."""
+    problems = []
+    if session.state != "in_progress":
+        problems.append((STEP_NOT_IN_PROGRESS, {"state": session.state}))
+    if step.state != "todo":
+        problems.append((STEP_NOT_TODO, {"state": step.state}))
+    if step.is_mandatory:
+        problems.append((STEP_MANDATORY, {}))
+    if not (reason or "").strip():
+        problems.append((STEP_NEEDS_REASON, {}))
     return problems
 
 

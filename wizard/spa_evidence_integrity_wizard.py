@@ -10,6 +10,12 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
     checked_at = fields.Datetime(readonly=True)
     company_ids = fields.Many2many("res.company", string="Companies", readonly=True)
     checked_count = fields.Integer(string="Finished Sessions Checked", readonly=True)
+    checked_summary = fields.Text(
+        string="What Was Checked",
+        readonly=True,
+        help="For each company: the places of its evidence chain that were "
+        "read, the chain head it recorded and the hash versions found.",
+    )
     broken_session_ids = fields.Many2many(
         "spa.session", string="Sessions Whose Evidence Changed", readonly=True
     )
@@ -17,7 +23,7 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
         string="Missing Links",
         readonly=True,
         help="Places of an evidence chain that no finished session holds any "
-        "more: a finished session was removed or taken out of the chain.",
+        "more: a finished session was removed from the chain.",
     )
     broken_count = fields.Integer(compute="_compute_broken_count")
     is_intact = fields.Boolean(compute="_compute_broken_count")
@@ -34,35 +40,52 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
         Session = self.env["spa.session"]
-        broken = Session.check_evidence_integrity()
-        # sudo: a count over the companies checked, not a read of sessions.
-        checked = (
-            Session.sudo()
-            .with_context(active_test=False)
-            .search_count(
-                [
-                    ("state", "in", ("done", "stopped")),
-                    ("company_id", "in", self.env.companies.ids),
-                ]
-            )
-        )
-        missing = Session._evidence_missing_places()
+        companies = Session._evidence_check_companies()
+        results = Session._check_evidence_integrity(companies)
         values.update(
+            checked_at=results[0]["checked_at"] if results else fields.Datetime.now(),
+            company_ids=[Command.set(companies.ids)],
+            checked_count=sum(result["checked"] for result in results),
+            checked_summary="\n".join(map(self._summary_line, results)) or False,
             missing_places="\n".join(
                 self.env._(
                     "%(company)s: place(s) %(places)s",
-                    company=company.name,
-                    places=", ".join(str(place) for place in places),
+                    company=result["company"].name,
+                    places=", ".join(str(place) for place in result["missing"]),
                 )
-                for company, places in missing.items()
+                for result in results
+                if result["missing"]
             )
             or False,
-            checked_at=fields.Datetime.now(),
-            company_ids=[Command.set(self.env.companies.ids)],
-            checked_count=checked,
-            broken_session_ids=[Command.set(broken.ids)],
+            broken_session_ids=[
+                Command.set(
+                    sorted(
+                        {rid for result in results for rid in result["reported_ids"]}
+                    )
+                )
+            ],
         )
         return values
+
+    def _summary_line(self, result):
+        if not result["checked"]:
+            return self.env._(
+                "%(company)s: no finished session in the evidence chain "
+                "(chain head recorded: place %(head)s).",
+                company=result["company"].name,
+                head=result["head"],
+            )
+        return self.env._(
+            "%(company)s: places %(first)s to %(last)s checked (%(count)s "
+            "sessions), chain head recorded: place %(head)s, hash versions "
+            "%(versions)s.",
+            company=result["company"].name,
+            first=result["first"],
+            last=result["last"],
+            count=result["checked"],
+            head=result["head"],
+            versions=", ".join(str(v) for v in sorted(result["versions"])),
+        )
 
     def action_print(self):
         self.ensure_one()

@@ -14,6 +14,9 @@ import { browser } from "@web/core/browser/browser";
 import { ConnectionLostError } from "@web/core/network/rpc";
 import { WebClient } from "@web/webclient/webclient";
 import { OfflineQueue } from "@spa_session_protocol/session_runner/offline_queue";
+import { SessionChecklist } from "@spa_session_protocol/session_runner/session_checklist";
+import { SessionList } from "@spa_session_protocol/session_runner/session_list";
+import { SessionRunner } from "@spa_session_protocol/session_runner/session_runner";
 import { tabletApi } from "@spa_session_protocol/session_runner/tablet_api";
 
 defineMailModels();
@@ -60,6 +63,7 @@ function makeServer() {
             consent_status_label: "Consent valid",
             consent_name: "CON/001",
             pain_stop_threshold: 7,
+            stop_pain_levels: [7, 8, 9, 10],
             min_checkin_count: 1,
             positioning: false,
             positioning_options: [
@@ -136,7 +140,10 @@ function makeServer() {
                 if (step) {
                     step.checkin_count += 1;
                 }
-                if (op.pain_level >= 7 || op.stop_requested) {
+                if (
+                    server.session.stop_pain_levels.includes(op.pain_level) ||
+                    op.stop_requested
+                ) {
                     server.session.is_stop_triggered = true;
                 }
             }
@@ -332,4 +339,59 @@ test("the offline queue keeps refused items and drops accepted ones", async () =
     expect(reloaded.refused(1).map((i) => i.error)).toEqual(["refused"]);
     reloaded.dismiss(b.uuid);
     expect(reloaded.items).toHaveLength(1);
+});
+
+test("the runner is made of a list, a checklist and a consent component", async () => {
+    expect(Object.keys(SessionRunner.components).sort()).toEqual([
+        "ConsentPad",
+        "SessionChecklist",
+        "SessionList",
+    ]);
+    expect(SessionRunner.components.SessionChecklist).toBe(SessionChecklist);
+    expect(SessionRunner.components.SessionList).toBe(SessionList);
+    expect(SessionList.template).toBe("spa_session_protocol.SessionList");
+    expect(SessionChecklist.template).toBe("spa_session_protocol.SessionChecklist");
+    expect(SessionRunner.components.ConsentPad.template).toBe("spa_session_protocol.ConsentPad");
+});
+
+test("the offline queue is a service shared by the runner's components", async () => {
+    const server = makeServer();
+    await openRunner();
+    const queue = getService("spa_session_protocol.offline_queue");
+    server.online = false;
+    await contains(".o_spa_step[data-step-id='11'] .o_spa_tick").click();
+    await animationFrame();
+    expect(queue.pending(1).map((item) => item.kind)).toEqual(["tick"]);
+    expect(queue.state.online).toBe(false);
+    expect(".o_spa_pending_badge").toHaveText(/1/);
+    server.online = true;
+    await queue.flush();
+    await animationFrame();
+    expect(queue.pending()).toHaveLength(0);
+    expect(".o_spa_pending_badge").toHaveCount(0);
+});
+
+test("the stop confirmation follows the server's stop levels, not a local threshold", async () => {
+    const server = makeServer();
+    // The server says only 9 and 10 stop the session (a protocol threshold
+    // of 9), whatever pain_stop_threshold the payload also carries.
+    server.session.stop_pain_levels = [9, 10];
+    await openRunner();
+    await contains(".o_spa_checkin_button").click();
+    expect(".o_spa_pain[data-pain='8']").not.toHaveClass("o_spa_pain_severe");
+    expect(".o_spa_pain[data-pain='9']").toHaveClass("o_spa_pain_severe");
+    await contains(".o_spa_pain[data-pain='8']").click();
+    await animationFrame();
+    expect(".o_dialog").toHaveCount(0);
+    expect(server.syncCalls[0][0].pain_level).toBe(8);
+    expect(".o_spa_stop_panel").toHaveCount(0);
+    // What blocks completion is the server's text, shown as is.
+    server.session.completion_blockers = "the consent was withdrawn";
+    await contains(".o_spa_checkin_button").click();
+    await contains(".o_spa_pain[data-pain='9']").click();
+    expect(".o_dialog").toHaveCount(1);
+    await contains(".o_dialog .btn-danger").click();
+    await animationFrame();
+    expect(".o_spa_stop_panel").toHaveCount(1);
+    expect(".o_spa_blockers_text").toHaveText("the consent was withdrawn");
 });

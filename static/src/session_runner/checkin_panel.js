@@ -2,13 +2,14 @@ import { Component } from "@odoo/owl";
 
 /**
  * A feedback check-in in one tap: a 0-10 pain scale of big buttons and a
- * prominent "client wants to stop" button.
+ * prominent "client wants to stop" button. The levels that trigger the stop
+ * rule come from the server (`stopLevels`).
  */
 export class CheckinPanel extends Component {
     static template = "spa_session_protocol.CheckinPanel";
     static props = {
         stepName: { type: String, optional: true },
-        threshold: Number,
+        stopLevels: { type: Array, element: Number },
         onPick: Function,
         onClose: Function,
     };
@@ -18,7 +19,7 @@ export class CheckinPanel extends Component {
     }
 
     levelClass(level) {
-        if (level >= this.props.threshold) {
+        if (this.props.stopLevels.includes(level)) {
             return "o_spa_pain_severe";
         }
         return level >= 4 ? "o_spa_pain_moderate" : "o_spa_pain_mild";

@@ -1,4 +1,9 @@
+import { reactive } from "@odoo/owl";
 import { browser } from "@web/core/browser/browser";
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { user } from "@web/core/user";
+import { isOfflineError, tabletApi } from "./tablet_api";
 
 /**
  * Operations made on the tablet, kept on the device until the server has
@@ -109,3 +114,120 @@ export class OfflineQueue {
         this._save();
     }
 }
+
+/**
+ * The tablet's offline queue as a service: the operations kept on the device
+ * (one queue per user), the network state, and the sync that sends them in
+ * order to the server. Components use it with `useService`.
+ *
+ * `state` is reactive: `items` (every queued item, pending or refused) and
+ * `online`. After each sync that reached the server, the callbacks given to
+ * `onSynced` run (the runner reloads the session it shows from the server).
+ */
+export const offlineQueueService = {
+    dependencies: ["notification"],
+    start(env, { notification }) {
+        const queue = new OfflineQueue(`spa_session_protocol.queue.${user.userId}`);
+        const state = reactive({
+            items: queue.items,
+            online: browser.navigator.onLine !== false,
+        });
+        const syncedCallbacks = new Set();
+        let flushing = null;
+        let flushAgain = false;
+
+        const refresh = () => {
+            state.items = queue.items;
+        };
+
+        async function sync() {
+            const ops = queue.pending().map(({ status, error, ...op }) => op);
+            try {
+                const { results } = await tabletApi.call("/spa/tablet/sync", { ops });
+                state.online = true;
+                const refusedBefore = queue.refused().length;
+                queue.applyResults(results);
+                refresh();
+                if (queue.refused().length > refusedBefore) {
+                    notification.add(
+                        _t("The server did not accept some of the work: see the list at the top."),
+                        { type: "danger", sticky: true }
+                    );
+                }
+            } catch (error) {
+                if (!isOfflineError(error)) {
+                    throw error;
+                }
+                state.online = false;
+                return false;
+            }
+            return true;
+        }
+
+        /** Send what is queued, in order; the server answers each item. */
+        function flush() {
+            if (flushing) {
+                // Items queued while a batch is on its way go in the next one.
+                flushAgain = true;
+                return flushing;
+            }
+            flushAgain = false;
+            if (!queue.pending().length) {
+                return Promise.resolve();
+            }
+            flushing = (async () => {
+                let reached;
+                try {
+                    reached = await sync();
+                } finally {
+                    flushing = null;
+                }
+                if (!reached) {
+                    return;
+                }
+                if (flushAgain && queue.pending().length) {
+                    return flush();
+                }
+                for (const callback of [...syncedCallbacks]) {
+                    await callback();
+                }
+            })();
+            return flushing;
+        }
+
+        return {
+            state,
+            /** Queue an operation (it gets its idempotency key); returns the item. */
+            add(op) {
+                const item = queue.add(op);
+                refresh();
+                return item;
+            },
+            pending(sessionId = null) {
+                return queue.pending(sessionId);
+            },
+            refused(sessionId = null) {
+                return queue.refused(sessionId);
+            },
+            /** The therapist has read the refusal. */
+            dismiss(uuid) {
+                queue.dismiss(uuid);
+                refresh();
+            },
+            setOnline(online) {
+                state.online = online;
+            },
+            flush,
+            /**
+             * @param {Function} callback run (and awaited) after each sync
+             * @returns {Function} to stop
+             */
+            onSynced(callback) {
+                syncedCallbacks.add(callback);
+                return () => syncedCallbacks.delete(callback);
+            },
+        };
+    },
+};
+
+registry.category("services").add("spa_session_protocol.offline_queue", offlineQueueService);

@@ -1,0 +1,263 @@
+from collections import defaultdict
+
+from odoo import api, fields, models
+
+from ..tools import session_rules
+
+
+class SpaSession(models.Model):
+    """The rules adapter: builds the plain facts of a batch of sessions once
+    and asks ``tools/session_rules.py``, the only implementation of the
+    rules, for every decision and every figure derived from them (the
+    completion blockers, the check-in counts, the consent column of the
+    compliance analysis). The models never re-implement a rule."""
+
+    _inherit = "spa.session"
+
+    # Stored for the compliance analysis (an SQL view cannot call Python):
+    # the rules' verdict on the consent the session relied on, at its start
+    # and (done) at its completion, on the company's day. Server-only.
+    has_valid_consent = fields.Boolean(
+        string="Valid Consent",
+        compute="_compute_has_valid_consent",
+        store=True,
+        readonly=True,
+        copy=False,
+        help="The session rested on a consent valid when it started (and, when "
+        "done, at completion).",
+    )
+    stop_pain_levels = fields.Json(
+        compute="_compute_stop_pain_levels",
+        help="The pain levels whose check-in triggers the stop rule: the tablet "
+        "asks for confirmation before logging one.",
+    )
+
+    # ------------------------------------------------------------------
+    # Computes
+    # ------------------------------------------------------------------
+
+    @api.depends(
+        "state",
+        "min_checkin_count",
+        "step_ids.state",
+        "step_ids.requires_checkin",
+        "checkin_ids.session_step_id",
+    )
+    def _compute_checkin_requirements(self):
+        """Check-ins the protocol required for what was done, and how many of
+        them are missing (``session_rules.required_checkins``)."""
+        facts = self._rule_facts()
+        for session in self:
+            required, missing = session_rules.required_checkins(facts[session.id])
+            session.checkin_required_count = required
+            session.checkin_missing_count = missing
+
+    @api.depends(
+        "state",
+        "date_start",
+        "date_done",
+        "protocol_id",
+        "company_id",
+        "consent_id.state",
+        "consent_id.given_at",
+        "consent_id.valid_until",
+        "consent_id.withdrawn_at",
+        "consent_id.protocol_ids",
+    )
+    def _compute_has_valid_consent(self):
+        facts = self._rule_facts()
+        for session in self:
+            company = session.company_id
+            session.has_valid_consent = session_rules.relied_consent_valid(
+                facts[session.id],
+                company._spa_date_of(session.date_start),
+                company._spa_date_of(session.date_done),
+            )
+
+    @api.depends("pain_stop_threshold")
+    def _compute_stop_pain_levels(self):
+        for session in self:
+            session.stop_pain_levels = session_rules.stop_pain_levels(
+                session.pain_stop_threshold
+            )
+
+    @api.depends(
+        "state",
+        "step_ids.state",
+        "checkin_ids",
+        "consent_id.state",
+        "consent_id.valid_until",
+    )
+    def _compute_completion_blockers(self):
+        problems_by_session = self._completion_problems()
+        for session in self:
+            problems = problems_by_session.get(session.id, [])
+            session.is_stop_triggered = any(
+                code == session_rules.STOP_RULE for code, __ in problems
+            )
+            if session.state != "in_progress":
+                session.completion_blockers = False
+                session.can_complete = False
+                continue
+            session.completion_blockers = (
+                session._format_problems(problems) if problems else False
+            )
+            session.can_complete = not problems
+
+    # ------------------------------------------------------------------
+    # Rule facts (gathered in batch)
+    # ------------------------------------------------------------------
+
+    def _rule_facts(self):
+        """Plain facts of each session for ``session_rules``, in a few queries."""
+        # sudo: the rules must see every check-in and step of the session,
+        # whatever the reading user may browse; nothing is returned to them.
+        # with_prefetch(): the lines of all of ``self`` in one query each, even
+        # when ``self`` came through a one2many no longer in cache.
+        sessions_sudo = self.sudo().with_prefetch()
+        steps_by_session = defaultdict(list)
+        for step in sessions_sudo.step_ids:
+            steps_by_session[step.session_id.id].append(
+                session_rules.StepFacts(
+                    id=step.id,
+                    name=step.name,
+                    sequence=step.sequence,
+                    is_mandatory=step.is_mandatory,
+                    requires_checkin=step.requires_checkin,
+                    state=step.state,
+                    qualification_id=step.qualification_id.id or None,
+                    record_kind=step.record_kind,
+                )
+            )
+        checkins_by_session = defaultdict(list)
+        for checkin in sessions_sudo.checkin_ids:
+            checkins_by_session[checkin.session_id.id].append(checkin._to_facts())
+        consent_facts = sessions_sudo.consent_id._to_facts()
+        text_versions = {
+            protocol.id: protocol._consent_text_version()
+            for protocol in sessions_sudo.protocol_id
+        }
+        facts = {}
+        for session in sessions_sudo:
+            facts[session.id] = session_rules.SessionFacts(
+                id=session.id,
+                protocol_id=session.protocol_id.id,
+                state=session.state,
+                min_checkin_count=session.min_checkin_count,
+                pain_stop_threshold=session.pain_stop_threshold,
+                date_start=session.date_start or None,
+                steps=tuple(steps_by_session[session.id]),
+                checkins=tuple(checkins_by_session[session.id]),
+                consent=consent_facts.get(session.consent_id.id),
+                protocol_text_version=text_versions.get(session.protocol_id.id),
+                has_therapist=bool(session.therapist_id),
+                company_id=session.company_id.id or None,
+                date_done=session.date_done or None,
+            )
+        return facts
+
+    def _completion_problems(self):
+        """``{session id: problems}`` that block completing each session,
+        judged on its company's day."""
+        facts = self._rule_facts()
+        today = self._spa_today_by_session()
+        return {
+            sid: session_rules.completion_problems(f, today[sid])
+            for sid, f in facts.items()
+        }
+
+    def _spa_today_by_session(self):
+        """``{session id: today}``, today being the session's company's day
+        (``res.company._spa_today``)."""
+        companies = self.company_id | self.env.company
+        today = companies._spa_today_by_company()
+        return {
+            session.id: today[(session.company_id or self.env.company).id]
+            for session in self
+        }
+
+    def _format_problems(self, problems):
+        """One translated sentence naming every problem."""
+        self.ensure_one()
+        parts = []
+        for code, params in problems:
+            if code in session_rules.CONSENT_CODES:
+                parts.append(self._format_consent_problem(code, params))
+            elif code == session_rules.NO_THERAPIST:
+                parts.append(self.env._("no therapist assigned"))
+            elif code == session_rules.STEPS_MISSING:
+                names = params["names"]
+                parts.append(
+                    self.env._(
+                        "%(count)s mandatory step(s) not done: %(steps)s",
+                        count=len(names),
+                        steps=", ".join(f"'{n}'" for n in names),
+                    )
+                )
+            elif code == session_rules.CHECKINS_MISSING:
+                items = [
+                    self.env._("after '%(step)s'", step=n) for n in params["names"]
+                ]
+                extra = params["count"] - len(params["names"])
+                if extra and items:
+                    items.append(self.env._("%(count)s more at any point", count=extra))
+                elif extra:
+                    items.append(self.env._("at any point"))
+                parts.append(
+                    self.env._(
+                        "%(count)s check-in(s) missing: %(items)s",
+                        count=params["count"],
+                        items=", ".join(items),
+                    )
+                )
+            elif code == session_rules.STOP_RULE:
+                if params["stop_requested"]:
+                    parts.append(
+                        self.env._(
+                            "the client asked to stop: the session must be stopped"
+                        )
+                    )
+                if params["pain_triggered"]:
+                    parts.append(
+                        self.env._(
+                            "a check-in reported pain %(pain)s/10 "
+                            "(stop threshold %(threshold)s): "
+                            "the session must be stopped "
+                            "and a healthcare professional recommended",
+                            pain=params["max_pain"],
+                            threshold=params["threshold"],
+                        )
+                    )
+            else:
+                parts.append(code)
+        return "; ".join(parts)
+
+    def _format_consent_problem(self, code, params):
+        if code == session_rules.NO_CONSENT:
+            return self.env._(
+                "no valid consent of the client for protocol '%(protocol)s'",
+                protocol=self.protocol_id.name,
+            )
+        if code == session_rules.CONSENT_WITHDRAWN:
+            return self.env._("the consent was withdrawn")
+        if code == session_rules.CONSENT_NOT_GIVEN:
+            return self.env._("the consent was not given")
+        if code == session_rules.CONSENT_EXPIRED:
+            return self.env._(
+                "the consent expired (valid until %(date)s)",
+                date=params.get("valid_until") or "-",
+            )
+        if code == session_rules.CONSENT_NOT_COVERING:
+            return self.env._(
+                "the consent does not cover protocol '%(protocol)s'",
+                protocol=self.protocol_id.name,
+            )
+        if code == session_rules.CONSENT_TEXT_CHANGED:
+            return self.env._(
+                "the consent text of protocol '%(protocol)s' changed "
+                "since the client agreed: a new consent is needed",
+                protocol=self.protocol_id.name,
+            )
+        if code == session_rules.CONSENT_AFTER_START:
+            return self.env._("the consent was given after the session started")
+        return code

@@ -1,0 +1,38 @@
+/**
+ * The server's payload of a session with the device's queued work shown on
+ * top (marked pending) until the server has accepted it. Only what the
+ * therapist did is shown: whether the rules allow completing, or whether a
+ * check-in triggers the stop rule, stays the server's answer.
+ */
+
+/** Show one queued item on the session (in place). */
+export function applyLocally(session, item) {
+    const step = session.steps.find((s) => s.id === item.step_id);
+    if (item.kind === "tick" && step && step.state === "todo") {
+        Object.assign(step, { state: "done", pending: true });
+    } else if (item.kind === "skip" && step && step.state === "todo") {
+        Object.assign(step, { state: "skipped", pending: true, skip_reason: item.reason });
+    } else if (item.kind === "checkin") {
+        session.checkins.push({
+            uuid: item.uuid,
+            step_id: item.step_id || false,
+            pain_level: item.pain_level,
+            stop_requested: item.stop_requested,
+            pending: true,
+        });
+        if (step) {
+            step.checkin_count += 1;
+        }
+    } else if (item.kind === "record") {
+        Object.assign(session, item.values);
+    }
+}
+
+/** A copy of `payload` with the `pending` items applied. */
+export function withPending(payload, pending) {
+    const session = JSON.parse(JSON.stringify(payload));
+    for (const item of pending) {
+        applyLocally(session, item);
+    }
+    return session;
+}

@@ -1,0 +1,317 @@
+from odoo import Command
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
+from odoo.tools import SQL
+
+from ..tools import evidence
+from .common import SpaCommon
+from .test_evidence import TestEvidence
+
+
+@tagged("post_install", "-at_install", "spa_evidence")
+class TestEvidenceCoverage(SpaCommon):
+    """The evidence hash covers everything a finished session proves: each
+    change made directly in SQL is found by ``check_evidence_integrity()``,
+    which only managers run and which reports a removed last link itself."""
+
+    finished_session = TestEvidence.finished_session
+    tamper = TestEvidence.tamper
+
+    def check(self):
+        return (
+            self.env["spa.session"].with_user(self.manager).check_evidence_integrity()
+        )
+
+    def assert_found(self, session):
+        self.assertEqual(self.check(), session)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other_protocol = cls.env["spa.protocol"].create(
+            {"name": "Neck release", "code": "NECK"}
+        )
+
+    def setUp(self):
+        super().setUp()
+        # Two sessions before the one tampered with and none after: the
+        # tampered session is the chain head, each change is found on its own.
+        self.before = self.finished_session(note="before")
+        self.session = self.finished_session(note="tampered")
+        self.assertFalse(self.check())
+
+    # ------------------------------------------------------------------
+    # The consent as agreed
+    # ------------------------------------------------------------------
+
+    def test_sql_change_of_the_consents_protocols_is_found(self):
+        consent = self.session.consent_id
+        field = consent._fields["protocol_ids"]
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (%s, %s) VALUES (%s, %s)",
+                SQL.identifier(field.relation),
+                SQL.identifier(field.column1),
+                SQL.identifier(field.column2),
+                consent.id,
+                self.other_protocol.id,
+            )
+        )
+        self.env.invalidate_all()
+        # Every session relying on that consent is reported.
+        self.assertEqual(
+            self.check(),
+            self.env["spa.session"].search([("consent_id", "=", consent.id)]),
+        )
+        self.assertIn(self.session, self.check())
+
+    def test_sql_change_of_the_consents_state_is_found(self):
+        consent = self.session.consent_id
+        self.tamper(
+            "UPDATE spa_consent SET state = 'draft' WHERE id = %s", [consent.id]
+        )
+        self.assertIn(self.session, self.check())
+
+    def test_sql_withdrawal_before_the_end_is_found(self):
+        consent = self.session.consent_id
+        self.tamper(
+            "UPDATE spa_consent SET state = 'withdrawn', "
+            "withdrawn_at = %s - interval '1 minute' WHERE id = %s",
+            [self.session.date_start, consent.id],
+        )
+        self.assertIn(self.session, self.check())
+
+    def test_sql_change_of_the_agreed_text_is_found(self):
+        consent = self.session.consent_id
+        self.tamper(
+            "UPDATE spa_consent SET consent_text = '<p>I agree to anything.</p>' "
+            "WHERE id = %s",
+            [consent.id],
+        )
+        self.assertIn(self.session, self.check())
+
+    def test_withdrawal_after_the_session_ended_stays_clean(self):
+        consent = self.session.consent_id.with_user(self.manager)
+        consent.action_withdraw()
+        self.assertEqual(consent.state, "withdrawn")
+        self.assertFalse(self.check())
+        # ... but moving that withdrawal before the end is found.
+        self.tamper(
+            "UPDATE spa_consent SET withdrawn_at = %s - interval '1 minute' "
+            "WHERE id = %s",
+            [self.session.date_start, consent.id],
+        )
+        self.assertIn(self.session, self.check())
+
+    # ------------------------------------------------------------------
+    # The steps as copied, the planned times, the company of every line
+    # ------------------------------------------------------------------
+
+    def test_sql_change_of_a_steps_instructions_is_found(self):
+        step = self.session.step_ids.sorted("sequence")[:1]
+        self.tamper(
+            "UPDATE spa_session_step SET instructions = 'Press as hard as you can' "
+            "WHERE id = %s",
+            [step.id],
+        )
+        self.assert_found(self.session)
+
+    def test_sql_change_of_the_planned_times_is_found(self):
+        self.tamper(
+            "UPDATE spa_session SET date_planned = date_planned - interval '1 day', "
+            "date_planned_end = date_planned_end - interval '1 day' WHERE id = %s",
+            [self.session.id],
+        )
+        self.assert_found(self.session)
+
+    def test_sql_change_of_a_checkins_company_is_found(self):
+        checkin = self.session.sudo().checkin_ids.filtered(lambda c: c.pain_level == 3)
+        self.tamper(
+            "UPDATE spa_checkin SET company_id = NULL WHERE id = %s", [checkin.id]
+        )
+        self.assert_found(self.session)
+
+    def test_sql_change_of_a_steps_company_is_found(self):
+        step = self.session.step_ids[:1]
+        self.tamper(
+            "UPDATE spa_session_step SET company_id = NULL WHERE id = %s", [step.id]
+        )
+        self.assert_found(self.session)
+
+    # ------------------------------------------------------------------
+    # Anonymisation
+    # ------------------------------------------------------------------
+
+    def test_sql_anonymisation_with_invented_text_is_found(self):
+        self.tamper(
+            "UPDATE spa_session SET anonymised_at = now() at time zone 'UTC', "
+            "screening_note = 'No pain reported' WHERE id = %s",
+            [self.session.id],
+        )
+        self.assert_found(self.session)
+
+    def test_anonymised_session_with_an_invented_note_is_found(self):
+        self.session.sudo()._spa_anonymise()
+        self.assertFalse(self.check(), "anonymising keeps the chain verifying")
+        checkin = self.session.sudo().checkin_ids[:1]
+        self.tamper(
+            "UPDATE spa_checkin SET note = 'All fine' WHERE id = %s", [checkin.id]
+        )
+        self.assert_found(self.session)
+
+    # ------------------------------------------------------------------
+    # The chain: its head, versions
+    # ------------------------------------------------------------------
+
+    def test_removed_last_link_is_reported_by_the_check(self):
+        last = self.session
+        place = last.evidence_sequence
+        self.tamper("DELETE FROM spa_checkin WHERE session_id = %s", [last.id])
+        self.tamper("DELETE FROM spa_session_step WHERE session_id = %s", [last.id])
+        self.tamper("DELETE FROM spa_session WHERE id = %s", [last.id])
+        # The link before the removed head is named.
+        self.assertEqual(self.check(), self.before)
+        results = self.env["spa.session"]._check_evidence_integrity(self.company)
+        self.assertEqual(results[0]["missing"], [place])
+        wizard = (
+            self.env["spa.evidence.integrity.wizard"].with_user(self.manager).create({})
+        )
+        self.assertFalse(wizard.is_intact)
+        self.assertIn(str(place), wizard.missing_places)
+        self.assertEqual(wizard.broken_session_ids, self.before)
+
+    def test_removed_last_link_with_a_lowered_counter_is_found(self):
+        last = self.session
+        self.tamper("DELETE FROM spa_checkin WHERE session_id = %s", [last.id])
+        self.tamper("DELETE FROM spa_session_step WHERE session_id = %s", [last.id])
+        self.tamper("DELETE FROM spa_session WHERE id = %s", [last.id])
+        self.tamper(
+            "UPDATE res_company SET spa_evidence_sequence = spa_evidence_sequence - 1 "
+            "WHERE id = %s",
+            [self.company.id],
+        )
+        # The head the company recorded is the hash of the removed session.
+        self.assertEqual(self.check(), self.before)
+
+    def test_hash_version_downgrade_is_found(self):
+        self.assertEqual(self.session.evidence_version, evidence.MAX_HASH_VERSION)
+        self.tamper(
+            "UPDATE spa_session SET evidence_version = 1 WHERE id = %s",
+            [self.session.id],
+        )
+        self.assert_found(self.session)
+
+    def test_a_session_secured_with_version_1_keeps_verifying(self):
+        """Re-secure the company's chain with version 1 (as it was before
+        version 2 existed): it verifies under version 1, which did not cover
+        the instructions, and still finds what version 1 covered."""
+        Session = self.env["spa.session"]
+        chain = Session.sudo().search(
+            [("company_id", "=", self.company.id), ("evidence_sequence", ">", 0)],
+            order="evidence_sequence",
+        )
+        Session._evidence_refresh()
+        facts, texts = chain._evidence_parts(dict.fromkeys(chain.ids, 1))
+        previous = False
+        for link in chain:
+            self.assertEqual(
+                link.evidence_text_digest, evidence.text_digest(texts[link.id])
+            )
+            payload = Session._evidence_payload(
+                1, facts[link.id], link.evidence_sequence, link.evidence_text_digest
+            )
+            v1_hash = evidence.chain_hash(previous, payload, 1)
+            self.assertTrue(v1_hash.startswith("$1$"))
+            self.tamper(
+                "UPDATE spa_session SET evidence_hash = %s, "
+                "evidence_previous_hash = %s, evidence_version = NULL WHERE id = %s",
+                [v1_hash, previous or None, link.id],
+            )
+            previous = v1_hash
+        self.tamper(
+            "UPDATE res_company SET spa_evidence_head_hash = %s WHERE id = %s",
+            [v1_hash, self.company.id],
+        )
+        session = self.session.sudo()
+        self.assertEqual(session.evidence_hash, v1_hash)
+        step = session.step_ids[:1]
+        self.tamper(
+            "UPDATE spa_session_step SET instructions = 'Changed' WHERE id = %s",
+            [step.id],
+        )
+        self.assertFalse(self.check())
+        # A session finished now chains to it with version 2.
+        after = self.finished_session(note="after")
+        self.assertEqual(after.evidence_previous_hash, v1_hash)
+        self.assertEqual(after.evidence_version, 2)
+        self.assertFalse(self.check())
+        checkin = session.checkin_ids.filtered(lambda c: c.pain_level == 2)
+        self.tamper("UPDATE spa_checkin SET pain_level = 0 WHERE id = %s", [checkin.id])
+        self.assertEqual(self.check(), session)
+
+    # ------------------------------------------------------------------
+    # Who may check, and what it costs
+    # ------------------------------------------------------------------
+
+    def test_only_managers_check_sudo_or_not(self):
+        Session = self.env["spa.session"]
+        for user in (self.therapist, self.front_desk, self.plain_user):
+            with self.subTest(user=user.login):
+                with self.assertRaises(AccessError):
+                    Session.with_user(user).check_evidence_integrity()
+                with self.assertRaises(AccessError):
+                    Session.with_user(user).sudo().check_evidence_integrity()
+        self.assertFalse(
+            Session.with_user(self.manager).sudo().check_evidence_integrity()
+        )
+
+    def test_the_wizard_says_what_was_checked(self):
+        wizard = (
+            self.env["spa.evidence.integrity.wizard"].with_user(self.manager).create({})
+        )
+        self.assertTrue(wizard.is_intact)
+        self.assertTrue(wizard.checked_at)
+        self.assertGreaterEqual(wizard.checked_count, 2)
+        self.assertIn(
+            f"places 1 to {self.session.evidence_sequence} checked",
+            wizard.checked_summary,
+        )
+        self.assertIn("hash versions 2", wizard.checked_summary)
+
+    def test_the_check_costs_the_same_for_more_sessions(self):
+        Session = self.env["spa.session"].with_user(self.manager)
+        Session.check_evidence_integrity()  # warm the caches (groups, companies)
+        before = self.env.cr.sql_log_count
+        Session.check_evidence_integrity()
+        two = self.env.cr.sql_log_count - before
+        for index in range(3):
+            self.finished_session(note=f"more {index}")
+        self.env.flush_all()
+        Session.check_evidence_integrity()
+        before = self.env.cr.sql_log_count
+        self.assertFalse(Session.check_evidence_integrity())
+        five = self.env.cr.sql_log_count - before
+        self.assertEqual(two, five, "one batch: as many queries for 2 as for 5")
+        self.assertLess(five, 20)
+
+    def test_sudo_does_not_widen_the_companies_checked(self):
+        company_b = self.env["res.company"].create({"name": "Spa B"})
+        manager_b = new_test_user(
+            self.env,
+            "spa_mgr_b",
+            groups="spa_session_protocol.group_spa_manager",
+            company_id=company_b.id,
+            company_ids=[Command.set(company_b.ids)],
+        )
+        self.tamper(
+            "UPDATE spa_session SET stop_reason = 'other' WHERE id = %s",
+            [self.session.id],
+        )
+        self.assert_found(self.session)
+        Session = self.env["spa.session"].with_user(manager_b).sudo()
+        self.assertFalse(
+            Session.with_context(
+                allowed_company_ids=[company_b.id, self.company.id]
+            ).check_evidence_integrity()
+        )
