@@ -29,7 +29,9 @@ RECORD_BOOLEANS = (
 
 
 class SpaSession(models.Model):
-    _inherit = "spa.session"
+    # The tablet's concern, apart from the lifecycle (models/spa_session.py)
+    # and the rules adapter (models/spa_session_rules.py).
+    _inherit = "spa.session"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------------
     # Reading
@@ -445,7 +447,8 @@ class SpaSession(models.Model):
 
     @api.model
     def _tablet_today_bounds(self):
-        tz = pytz.timezone(self.env.user.tz or "UTC")
+        """Today's start and end (naive UTC): the company's day."""
+        tz = self.env.company._spa_tz()
         today = datetime.now(tz).date()
         start = tz.localize(datetime.combine(today, time.min))
         end = start + timedelta(days=1)
