@@ -83,11 +83,17 @@ class ResCompany(models.Model):
     # ------------------------------------------------------------------
 
     def _spa_tz(self):
-        """The company's time zone: its working calendar's, else UTC."""
+        """The company's time zone: its working calendar's, else UTC.
+
+        The working calendar comes with the ``resource`` module (installed with
+        HR, planning, ...); the addon does not depend on it: without it every
+        company keeps UTC."""
         self.ensure_one()
-        # sudo: the time zone of the company's calendar is no secret; a portal
-        # or public visitor (signing a consent) may not read the calendar.
-        tz = self.sudo().resource_calendar_id.tz
+        tz = False
+        if "resource_calendar_id" in self._fields:
+            # sudo: the time zone of the company's calendar is no secret; a
+            # portal or public visitor (signing a consent) may not read it.
+            tz = self.sudo().resource_calendar_id.tz
         try:
             return pytz.timezone(tz or "UTC")
         except pytz.UnknownTimeZoneError:

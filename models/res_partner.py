@@ -76,7 +76,9 @@ class ResPartner(models.Model):
             for record, until in records._spa_retention_end().items():
                 partner_id = record.partner_id.id
                 keep_until[partner_id] = max(keep_until.get(partner_id, until), until)
-        today = fields.Date.context_today(self)
+        # The company's day, not the caller's: a manager's time zone does not
+        # end a retention period early.
+        today = self.env.company._spa_today()
         for partner in partners_sudo - held:
             until = keep_until.get(partner.id)
             if until and until > today:

@@ -481,7 +481,7 @@ class SpaConsent(models.Model):
     def _spa_anonymise_signatures(self):
         """Remove the drawn signature of consents whose retention ended.
         Idempotent; the consent's dates, state and text stay."""
-        today = fields.Date.context_today(self)
+        today = self.company_id._spa_today_by_company()
         consents = self.with_context(bin_size=True).filtered(
             lambda c: (
                 c.signature
@@ -490,7 +490,9 @@ class SpaConsent(models.Model):
             )
         )
         ends = consents._spa_retention_end()
-        due = self.browse([c.id for c, until in ends.items() if until <= today])
+        due = self.browse(
+            [c.id for c, until in ends.items() if until <= today[c.company_id.id]]
+        )
         if due:
             # sudo: removing the signature is the server's retention duty.
             due.sudo()._write_server(
@@ -500,11 +502,11 @@ class SpaConsent(models.Model):
 
     @api.model
     def _spa_cron_anonymise_signatures(self, limit=None):
-        today = fields.Date.context_today(self)
         # sudo: the retention runs for every company and client.
         Consent = self.sudo()
         domains = []
         for company in self.env["res.company"].sudo().search([]):
+            today = company._spa_today()
             cutoff = today - relativedelta(years=company.spa_retention_years)
             domains.append(
                 [

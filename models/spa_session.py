@@ -260,7 +260,7 @@ class SpaSession(models.Model):
     ]
 
     def init(self):
-        super().init()
+        res = super().init()
         # An appointment never holds two live sessions, whatever the path
         # (the constraint below names them; the index holds under races).
         self.env.cr.execute(
@@ -270,6 +270,7 @@ class SpaSession(models.Model):
                 SQL.identifier(self._table),
             )
         )
+        return res
 
     @api.constrains("therapist_id")
     def _check_therapist_is_a_therapist(self):

@@ -3,6 +3,7 @@
 #
 # Finds an Odoo 18.0 that a Python interpreter can import, and the pieces needed to
 # run it against this addon. Environment variables understood:
+#   ODOO_SRC          an Odoo 18.0 source tree or archive to run (see below)
 #   ODOO_PYTHON       interpreter that imports odoo (default: python3)
 #   ODOO_PATH         an Odoo source tree (the directory holding the "odoo" package),
 #                     prepended to PYTHONPATH
@@ -74,12 +75,22 @@ PY
 }
 
 spa_no_odoo_text() {
+    if [[ -n "${SPA_ODOO_SRC_FAILED:-}" ]]; then
+        cat <<EOF
+Odoo could not be set up from ODOO_SRC=${ODOO_SRC:-}.
+  reason:      ${SPA_ODOO_ERROR:-unknown}
+  Fix: ODOO_SRC=/path/to/odoo-18.0 (a source tree) or /path/to/odoo-18.0.tar.xz (an
+       archive of one, as Odoo publishes them); see the messages above.
+EOF
+        return
+    fi
     cat <<EOF
-python3 cannot import Odoo 18.0 (set ODOO_PATH or install Odoo 18).
+$ODOO_PY cannot import Odoo 18.0.
   interpreter: $ODOO_PY${ODOO_PATH:+ (ODOO_PATH=$ODOO_PATH)}
   reason:      ${SPA_ODOO_ERROR:-unknown}
-  Fix: ODOO_PATH=/path/to/odoo-18.0-source (its Python requirements installed), or
-       ODOO_PYTHON=/path/to/python-with-odoo-18, or: pip install -e /path/to/odoo-18.0
+  Fix: ODOO_SRC=/path/to/odoo-18.0[.tar.xz] (a source tree or archive: the scripts set
+       up its virtualenv once), or ODOO_PATH=/path/to/odoo-18.0-source (its Python
+       requirements installed), or ODOO_PYTHON=/path/to/python-with-odoo-18
 EOF
 }
 
@@ -155,103 +166,146 @@ spa_module_state() {
 #                                          addons/, requirements.txt), or
 #   ODOO_SRC=/path/to/odoo-18.0.tar.xz     a .tar.gz/.tgz/.tar.xz/.tar.bz2 of one
 #
-# spa_odoo_from_src unpacks an archive once into the cache, builds a virtualenv for
+# spa_use_odoo_src unpacks an archive once into the cache, builds a virtualenv for
 # it once (Odoo's requirements.txt with the Python 3.11 fix, plus
 # requirements-odoo-test.txt: websocket-client, pytest-odoo and what the addon's
 # tests import), reuses both while the archive and the requirements are unchanged,
-# and points ODOO_PY / PYTHONPATH at them. The source tree is only read.
+# and points ODOO_PY / PYTHONPATH at them. The source tree is only read. When it
+# fails, SPA_ODOO_SRC_FAILED=1 and SPA_ODOO_ERROR says why: the scripts then stop
+# with that message instead of looking for another Odoo.
 SPA_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/spa_session_protocol"
+SPA_ODOO_SRC_FAILED=""
 
-spa_sha() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# spa_sha FILE: a short digest of the content only (not the name: a moved archive is
+# the same archive)
+spa_sha() { sha256sum <"$1" | cut -c1-16; }
 
-# spa_odoo_src_tree SRC: print the source tree for SRC (unpacking an archive once).
+# spa_lock NAME: serialise set-up steps between concurrent runs sharing the cache
+# (file descriptor 8, released when the calling shell exits or runs spa_unlock).
+spa_lock() {
+    command -v flock >/dev/null 2>&1 || return 0
+    mkdir -p "$SPA_CACHE_DIR" && exec 8>"$SPA_CACHE_DIR/$1.lock" && flock 8
+}
+spa_unlock() { command -v flock >/dev/null 2>&1 && exec 8>&-; return 0; }
+
+# spa_src_fail MESSAGE: report why ODOO_SRC cannot be used (stderr + SPA_ODOO_ERROR).
+spa_src_fail() {
+    SPA_ODOO_ERROR="$1"
+    echo "ERROR: $1" >&2
+    spa_unlock
+    return 1
+}
+
+# spa_odoo_src_tree SRC: set SPA_ODOO_TREE to the source tree for SRC (unpacking an
+# archive once).
 spa_odoo_src_tree() {
-    local src="$1" key dest tmp top
+    local src="$1" key dest tmp top t0=$SECONDS
+    SPA_ODOO_TREE=""
     if [[ -d "$src" ]]; then
-        if [[ ! -f "$src/odoo/release.py" ]]; then
-            echo "ODOO_SRC=$src is not an Odoo source tree (no odoo/release.py in it)" >&2
-            return 1
-        fi
-        (cd "$src" && pwd -P)
+        [[ -f "$src/odoo/release.py" && -f "$src/requirements.txt" ]] \
+            || spa_src_fail "ODOO_SRC=$src is not an Odoo source tree (no odoo/release.py or requirements.txt in it)" \
+            || return 1
+        SPA_ODOO_TREE="$(cd "$src" && pwd -P)"
         return 0
     fi
-    if [[ ! -f "$src" ]]; then
-        echo "ODOO_SRC=$src: no such file or directory" >&2
-        return 1
-    fi
+    [[ -e "$src" ]] || spa_src_fail "ODOO_SRC=$src: no such file or directory" || return 1
+    [[ -r "$src" ]] || spa_src_fail "ODOO_SRC=$src: the archive is not readable" || return 1
     case "$src" in
     *.tar.gz | *.tgz | *.tar.xz | *.txz | *.tar.bz2 | *.tar) ;;
-    *) echo "ODOO_SRC=$src is neither a directory nor a .tar.gz/.tar.xz archive" >&2; return 1 ;;
+    *) spa_src_fail "ODOO_SRC=$src is neither a directory nor a .tar.gz/.tar.xz/.tar.bz2 archive"; return 1 ;;
     esac
     key="$(spa_sha "$src")"
     dest="$SPA_CACHE_DIR/odoo-src/$key"
     if [[ ! -f "$dest/.complete" ]]; then
+        spa_lock odoo-src
+    fi
+    if [[ ! -f "$dest/.complete" ]]; then
         echo "scripts: unpacking $src (once) into $dest" >&2
         rm -rf "$dest"
         tmp="$dest.part.$$"
-        mkdir -p "$tmp" || return 1
+        mkdir -p "$tmp" || spa_src_fail "cannot create $tmp" || return 1
         if ! tar -xf "$src" -C "$tmp"; then
-            echo "ODOO_SRC=$src: could not unpack the archive" >&2
             rm -rf "$tmp"
+            spa_src_fail "ODOO_SRC=$src: could not unpack the archive (is it complete?)"
             return 1
         fi
         top="$(find "$tmp" -mindepth 1 -maxdepth 3 -path '*/odoo/release.py' -printf '%h\n' | head -n 1)"
-        if [[ -z "$top" ]]; then
-            echo "ODOO_SRC=$src: the archive holds no Odoo source tree (no odoo/release.py)" >&2
+        if [[ -z "$top" || ! -f "$(dirname "$top")/requirements.txt" ]]; then
             rm -rf "$tmp"
+            spa_src_fail "ODOO_SRC=$src: the archive holds no Odoo source tree (no odoo/release.py and requirements.txt)"
             return 1
         fi
         top="$(dirname "$top")"
-        mv "$top" "$dest" && rm -rf "$tmp" && touch "$dest/.complete" || return 1
+        { mv "$top" "$dest" && rm -rf "$tmp" && touch "$dest/.complete"; } \
+            || spa_src_fail "could not move the unpacked tree to $dest" || return 1
+        echo "scripts: unpacked in $((SECONDS - t0)) s" >&2
     fi
-    printf '%s\n' "$dest"
+    spa_unlock
+    SPA_ODOO_TREE="$dest"
 }
 
-# spa_odoo_venv TREE: print a virtualenv's python that imports Odoo from TREE
-# (built once per TREE + requirements, reused afterwards).
+# spa_odoo_venv TREE: set SPA_ODOO_VENV_PY to a virtualenv's python for TREE (built
+# once per TREE + requirements + base Python, reused afterwards).
 spa_odoo_venv() {
-    local tree="$1" base_py="${SPA_VENV_PYTHON:-python3}" key venv reqs extra
+    local tree="$1" base_py="${SPA_VENV_PYTHON:-python3}" key venv reqs extra t0=$SECONDS
+    SPA_ODOO_VENV_PY=""
     reqs="$tree/requirements.txt"
     extra="$SPA_REPO_ROOT/requirements-odoo-test.txt"
-    if [[ ! -f "$reqs" ]]; then
-        echo "Odoo source $tree has no requirements.txt" >&2
-        return 1
-    fi
+    command -v "$base_py" >/dev/null 2>&1 \
+        || spa_src_fail "'$base_py' not found: it is needed to build Odoo's virtualenv (set SPA_VENV_PYTHON)" \
+        || return 1
     key="$(printf '%s\n%s\n' "$tree" "$("$base_py" -c 'import sys; print(sys.version)')" \
         | cat - "$reqs" "$extra" | sha256sum | cut -c1-16)"
     venv="$SPA_CACHE_DIR/odoo-venv/$key"
     if [[ ! -f "$venv/.complete" ]]; then
-        echo "scripts: building Odoo's virtualenv (once) in $venv" >&2
+        spa_lock odoo-venv
+    fi
+    if [[ ! -f "$venv/.complete" ]]; then
+        echo "scripts: building Odoo's virtualenv (once, a few minutes) in $venv" >&2
         rm -rf "$venv"
-        "$base_py" -m venv "$venv" || { echo "could not create a virtualenv with $base_py" >&2; return 1; }
+        mkdir -p "$(dirname "$venv")"
+        if ! "$base_py" -m venv "$venv" >"$venv.log" 2>&1; then
+            cat "$venv.log" >&2
+            rm -rf "$venv"
+            spa_src_fail "could not create a virtualenv with $base_py (Debian: apt-get install python3-venv)"
+            return 1
+        fi
         # Odoo pins cbor2 5.4.2 for Python < 3.12, which does not build on 3.11 here;
         # 5.6.2 (its pin for 3.12+) works on both.
         sed -e 's/^cbor2==5\.4\.2.*/cbor2==5.6.2/' "$reqs" >"$venv/odoo-requirements.txt"
-        if ! { "$venv/bin/python" -m pip install -q --upgrade pip wheel setuptools \
-            && "$venv/bin/python" -m pip install -q -r "$venv/odoo-requirements.txt" -r "$extra"; }; then
-            cat >&2 <<MSG
-Could not install Odoo's Python requirements into $venv.
-psycopg2 and python-ldap build from source: they need PostgreSQL's and OpenLDAP's
-C headers (Debian: apt-get install libpq-dev libldap2-dev libsasl2-dev) and gcc.
-MSG
+        if ! { PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q \
+            --upgrade pip wheel setuptools \
+            && PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q \
+                -r "$venv/odoo-requirements.txt" -r "$extra"; } >>"$venv.log" 2>&1; then
+            tail -n 25 "$venv.log" >&2
+            rm -rf "$venv"
+            spa_src_fail "could not install Odoo's Python requirements (log: $venv.log). psycopg2 and python-ldap build from source: they need gcc, Python's headers and PostgreSQL's and OpenLDAP's C headers (Debian: apt-get install gcc python3-dev libpq-dev libldap2-dev libsasl2-dev); the packages come from PyPI (is it reachable?)"
             return 1
         fi
         touch "$venv/.complete"
+        echo "scripts: Odoo's virtualenv built in $((SECONDS - t0)) s" >&2
     fi
-    printf '%s\n' "$venv/bin/python"
+    spa_unlock
+    SPA_ODOO_VENV_PY="$venv/bin/python"
 }
 
 # spa_use_odoo_src SRC: set ODOO_PY and PYTHONPATH to run Odoo from SRC.
 spa_use_odoo_src() {
-    local tree py
-    tree="$(spa_odoo_src_tree "$1")" || return 1
-    py="$(spa_odoo_venv "$tree")" || return 1
-    ODOO_PY="$py"
-    ODOO_PATH="$tree"
-    export PYTHONPATH="$tree${PYTHONPATH:+:$PYTHONPATH}"
+    spa_odoo_src_tree "$1" || return 1
+    spa_odoo_venv "$SPA_ODOO_TREE" || return 1
+    ODOO_PY="$SPA_ODOO_VENV_PY"
+    ODOO_PATH="$SPA_ODOO_TREE"
+    export PYTHONPATH="$SPA_ODOO_TREE${PYTHONPATH:+:$PYTHONPATH}"
     # The tree may be read-only: keep Python's byte code out of it.
     export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$SPA_CACHE_DIR/pycache}"
     return 0
+}
+
+# spa_require_odoo: 0 when an Odoo 18.0 can be run (from ODOO_SRC, ODOO_PYTHON or
+# python3); otherwise 1 with the reason in SPA_ODOO_ERROR.
+spa_require_odoo() {
+    [[ -z "$SPA_ODOO_SRC_FAILED" ]] || return 1
+    spa_find_odoo
 }
 
 if [[ -n "${ODOO_SRC:-}" ]]; then

@@ -1,10 +1,17 @@
 """Read Odoo 18.0 server logs for scripts/test (standard library only).
 
     _odoo_log.py filter < log            live, short view of a running server log
-    _odoo_log.py check --mode tests|install [--db NAME]... [--addon-dir DIR] LOG
+    _odoo_log.py check --mode tests|install|pytest [--db NAME]... [--addon-dir DIR] LOG
+    _odoo_log.py junit [--strict-pdf] JUNIT_XML
 
 ``check`` prints one line per problem found, then ``RESULT tests=K failed=F
-errors=E skipped=S problems=P``, and exits 1 when P > 0.
+errors=E skipped=S problems=P``, and exits 1 when P > 0. Mode ``pytest`` reads the
+log file Odoo wrote while pytest-odoo ran the tests (pytest counts the tests).
+
+``junit`` reads pytest's JUnit XML report: one ``SKIP test: reason`` line per skipped
+test, a ``PROBLEM:`` line per skip that hides a missing tool (a browser test without
+Chromium or websocket-client; with ``--strict-pdf``, a PDF test without
+wkhtmltopdf), then ``RESULT tests=K failed=F errors=E skipped=S problems=P``.
 
 What Odoo 18.0 prints (odoo/tests/result.py, odoo/service/server.py,
 odoo/modules/loading.py):
@@ -75,12 +82,15 @@ def records(lines):
         yield current
 
 
-def is_ours(record, db_names, addon_dir):
+def is_ours(record, db_names, addon_dir, not_ours=()):
     if record.logger.startswith(f"odoo.addons.{MODULE}"):
         return True
     text = record.text
     for db in db_names:
         text = text.replace(db, "<db>")
+    # e.g. the cache directory holding Odoo's virtualenv is called after the addon
+    for prefix in not_ours:
+        text = text.replace(prefix, "<elsewhere>")
     if addon_dir and addon_dir in text:
         return True
     return bool(OURS_RE.search(text))
@@ -120,6 +130,12 @@ TEST_OUTCOME_RE = re.compile(
 )
 
 
+PYTEST_ODOO_IMPORT = (
+    "ERROR odoo.tests.common: Importing test framework, avoid importing from "
+    "business modules and when not running in test mode"
+)
+
+
 class Findings:
     def __init__(self):
         self.problems = []
@@ -127,7 +143,7 @@ class Findings:
         self.summary = None
         self.skipped = 0
 
-    def add(self, rec, db_names, addon_dir):
+    def add(self, rec, db_names, addon_dir, not_ours=()):
         first = rec.msg
         if rec.logger == "odoo.tests.result" and SUMMARY_RE.match(first):
             self.summary = SUMMARY_RE.match(first)
@@ -151,19 +167,26 @@ class Findings:
                     "websocket-client is not installed in Odoo's Python: "
                     "HttpCase tests (tours, hoot) cannot run"
                 )
-            elif is_ours(rec, db_names, addon_dir):
+            elif is_ours(rec, db_names, addon_dir, not_ours):
                 self.problems.append(f"WARNING {rec.logger}: {first}")
 
 
-def do_check(path, mode, db_names, addon_dir, out):
+def do_check(path, mode, db_names, addon_dir, out, not_ours=()):
     """Problems make a run fail besides failing tests themselves; ERROR lines that
     only report failing tests are listed as TESTFAIL."""
     found = Findings()
     with open(path, encoding="utf-8", errors="replace") as log:
         for rec in records(log):
-            found.add(rec, db_names, addon_dir)
+            found.add(rec, db_names, addon_dir, not_ours)
     problems = found.problems
     tests = failed = errors = 0
+    if mode == "pytest":
+        # failing tests are pytest's to count; what Odoo logged at ERROR is a problem
+        problems.extend(found.test_errors)
+        found.test_errors = []
+        # pytest-odoo imports odoo.tests before it turns test mode on (Odoo's own
+        # runner does it the other way round), so Odoo always logs this once
+        problems = [p for p in problems if PYTEST_ODOO_IMPORT not in p]
     if mode == "tests":
         if found.summary is None:
             problems.append(
@@ -195,20 +218,77 @@ def do_check(path, mode, db_names, addon_dir, out):
     return 1 if problems else 0
 
 
+PDF_RE = re.compile(r"wkhtmltopdf", re.IGNORECASE)
+
+
+def do_junit(path, strict_pdf, out):
+    """Counts and skip reasons of a pytest JUnit XML report."""
+    import xml.etree.ElementTree as ET  # noqa: PLC0415 (only this command needs it)
+
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    tests = failed = errors = skipped = 0
+    problems = []
+    for suite in suites:
+        for case in suite.iter("testcase"):
+            tests += 1
+            name = f"{case.get('classname', '')}.{case.get('name', '')}".rsplit(".", 2)
+            name = ".".join(name[-2:])
+            if case.find("failure") is not None:
+                failed += 1
+            elif case.find("error") is not None:
+                errors += 1
+            skip = case.find("skipped")
+            if skip is not None:
+                skipped += 1
+                reason = skip.get("message", "") or (skip.text or "")
+                out.write(f"SKIP {name}: {reason}\n")
+                if BROWSER_RE.search(reason):
+                    problems.append(
+                        f"browser test skipped ({name}: {reason}); "
+                        "install Chromium and the websocket-client Python package"
+                    )
+                elif strict_pdf and PDF_RE.search(reason):
+                    problems.append(
+                        f"PDF test skipped ({name}: {reason}); CI renders real "
+                        "PDFs: install wkhtmltopdf"
+                    )
+    for problem in problems:
+        out.write(f"PROBLEM: {problem}\n")
+    out.write(
+        f"RESULT tests={tests} failed={failed} errors={errors} "
+        f"skipped={skipped} problems={len(problems)}\n"
+    )
+    return 1 if problems else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("filter")
     check = sub.add_parser("check")
-    check.add_argument("--mode", choices=("tests", "install"), required=True)
+    check.add_argument("--mode", choices=("tests", "install", "pytest"), required=True)
     check.add_argument("--db", action="append", default=[])
     check.add_argument("--addon-dir", default="")
+    check.add_argument(
+        "--not-ours",
+        action="append",
+        default=[],
+        help="a path prefix whose mentions do not make a warning the addon's",
+    )
     check.add_argument("log")
+    junit = sub.add_parser("junit")
+    junit.add_argument("--strict-pdf", action="store_true")
+    junit.add_argument("xml")
     args = parser.parse_args(argv)
     if args.command == "filter":
         do_filter(sys.stdin, sys.stdout)
         return 0
-    return do_check(args.log, args.mode, args.db, args.addon_dir, sys.stdout)
+    if args.command == "junit":
+        return do_junit(args.xml, args.strict_pdf, sys.stdout)
+    return do_check(
+        args.log, args.mode, args.db, args.addon_dir, sys.stdout, args.not_ours
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+from lxml import html as lxml_html
+
 from odoo import Command, fields
 from odoo.tests import Form, HttpCase, tagged
 
@@ -18,6 +20,20 @@ class TestPortal(SpaCommon, HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.client.email = "clara@example.com"
+
+    @staticmethod
+    def page(response):
+        """The consent page's main block, parsed."""
+        [main] = lxml_html.fromstring(response.text).xpath(
+            "//div[@id='wrap'][contains(@class, 'o_spa_consent_portal')]"
+        )
+        return main
+
+    @staticmethod
+    def text_of(page, css_class):
+        """Text of the page's element with that class ('' when there is none)."""
+        nodes = page.xpath(f".//*[contains(concat(' ', @class, ' '), ' {css_class} ')]")
+        return " ".join(" ".join(n.text_content().split()) for n in nodes)
 
     def send_link(self, event=None):
         event = event or self.book()
@@ -130,13 +146,21 @@ class TestPortal(SpaCommon, HttpCase):
         url = consent.get_portal_url()
         response = self.url_open(url)
         self.assertEqual(response.status_code, 200)
-        self.assertIn("Clara Client", response.text)
-        self.assertIn("I agree to receive an upper-back release", response.text)
+        page = self.page(response)
+        self.assertEqual(page.xpath("string(.//p/strong)"), "Clara Client")
+        self.assertIn(
+            "I agree to receive an upper-back release",
+            self.text_of(page, "o_spa_consent_text"),
+        )
+        self.assertTrue(page.xpath(".//button[contains(@class, 'o_spa_consent_sign')]"))
 
         consent.link_expires_on = fields.Date.today() - timedelta(days=1)
-        response = self.url_open(url)
-        self.assertIn("This link has expired", response.text)
-        self.assertNotIn("o_spa_consent_sign", response.text)
+        page = self.page(self.url_open(url))
+        self.assertIn(
+            "This link has expired", self.text_of(page, "o_spa_consent_status")
+        )
+        self.assertFalse(page.xpath(".//*[contains(@class, 'o_spa_consent_sign')]"))
+        self.assertFalse(page.xpath(".//*[contains(@class, 'o_spa_consent_text')]"))
         result = self.make_jsonrpc_request(
             f"/my/spa/consent/{consent.id}/accept",
             {"access_token": consent.access_token, "name": "C", "signature": "AAAA"},
@@ -144,12 +168,16 @@ class TestPortal(SpaCommon, HttpCase):
         self.assertIn("expired", result["error"])
 
         given = self.give_consent()
-        response = self.url_open(given.get_portal_url())
-        self.assertIn("already given", response.text)
-        self.assertIn("I agree to receive an upper-back release", response.text)
+        page = self.page(self.url_open(given.get_portal_url()))
+        self.assertIn("already given", self.text_of(page, "o_spa_consent_status"))
+        self.assertIn(
+            "I agree to receive an upper-back release",
+            self.text_of(page, "o_spa_consent_given"),
+        )
+        self.assertFalse(page.xpath(".//*[contains(@class, 'o_spa_consent_sign')]"))
         given.action_withdraw()
-        response = self.url_open(given.get_portal_url())
-        self.assertIn("was withdrawn", response.text)
+        page = self.page(self.url_open(given.get_portal_url()))
+        self.assertIn("was withdrawn", self.text_of(page, "o_spa_consent_status"))
 
     def test_client_signs_on_the_phone(self):
         """The client, not logged in, reads and signs with a finger; signing
@@ -184,5 +212,12 @@ class TestPortal(SpaCommon, HttpCase):
         )
         response = self.url_open(consent.get_portal_url())
         self.assertEqual(response.status_code, 200)
-        self.assertIn("accepte de recevoir une libération", response.text)
-        self.assertIn("Votre consentement avant le soin", response.text)
+        page = self.page(response)
+        self.assertIn(
+            "accepte de recevoir une libération",
+            self.text_of(page, "o_spa_consent_text"),
+        )
+        self.assertEqual(
+            " ".join(page.xpath("string(.//h1)").split()),
+            "Votre consentement avant le soin",
+        )

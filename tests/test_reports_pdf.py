@@ -2,6 +2,8 @@ import base64
 import shutil
 from datetime import date, datetime, timedelta
 
+from lxml import html as lxml_html
+
 from odoo.tests import HttpCase, tagged
 
 from .common import SpaCommon
@@ -48,7 +50,40 @@ class ReportsCommon(SpaCommon):
             Report = Report.with_context(lang=lang)
         html, kind = Report._render_qweb_html(report, ids)
         self.assertEqual(kind, "html")
-        return html.decode()
+        return lxml_html.fromstring(html.decode())
+
+    @staticmethod
+    def text(node):
+        """A node's text as a reader sees it: whitespace runs collapsed."""
+        return " ".join(node.text_content().split())
+
+    def one(self, tree, xpath):
+        [node] = tree.xpath(xpath)
+        return node
+
+    def rows(self, tree, table_class):
+        """The body rows of the table with that class, as lists of cell texts."""
+        return [
+            [self.text(cell) for cell in row.xpath("./td")]
+            for row in tree.xpath(
+                f"//table[contains(concat(' ', @class, ' '), ' {table_class} ')]"
+                "/tbody/tr"
+            )
+        ]
+
+    def row_of(self, tree, table_class, column, value):
+        """The one row whose cell number `column` (0-based) is `value`."""
+        [row] = [r for r in self.rows(tree, table_class) if r[column] == value]
+        return row
+
+    def labelled(self, table_row_tree, label):
+        """In a label/value table: the cell right after the cell saying `label`."""
+        return self.text(
+            self.one(
+                table_row_tree,
+                f".//td[normalize-space(.)='{label}']/following-sibling::td[1]",
+            )
+        )
 
 
 @tagged("post_install", "-at_install", "spa_reports")
@@ -56,28 +91,60 @@ class TestReportsPdf(ReportsCommon):
     def test_session_record_content_and_client_language(self):
         session = self._stopped_session()
         report = "spa_session_protocol.action_report_session_record"
-        html_en = self._html(report, session.ids, user=self.therapist)
-        for expected in (
-            session.sudo().name,
-            "Clara Client",
-            "Theo Therapist",
-            "Stabilise and apply pressure",
-            "Seated upright on a chair",
-            "Lighter pressure",
-            "Softer on the left side",
-            "Sharp",
-            "Referral recommended",
-            "o_spa_signature",
-            "Valid for this session",
-        ):
-            self.assertIn(expected, html_en)
-        self.assertIn("03/17/2025", html_en)
+        doc = self._html(report, session.ids, user=self.therapist)
+        self.assertIn(
+            session.sudo().name, self.text(self.one(doc, "//div[@class='page']/h2"))
+        )
+        info = self.one(doc, "//div[@id='informations']")
+        self.assertEqual(
+            self.text(self.one(info, "./div[strong='Client']/p")), "Clara Client"
+        )
+        self.assertEqual(
+            self.text(self.one(info, "./div[strong='Therapist']/p")), "Theo Therapist"
+        )
+        self.assertEqual(
+            self.text(self.one(doc, "//p[contains(@class, 'o_spa_date_planned')]"))[
+                :10
+            ],
+            "03/17/2025",
+        )
+
+        # the consent section: its method, the drawn signature, valid for this session
+        consent = self.one(doc, "//table[contains(@class, 'o_spa_consent')]")
+        self.assertEqual(self.labelled(consent, "Method"), "Drawn signature")
+        signature = self.one(consent, ".//img[contains(@class, 'o_spa_signature')]")
+        self.assertTrue(signature.get("src").startswith("data:image/png;base64,"))
+        self.assertIn("Valid for this session", self.text(consent))
+
+        # the checklist row of the step, and its check-in row with the pain level
+        step = self.row_of(doc, "o_spa_steps", 0, "Stabilise and apply pressure *")
+        self.assertEqual(step[1], "Done")
+        __, after_step, pain, asked_stop, note = self.row_of(
+            doc, "o_spa_checkins", 1, "Stabilise and apply pressure"
+        )
+        self.assertEqual((pain, asked_stop, note), ("8", "No", "Sharp"))
+        [pain_cell] = doc.xpath(
+            "//table[contains(@class, 'o_spa_checkins')]/tbody/tr"
+            "[td[2]='Stabilise and apply pressure']/td[3]/strong"
+        )
+        self.assertIn("text-danger", pain_cell.get("class"))  # 8 >= threshold 7
+
+        self.assertEqual(self.labelled(doc, "Positioning"), "Seated upright on a chair")
+        adjustments = self.labelled(doc, "Adjustments")
+        self.assertIn("Lighter pressure.", adjustments)
+        self.assertIn("Softer on the left side", adjustments)
+        self.assertIn(
+            "Referral recommended.",
+            self.text(self.one(doc, "//div[contains(@class, 'o_spa_referral')]")),
+        )
 
         # the client's language decides (t-lang), not the printing user's
         self.client.lang = "fr_FR"
-        html_fr = self._html(report, session.ids, user=self.therapist)
-        self.assertIn("17/03/2025", html_fr)
-        self.assertNotIn("03/17/2025", html_fr)
+        doc_fr = self._html(report, session.ids, user=self.therapist)
+        planned = self.text(
+            self.one(doc_fr, "//p[contains(@class, 'o_spa_date_planned')]")
+        )
+        self.assertEqual(planned[:10], "17/03/2025")
 
     def test_session_record_binding_and_rights(self):
         action = self.env.ref("spa_session_protocol.action_report_session_record")
@@ -107,14 +174,33 @@ class TestReportsPdf(ReportsCommon):
             action["report_name"], "spa_session_protocol.report_compliance_summary"
         )
         report = "spa_session_protocol.action_report_compliance_summary"
-        html_en = self._html(report, wizard.ids, lang="en_US")
-        self.assertIn("03/05/2025", html_en)
-        self.assertIn("Theo Therapist", html_en)
-        self.assertIn(session.sudo().name, html_en)  # referral to follow up
+        doc = self._html(report, wizard.ids, lang="en_US")
+        self.assertEqual(
+            self.text(self.one(doc, "//span[contains(@class, 'o_spa_date_from')]")),
+            "03/05/2025",
+        )
+        # the therapist's line: 1 session, compliant, stopped, referred
+        therapist_rows = [
+            row
+            for row in self.rows(doc, "o_spa_summary_table")
+            if row and row[0] == self.protocol.name
+        ]
+        self.assertTrue(therapist_rows)
+        self.assertEqual(therapist_rows[0][1:3], ["1", "1"])  # sessions, compliant
+        self.assertIn(
+            "Theo Therapist",
+            [self.text(h) for h in doc.xpath("//div[@class='page']//h4")],
+        )
+        # the referral to follow up: the session, its therapist, who follows up
         followup = session.sudo().activity_ids
-        self.assertIn(followup.user_id.name, html_en)
-        html_fr = self._html(report, wizard.ids, lang="fr_FR")
-        self.assertIn("05/03/2025", html_fr)
+        referral = self.row_of(doc, "o_spa_referrals", 0, session.sudo().name)
+        self.assertEqual(referral[2], "Theo Therapist")
+        self.assertIn(followup.user_id.name, referral[4])
+        doc_fr = self._html(report, wizard.ids, lang="fr_FR")
+        self.assertEqual(
+            self.text(self.one(doc_fr, "//span[contains(@class, 'o_spa_date_from')]")),
+            "05/03/2025",
+        )
 
         values = (
             self.env["report.spa_session_protocol.report_compliance_summary"]
@@ -153,10 +239,14 @@ class TestReportsPdf(ReportsCommon):
             "report.spa_session_protocol.report_compliance_summary"
         ]._get_report_values(wizard.ids)
         self.assertFalse(values["summaries"][wizard.id]["therapists"])
-        html = self._html(
+        doc = self._html(
             "spa_session_protocol.action_report_compliance_summary", wizard.ids
         )
-        self.assertIn("No session in this period", html)
+        self.assertFalse(self.rows(doc, "o_spa_referrals"))
+        self.assertIn(
+            "No session in this period",
+            self.text(self.one(doc, "//div[@class='page']")),
+        )
 
 
 @tagged("post_install", "-at_install", "spa_reports")

@@ -308,7 +308,7 @@ class TestWritePolicy(SpaCommon):
         missing = []
         for name in self.env.registry:
             model = self.env[name]
-            if model._abstract or model._transient:
+            if model._abstract:
                 continue
             if addon_fields(model) and not isinstance(model, Mixin):
                 missing.append(name)
@@ -560,3 +560,18 @@ class TestWritePolicy(SpaCommon):
             )
             self.assertIsNotNone(exc, f"{label} added a signature to a given consent")
         self.assertEqual(given.sudo().signature, PNG_1PX)
+
+    def test_wizards(self):
+        """The wizards are models of the addon too: a summary's period is the
+        manager's; what an integrity check found is the server's."""
+        manager = self.env(user=self.manager)
+        summary = manager["spa.compliance.summary.wizard"].create({})
+        self.check_model({"*": summary.sudo()})
+        integrity = manager["spa.evidence.integrity.wizard"].create({})
+        self.check_model({"*": integrity.sudo()})
+        exc = self.try_create(
+            manager,
+            "spa.evidence.integrity.wizard",
+            {"checked_count": 0, "broken_session_ids": [Command.clear()]},
+        )
+        self.assertIsNotNone(exc, "a manager created an integrity report of their own")

@@ -5,11 +5,21 @@ import pytz
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..models.spa_write_policy_mixin import ROLE_MANAGER
+
+SUMMARY_FIELDS = ("date_from", "date_to", "therapist_ids", "protocol_ids", "company_id")
+
 
 class SpaComplianceSummaryWizard(models.TransientModel):
     _name = "spa.compliance.summary.wizard"
     _description = "Spa Compliance Summary"
+    _inherit = ["spa.write.policy.mixin"]
     _check_company_auto = True
+
+    # Default-deny (see spa.write.policy.mixin): a manager's choice of period.
+    _spa_create_policy = {ROLE_MANAGER: SUMMARY_FIELDS}
+    _spa_write_policy = {ROLE_MANAGER: {"*": SUMMARY_FIELDS}}
+    _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
 
     date_from = fields.Date(
         string="From",

@@ -1,11 +1,19 @@
 from odoo import Command, api, fields, models
 
+from ..models.spa_write_policy_mixin import ROLE_MANAGER
+
 
 class SpaEvidenceIntegrityWizard(models.TransientModel):
     """The manager's integrity check of the finished sessions' evidence."""
 
     _name = "spa.evidence.integrity.wizard"
     _description = "Spa Evidence Integrity Check"
+    # Default-deny (see spa.write.policy.mixin): nothing is declared. What the
+    # check found is the server's, filled in when the wizard is created
+    # (_spa_prepare_create_vals): a caller cannot create or edit a wizard that
+    # prints "Intact" over a changed record.
+    _inherit = ["spa.write.policy.mixin"]
+    _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
 
     checked_at = fields.Datetime(readonly=True)
     company_ids = fields.Many2many("res.company", string="Companies", readonly=True)
@@ -39,6 +47,22 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
     @api.model
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
+        if "checked_at" in fields_list:
+            # The dialog shows what a check finds now; the saved wizard holds
+            # what the server finds when it is created.
+            values.update(self._spa_check_values())
+        return values
+
+    @api.model
+    def _spa_prepare_create_vals(self, vals_list):
+        vals_list = super()._spa_prepare_create_vals(vals_list)
+        results = self._spa_check_values()
+        return [{**vals, **results} for vals in vals_list]
+
+    @api.model
+    def _spa_check_values(self):
+        """What a fresh integrity check finds, as the wizard's values."""
+        values = {}
         Session = self.env["spa.session"]
         companies = Session._evidence_check_companies()
         results = Session._check_evidence_integrity(companies)
