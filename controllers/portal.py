@@ -37,18 +37,18 @@ class SpaConsentPortal(CustomerPortal):
         return consent_sudo
 
     def _spa_status_message(self, consent_sudo, status):
-        _ = request.env._
+        env = request.env
         company = consent_sudo.company_id.name
         if status == "given":
-            return _("This consent was already given. Thank you.")
+            return env._("This consent was already given. Thank you.")
         if status == "withdrawn":
-            return _(
+            return env._(
                 "This consent was withdrawn. Please contact %(company)s if you want "
                 "to give a new one.",
                 company=company,
             )
         if status == "expired":
-            return _(
+            return env._(
                 "This link has expired. Please ask %(company)s for a new link.",
                 company=company,
             )
