@@ -5,34 +5,50 @@ import binascii
 from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
+from odoo.tools import consteq
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
 
 
 class SpaConsentPortal(CustomerPortal):
     def _spa_consent_sudo(self, consent_id, access_token):
-        """The consent when the visitor may see it (their link's token, or
-        their own read right), else None: nothing of the client leaks."""
+        """The consent when the visitor holds its link's token, else None:
+        nothing of the client leaks.
+
+        The token is required from every visitor, logged in or not: a
+        member of staff who may read the consent in the back office still
+        cannot sign it "online" in the client's name without the link the
+        client received (``_document_check_access`` alone would let them in
+        on their read right).
+        """
+        if not access_token or not isinstance(access_token, str):
+            return None
         try:
-            return self._document_check_access(
+            consent_sudo = self._document_check_access(
                 "spa.consent", consent_id, access_token=access_token
             )
         except (AccessError, MissingError):
             return None
+        if not (
+            consent_sudo.access_token
+            and consteq(consent_sudo.access_token, access_token)
+        ):
+            return None
+        return consent_sudo
 
     def _spa_status_message(self, consent_sudo, status):
-        _ = request.env._
+        env = request.env
         company = consent_sudo.company_id.name
         if status == "given":
-            return _("This consent was already given. Thank you.")
+            return env._("This consent was already given. Thank you.")
         if status == "withdrawn":
-            return _(
+            return env._(
                 "This consent was withdrawn. Please contact %(company)s if you want "
                 "to give a new one.",
                 company=company,
             )
         if status == "expired":
-            return _(
+            return env._(
                 "This link has expired. Please ask %(company)s for a new link.",
                 company=company,
             )
@@ -82,8 +98,12 @@ class SpaConsentPortal(CustomerPortal):
         status = consent_sudo._portal_status()
         if status != "sign":
             return {"error": self._spa_status_message(consent_sudo, status)}
-        if not signature:
+        if not signature or not isinstance(signature, str):
             return {"error": request.env._("Please sign in the box first.")}
+        if name is not None and not isinstance(name, str):
+            return {
+                "error": request.env._("The name of the person who signs is not valid.")
+            }
         # The token check above stands for the client; the consent is given
         # as the visitor (the public user when not logged in), with sudo
         # because visitors have no right on consents: recorded_by_id then

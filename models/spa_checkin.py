@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
@@ -19,6 +21,9 @@ CHECKIN_INPUT_FIELDS = (
     "uuid",
     "device_at",
 )
+
+# How far a device's clock may drift from the server's (DESIGN "Device time").
+DEVICE_DRIFT_MINUTES = 5
 
 
 class SpaCheckin(models.Model):
@@ -137,6 +142,7 @@ class SpaCheckin(models.Model):
                         sessions=", ".join(not_running.mapped("name")),
                     )
                 )
+        self._check_device_times(vals_list, sessions)
         created = super().create(vals_list) if vals_list else self.browse()
         return existing | created if existing else created
 
@@ -190,13 +196,62 @@ class SpaCheckin(models.Model):
                     not isinstance(value, int) or isinstance(value, bool) or value < 0
                 ):
                     bad.add(fname)
-            if vals.get("uuid") and not isinstance(vals["uuid"], str):
-                bad.add("uuid")
+            if "uuid" in vals:
+                key = vals["uuid"]
+                if key and not isinstance(key, str):
+                    bad.add("uuid")
+                else:
+                    # An empty key is no key: it never collides with another.
+                    vals["uuid"] = (key or "").strip() or False
+            # Free text is text: a dict or list would be stored as its repr.
+            for fname in ("note",):
+                value = vals.get(fname)
+                if value and not isinstance(value, str):
+                    bad.add(fname)
+            device_at = vals.get("device_at")
+            if device_at:
+                try:
+                    vals["device_at"] = fields.Datetime.to_datetime(device_at)
+                except (TypeError, ValueError, OverflowError):
+                    bad.add("device_at")
         if bad:
             raise ValidationError(
                 self.env._(
                     "The check-in cannot be logged: invalid value for %(fields)s.",
                     fields=self._spa_field_labels(bad),
+                )
+            )
+
+    def _check_device_times(self, vals_list, sessions):
+        """The device's clock is kept beside the server's, never trusted
+        for the rules: a time before the session started (with five minutes
+        of clock drift) or after the server received it is refused."""
+        drift = timedelta(minutes=DEVICE_DRIFT_MINUTES)
+        now = fields.Datetime.now()
+        starts = {s.id: s.date_start for s in sessions}
+        errors = []
+        for vals in vals_list:
+            device_at = vals.get("device_at")
+            if not device_at:
+                continue
+            start = starts.get(vals["session_id"]) or now
+            if not start - drift <= device_at <= now + drift:
+                errors.append(
+                    self.env._(
+                        "the device time %(device_at)s is not between the session's "
+                        "start (%(start)s) and now (%(now)s), give or take "
+                        "%(minutes)s minutes: check the tablet's clock",
+                        device_at=fields.Datetime.to_string(device_at),
+                        start=fields.Datetime.to_string(start),
+                        now=fields.Datetime.to_string(now),
+                        minutes=DEVICE_DRIFT_MINUTES,
+                    )
+                )
+        if errors:
+            raise ValidationError(
+                self.env._(
+                    "The check-in cannot be logged: %(errors)s.",
+                    errors="; ".join(errors),
                 )
             )
 

@@ -1,3 +1,5 @@
+import base64
+import binascii
 from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -22,6 +24,10 @@ CONSENT_INPUT_FIELDS = (
     "note",
     "link_expires_on",
 )
+
+# DESIGN "Signatures": PNG or JPEG images of at most 1 MiB.
+SIGNATURE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+SIGNATURE_MAX_BYTES = 1024 * 1024
 
 
 class SpaConsent(models.Model):
@@ -175,6 +181,7 @@ class SpaConsent(models.Model):
     def create(self, vals_list):
         to_give = []
         for index, vals in enumerate(vals_list):
+            self._spa_check_signature(vals.get("signature"))
             # An import of consents "given" is a giving: it goes through
             # action_give() and its checks, and the server stamps who and when.
             if vals.get("state") == "given":
@@ -195,6 +202,12 @@ class SpaConsent(models.Model):
                 )
         return vals_list
 
+    def write(self, vals):
+        # Before the attachment layer decodes it (an unreadable value would
+        # fail there without a clear message).
+        self._spa_check_signature(vals.get("signature"))
+        return super().write(vals)
+
     def _spa_policy_state(self):
         return {consent.id: consent.state for consent in self}
 
@@ -208,6 +221,42 @@ class SpaConsent(models.Model):
                     "%(consents)s. "
                     "Withdraw them instead.",
                     consents=", ".join(evidence.mapped("display_name")),
+                )
+            )
+
+    @api.constrains("signature")
+    def _check_signature_image(self):
+        """A drawn signature is a PNG or JPEG image of at most 1 MiB."""
+        for consent in self:
+            # bin_size off: the constraint reads the image, not its size label.
+            consent._spa_check_signature(consent.with_context(bin_size=False).signature)
+
+    def _spa_check_signature(self, data):
+        """Refuse ``data`` (base64) unless it is a PNG or JPEG image of at
+        most 1 MiB. Checked on the values too, before the attachment layer
+        tries to decode them."""
+        if not data:
+            return
+        try:
+            image = base64.b64decode(data, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            image = b""
+        name = self.display_name if len(self) == 1 else self.env._("new")
+        if not image.startswith(SIGNATURE_MAGIC):
+            raise ValidationError(
+                self.env._(
+                    "The signature of consent %(consent)s is not a PNG or JPEG image.",
+                    consent=name,
+                )
+            )
+        if len(image) > SIGNATURE_MAX_BYTES:
+            raise ValidationError(
+                self.env._(
+                    "The signature of consent %(consent)s is too large "
+                    "(%(size)s KiB; at most %(max)s KiB).",
+                    consent=name,
+                    size=len(image) // 1024,
+                    max=SIGNATURE_MAX_BYTES // 1024,
                 )
             )
 

@@ -1,7 +1,9 @@
 import hashlib
+import json
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from .spa_write_policy_mixin import ROLE_MANAGER
 
@@ -50,6 +52,11 @@ class SpaProtocol(models.Model):
     consent_text = fields.Html(
         translate=True,
         help="What the client reads and agrees to. Changing it requires new consents.",
+    )
+    consent_text_version = fields.Char(
+        compute="_compute_consent_text_version",
+        help="Fingerprint of the consent text in every language: a consent "
+        "covers the protocol while it agreed to this version.",
     )
     step_ids = fields.One2many(
         "spa.protocol.step", "protocol_id", string="Steps", copy=True
@@ -138,14 +145,59 @@ class SpaProtocol(models.Model):
         for protocol in self:
             protocol.step_count = len(protocol.step_ids)
 
+    @api.depends("consent_text")
+    def _compute_consent_text_version(self):
+        """One query for the batch, from the stored value of every language
+        (translations written through ``update_field_translations`` bypass
+        ``write`` but mark the field modified, which recomputes this)."""
+        origins = self._origin
+        versions = dict.fromkeys(origins.ids)
+        if origins.ids:
+            origins.flush_recordset(["consent_text"])
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id, consent_text FROM spa_protocol WHERE id IN %s",
+                    tuple(origins.ids),
+                )
+            )
+            for protocol_id, stored in self.env.cr.fetchall():
+                versions[protocol_id] = self._consent_text_digest(stored)
+        for protocol in self:
+            # A protocol in a form (a new record) is judged by its original.
+            protocol.consent_text_version = versions.get(protocol._origin.id) or False
+
     def _consent_text_version(self):
-        """Fingerprint of the current consent text (in the source language),
-        or None when the protocol has no consent text."""
+        """Fingerprint of the current consent text in every language, or None
+        when the protocol has no consent text.
+
+        Changing any translation changes the version, as changing the source
+        text does. A translation equal to the source text adds nothing:
+        without translations, the version is the digest of the source text.
+        """
         self.ensure_one()
-        text = self.with_context(lang=None).consent_text
-        if not text or not str(text).strip():
+        return self.consent_text_version or None
+
+    @api.model
+    def _consent_text_digest(self, stored):
+        """The version of one stored translated value (``{lang: html}``)."""
+        stored = stored or {}
+        source = stored.get("en_US") or ""
+        if not str(source).strip():
+            # No text in the source language: fall back on any language.
+            source = next((v for v in stored.values() if v and str(v).strip()), "")
+        if not str(source).strip():
             return None
-        return hashlib.sha256(str(text).encode()).hexdigest()
+        translations = {
+            lang: text
+            for lang, text in stored.items()
+            if lang != "en_US" and (text or "") != source
+        }
+        if not translations:
+            return hashlib.sha256(str(source).encode()).hexdigest()
+        payload = json.dumps(
+            {"en_US": source, **translations}, sort_keys=True, ensure_ascii=False
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
 
     def _spa_responsible(self, company):
         """The manager who follows up this protocol's stopped sessions in

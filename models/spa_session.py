@@ -230,7 +230,9 @@ class SpaSession(models.Model):
         groups=THERAPIST_GROUP,
         help="What the client said about the area.",
     )
-    stop_reason = fields.Selection(STOP_REASONS, copy=False, tracking=True)
+    stop_reason = fields.Selection(
+        STOP_REASONS, copy=False, tracking=True, groups=THERAPIST_GROUP
+    )
     stop_note = fields.Text(copy=False, groups=THERAPIST_GROUP)
     completion_blockers = fields.Text(
         compute="_compute_completion_blockers",

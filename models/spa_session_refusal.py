@@ -1,8 +1,14 @@
+import json
 import logging
+from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
+
+# Identical refusals within this window share one row (with a count).
+COALESCE_MINUTES = 60
 
 REFUSED_ACTIONS = [
     ("start", "Start"),
@@ -11,11 +17,15 @@ REFUSED_ACTIONS = [
 
 
 class SpaSessionRefusal(models.Model):
-    """A refused attempt to start or complete a session, with its reasons.
+    """Refused attempts to start or complete a session, with their reasons.
 
     The refusal rolls the attempt's transaction back; the log row is written
-    through a cursor of its own so that it stays. Rows are written only by
-    :meth:`_log_refusals`, never edited.
+    through a cursor of its own so that it stays. Identical refusals (same
+    user, session, action and rules) within ``COALESCE_MINUTES`` of the
+    row's first one are counted on that row (``attempt_count``) instead of
+    adding rows, so one client repeating a refused call cannot grow the log
+    without bound. Rows are written only by :meth:`_log_refusals`, never
+    edited through the ORM.
     """
 
     _name = "spa.session.refusal"
@@ -56,7 +66,24 @@ class SpaSessionRefusal(models.Model):
         readonly=True, help="Comma-separated codes of the rules that refused."
     )
     date = fields.Datetime(
-        required=True, index=True, default=fields.Datetime.now, readonly=True
+        string="First Attempt",
+        required=True,
+        index=True,
+        default=fields.Datetime.now,
+        readonly=True,
+    )
+    date_last = fields.Datetime(
+        string="Last Attempt",
+        readonly=True,
+        help="When the last of the identical attempts counted on this row was made.",
+    )
+    attempt_count = fields.Integer(
+        string="Attempts",
+        default=1,
+        required=True,
+        readonly=True,
+        aggregator="sum",
+        help="Identical attempts counted on this row.",
     )
 
     @api.model
@@ -95,11 +122,14 @@ class SpaSessionRefusal(models.Model):
         if not vals_list:
             return
         try:
+            # One cursor for the whole refused call (every session of it),
+            # borrowed from the connection pool and given back at once.
             with self.env.registry.cursor() as cr:
                 # Never wait long on a lock held elsewhere: the refusal must
                 # reach its user even if its log cannot be written.
                 cr.execute("SET LOCAL lock_timeout = '5s'")
                 vals_list = self._visible_vals(cr, vals_list)
+                vals_list = self._coalesce(cr, vals_list)
                 if vals_list:
                     # su: the log is written by the system for whoever was
                     # refused; nobody creates these rows through ORM rights.
@@ -110,6 +140,69 @@ class SpaSessionRefusal(models.Model):
                 sessions.ids,
                 exc,
             )
+
+    @api.model
+    def _coalesce(self, cr, vals_list):
+        """Count each refusal on the row of an identical one of the last
+        ``COALESCE_MINUTES`` (one statement for the batch) and return the
+        refusals that need a row of their own."""
+        if not vals_list:
+            return vals_list
+        keys = [
+            (v["session_id"], v["user_id"], v["action"], v["problem_codes"] or "")
+            for v in vals_list
+        ]
+        now = vals_list[0]["date"]
+        cr.execute(
+            SQL(
+                """
+                UPDATE spa_session_refusal r
+                   SET attempt_count = r.attempt_count + 1,
+                       date_last = %(now)s,
+                       reasons = k.reasons
+                  FROM (
+                      SELECT DISTINCT ON (session_id, user_id, action, codes)
+                             session_id, user_id, action, codes, reasons
+                        FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(
+                             session_id int, user_id int, action varchar,
+                             codes varchar, reasons text)
+                  ) k
+                 WHERE r.id IN (
+                       SELECT max(r2.id)
+                         FROM spa_session_refusal r2
+                        WHERE r2.session_id = k.session_id
+                          AND r2.user_id = k.user_id
+                          AND r2.action = k.action
+                          AND COALESCE(r2.problem_codes, '') = k.codes
+                          AND r2.date >= %(since)s
+                 )
+             RETURNING r.session_id, r.user_id, r.action,
+                       COALESCE(r.problem_codes, '')
+                """,
+                now=now,
+                since=now - timedelta(minutes=COALESCE_MINUTES),
+                keys=json.dumps(
+                    [
+                        {
+                            "session_id": key[0],
+                            "user_id": key[1],
+                            "action": key[2],
+                            "codes": key[3],
+                            "reasons": vals["reasons"],
+                        }
+                        for key, vals in zip(keys, vals_list, strict=True)
+                    ]
+                ),
+            )
+        )
+        counted = set(cr.fetchall())
+        fresh, seen = [], set()
+        for key, vals in zip(keys, vals_list, strict=True):
+            if key in counted or key in seen:
+                continue
+            seen.add(key)
+            fresh.append(dict(vals, date_last=vals["date"]))
+        return fresh
 
     @api.model
     def _visible_vals(self, cr, vals_list):

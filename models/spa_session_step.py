@@ -55,7 +55,7 @@ class SpaSessionStep(models.Model):
     )
     done_by_id = fields.Many2one("res.users", readonly=True, copy=False)
     done_at = fields.Datetime(readonly=True, copy=False)
-    skip_reason = fields.Text(copy=False)
+    skip_reason = fields.Text(copy=False, groups=THERAPIST_GROUP)
     checkin_ids = fields.One2many(
         "spa.checkin", "session_step_id", string="Check-ins", groups=THERAPIST_GROUP
     )

@@ -1,7 +1,7 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from ..models.spa_session import STOP_REASONS
+from ..models.spa_session import STOP_REASONS, THERAPIST_GROUP
 
 COMPLIANCE_STATES = [
     ("compliant", "Compliant"),
@@ -78,7 +78,7 @@ class SpaComplianceReport(models.Model):
     compliance_state = fields.Selection(COMPLIANCE_STATES, readonly=True)
     is_compliant = fields.Boolean(readonly=True)
     referral_recommended = fields.Boolean(readonly=True)
-    stop_reason = fields.Selection(STOP_REASONS, readonly=True)
+    stop_reason = fields.Selection(STOP_REASONS, readonly=True, groups=THERAPIST_GROUP)
     session_count = fields.Integer(string="Sessions", readonly=True, aggregator="sum")
     # Consent coverage and compliance rate: 100 or 0 per session, averaged;
     # empty (left out of the average) where they do not apply yet.
@@ -220,7 +220,7 @@ class SpaComplianceReport(models.Model):
         return """
             spa_session s
             LEFT JOIN (
-                SELECT session_id, COUNT(*) AS refusal_count
+                SELECT session_id, SUM(attempt_count) AS refusal_count
                   FROM spa_session_refusal
                  GROUP BY session_id
             ) r ON r.session_id = s.id

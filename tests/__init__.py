@@ -13,6 +13,7 @@ from . import test_compliance_report
 from . import test_reports_pdf
 from . import test_reminders
 from . import test_tablet_api
+from . import test_robustness
 from . import test_ui
 from . import test_write_policy
 from . import test_every_path

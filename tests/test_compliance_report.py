@@ -196,10 +196,11 @@ class ComplianceCommon(SpaCommon):
             if finished
             else False
         )
-        refusals = (
+        refusals = sum(
             self.env["spa.session.refusal"]
             .sudo()
-            .search_count([("session_id", "=", session.id)])
+            .search([("session_id", "=", session.id)])
+            .mapped("attempt_count")
         )
         rate = {"compliant": 100.0, "non_compliant": 0.0}.get(compliance, False)
         return {

@@ -1,0 +1,458 @@
+"""What the tablet runner asks of a session, as model methods.
+
+The tablet's routes only transport: they parse the JSON, call one of these
+methods per operation and serialise the answer. Everything that decides
+(what an operation may do, replay detection, which consent a signature is
+for, which fields the tablet may record) lives here, as the logged-in user,
+so record rules, field groups and the models' own rules apply.
+"""
+
+from datetime import datetime, time, timedelta
+
+import pytz
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+
+from .spa_session import POSITIONINGS, THERAPIST_RECORD_FIELDS
+
+OP_KINDS = ("tick", "skip", "checkin", "record")
+SESSION_ACTIONS = ("start", "done", "stop")
+MAX_BATCH = 200
+# What the tablet may record on a session (op kind "record"), by value kind.
+RECORD_BOOLEANS = (
+    "adjust_angle",
+    "adjust_direction",
+    "adjust_lighter_pressure",
+    "screening_has_pain",
+)
+
+
+class SpaSession(models.Model):
+    # The tablet's concern, apart from the lifecycle (models/spa_session.py)
+    # and the rules adapter (models/spa_session_rules.py).
+    _inherit = "spa.session"  # pylint: disable=consider-merging-classes-inherited
+
+    # ------------------------------------------------------------------
+    # Reading
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _tablet_sessions_today(self):
+        """The logged-in therapist's sessions of the day (and any still in
+        progress), with the client's consent state at a glance."""
+        start, end = self._tablet_today_bounds()
+        sessions = self.search(
+            [
+                ("therapist_id", "=", self.env.uid),
+                ("state", "!=", "cancelled"),
+                "|",
+                ("state", "=", "in_progress"),
+                "&",
+                ("date_planned", ">=", start),
+                ("date_planned", "<", end),
+            ],
+            order="date_planned, id",
+        )
+        statuses = sessions._tablet_consent_statuses()
+        state_labels = self._tablet_labels("spa.session", "state")
+        status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
+        return [
+            {
+                "id": session.id,
+                "name": session.name,
+                "partner_name": session.partner_id.display_name,
+                "protocol_name": session.protocol_id.display_name,
+                "date_planned": fields.Datetime.to_string(session.date_planned),
+                "state": session.state,
+                "state_label": state_labels.get(session.state),
+                "consent_status": statuses[session.id],
+                "consent_status_label": status_labels.get(statuses[session.id]),
+                "step_done_count": session.step_done_count,
+                "step_total_count": session.step_total_count,
+            }
+            for session in sessions
+        ]
+
+    @api.model
+    def _tablet_session(self, session_id):
+        """The session ``session_id`` the user may read, else a refusal."""
+        session = self.browse(self._tablet_id(session_id, self.env._("session")))
+        session = session.exists()
+        if not session:
+            raise UserError(self.env._("This session does not exist."))
+        session.check_access("read")
+        return session
+
+    def _tablet_payload(self):
+        """Everything the runner shows for one session, in one answer. Read
+        as the user: a session of another therapist raises."""
+        self.ensure_one()
+        session = self
+        session.check_access("read")
+        statuses = session._tablet_consent_statuses()
+        checkins = session.checkin_ids
+        positionings = self._tablet_labels("spa.session", "positioning")
+        status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
+        return {
+            "id": session.id,
+            "name": session.name,
+            "state": session.state,
+            "state_label": self._tablet_labels("spa.session", "state").get(
+                session.state
+            ),
+            "partner_name": session.partner_id.display_name,
+            "protocol_name": session.protocol_id.display_name,
+            "event_id": session.event_id.id,
+            "date_planned": fields.Datetime.to_string(session.date_planned),
+            "consent_status": statuses[session.id],
+            "consent_status_label": status_labels.get(statuses[session.id]),
+            "consent_name": session.consent_id.display_name or False,
+            "pain_stop_threshold": session.pain_stop_threshold,
+            "stop_pain_levels": session.stop_pain_levels,
+            "min_checkin_count": session.min_checkin_count,
+            "positioning": session.positioning or False,
+            "positioning_options": [
+                {"value": key, "label": label} for key, label in positionings.items()
+            ],
+            "adjust_angle": session.adjust_angle,
+            "adjust_direction": session.adjust_direction,
+            "adjust_lighter_pressure": session.adjust_lighter_pressure,
+            "adjustment_note": session.adjustment_note or "",
+            "completion_blockers": session.completion_blockers or "",
+            "can_complete": session.can_complete,
+            "is_stop_triggered": session.is_stop_triggered,
+            "referral_recommended": session.referral_recommended,
+            "stop_reason": session.stop_reason or False,
+            "steps": [
+                {
+                    "id": step.id,
+                    "sequence": step.sequence,
+                    "name": step.name,
+                    "instructions": step.instructions or "",
+                    "is_mandatory": step.is_mandatory,
+                    "requires_checkin": step.requires_checkin,
+                    "record_kind": step.record_kind,
+                    "qualification_name": step.qualification_id.display_name or "",
+                    "state": step.state,
+                    "done_by_name": step.done_by_id.display_name or "",
+                    "done_at": fields.Datetime.to_string(step.done_at),
+                    "skip_reason": step.skip_reason or "",
+                    "checkin_count": len(
+                        checkins.filtered(lambda c, s=step: c.session_step_id == s)
+                    ),
+                }
+                for step in session.step_ids
+            ],
+            "checkins": [
+                {
+                    "id": checkin.id,
+                    "uuid": checkin.uuid or False,
+                    "step_id": checkin.session_step_id.id or False,
+                    "pain_level": checkin.pain_level,
+                    "stop_requested": checkin.stop_requested,
+                    "triggers_stop": checkin.triggers_stop,
+                    # The server's time first, the device's beside it.
+                    "logged_at": fields.Datetime.to_string(checkin.create_date),
+                    "device_at": fields.Datetime.to_string(checkin.device_at),
+                }
+                for checkin in checkins
+            ],
+        }
+
+    def _tablet_consent_statuses(self):
+        """Consent state per session, as the appointment's badge shows it."""
+        statuses = {}
+        for session in self:
+            if session.event_id:
+                statuses[session.id] = session.event_id.spa_consent_status or False
+            else:
+                statuses[session.id] = self._tablet_status_for(
+                    session.partner_id, session.protocol_id
+                )
+        return statuses
+
+    @api.model
+    def _tablet_status_for(self, partner, protocol):
+        # A draft appointment in memory computes the same badge as a real one.
+        event = self.env["calendar.event"].new(
+            {"spa_client_id": partner.id, "spa_protocol_id": protocol.id}
+        )
+        return event.spa_consent_status or False
+
+    # ------------------------------------------------------------------
+    # Consent on the tablet
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _tablet_consent_target(self, session_id=None, event_id=None):
+        """Client, protocol (and session, possibly empty) a tablet consent
+        is for: the session's, else the appointment's live session's."""
+        if session_id:
+            session = self._tablet_session(session_id)
+            return session.partner_id, session.protocol_id, session
+        event = self.env["calendar.event"].browse(
+            self._tablet_id(event_id, self.env._("appointment"))
+        )
+        event = event.exists()
+        if not event:
+            raise UserError(self.env._("This appointment does not exist."))
+        if not (event.spa_client_id and event.spa_protocol_id):
+            raise UserError(
+                self.env._("The appointment has no client or session protocol yet.")
+            )
+        live = event.spa_session_ids.filtered(lambda s: s.state != "cancelled")
+        return event.spa_client_id, event.spa_protocol_id, live[-1:]
+
+    @api.model
+    def _tablet_consent_info(self, session_id=None, event_id=None):
+        """What the client reads before signing: the protocol's consent
+        text. Readable by the front desk too (no clinical detail)."""
+        partner, protocol, session = self._tablet_consent_target(session_id, event_id)
+        status = (
+            session._tablet_consent_statuses()[session.id]
+            if session
+            else self._tablet_status_for(partner, protocol)
+        )
+        return {
+            "partner_name": partner.display_name,
+            "protocol_id": protocol.id,
+            "protocol_name": protocol.display_name,
+            "consent_text": protocol.consent_text or "",
+            "consent_status": status,
+            "session_id": session.id if session else False,
+        }
+
+    @api.model
+    def _tablet_sign_consent(
+        self, signature, signed_by, session_id=None, event_id=None
+    ):
+        """The client signed on the tablet: create the consent and give it,
+        as the logged-in front desk or therapist user (who recorded it). The
+        consent model checks the image itself (PNG or JPEG, at most 1 MiB)."""
+        partner, protocol, session = self._tablet_consent_target(session_id, event_id)
+        if not isinstance(signature, str) or not signature.strip():
+            raise UserError(self.env._("The signature is missing or unreadable."))
+        if not isinstance(signed_by, str) or not signed_by.strip():
+            raise UserError(self.env._("The name of the person who signs is required."))
+        # A data URL from the signature pad: keep the base64 image only.
+        image = signature.split(",", 1)[-1].strip()
+        consent = self.env["spa.consent"].create(
+            {
+                "partner_id": partner.id,
+                "protocol_ids": [Command.set(protocol.ids)],
+                "company_id": session.company_id.id if session else self.env.company.id,
+                "method": "signature",
+                "signature": image,
+                "signed_by": signed_by.strip(),
+            }
+        )
+        consent.action_give()
+        return consent
+
+    # ------------------------------------------------------------------
+    # Session actions
+    # ------------------------------------------------------------------
+
+    def _tablet_action(self, action, reason=None, note=None):
+        """Start, complete or stop the session (online only: the server
+        decides)."""
+        self.ensure_one()
+        if action not in SESSION_ACTIONS:
+            raise UserError(
+                self.env._("Unknown action %(action)s.", action=str(action))
+            )
+        for value, label in (
+            (reason, self.env._("reason")),
+            (note, self.env._("note")),
+        ):
+            if value and not isinstance(value, str):
+                raise UserError(
+                    self.env._("The stop %(what)s must be text.", what=label)
+                )
+        if action == "start":
+            return self.action_start()
+        if action == "done":
+            return self.action_done()
+        return self.action_stop(reason=reason or None, note=note or None)
+
+    # ------------------------------------------------------------------
+    # Queued operations (one call per operation)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _tablet_apply_op(self, op):
+        """Apply one operation queued on the device and return what the
+        device needs to know (``replayed`` for a replay that changes
+        nothing). A malformed or refused operation raises a ``UserError``
+        naming what is wrong; the caller runs each one in its own savepoint."""
+        if not isinstance(op, dict):
+            raise UserError(self.env._("The operation is not an object."))
+        kind = op.get("kind")
+        if kind not in OP_KINDS:
+            raise UserError(
+                self.env._(
+                    "Unknown operation %(kind)s; expected one of: %(kinds)s.",
+                    kind=str(kind),
+                    kinds=", ".join(OP_KINDS),
+                )
+            )
+        key = op.get("uuid")
+        if not isinstance(key, str) or not key.strip():
+            raise UserError(self.env._("The operation has no idempotency key."))
+        if kind in ("tick", "skip"):
+            return self._tablet_step_op(op)
+        if kind == "checkin":
+            return self._tablet_checkin_op(op)
+        return self._tablet_record_op(op)
+
+    @api.model
+    def _tablet_step_op(self, op):
+        step = self.env["spa.session.step"].browse(
+            self._tablet_id(op.get("step_id"), self.env._("step"))
+        )
+        step = step.exists()
+        if not step:
+            raise UserError(self.env._("This checklist step does not exist."))
+        # Reading the step checks the record rules: another therapist's
+        # session is refused here.
+        state, done_by = step.state, step.done_by_id
+        target = "done" if op["kind"] == "tick" else "skipped"
+        if state == target and done_by == self.env.user:
+            # A replay of a tick or skip that already reached the server.
+            return {"step_id": step.id, "replayed": True}
+        if op["kind"] == "tick":
+            step.action_done()
+        else:
+            reason = op.get("reason")
+            if reason and not isinstance(reason, str):
+                raise UserError(self.env._("The reason for skipping must be text."))
+            step.action_skip(reason or None)
+        return {"step_id": step.id}
+
+    @api.model
+    def _tablet_checkin_op(self, op):
+        session = self._tablet_session(op.get("session_id"))
+        session.check_access("write")
+        step_id = op.get("step_id")
+        vals = {
+            "uuid": op["uuid"],
+            "session_id": session.id,
+            "session_step_id": (
+                self._tablet_id(step_id, self.env._("step")) if step_id else False
+            ),
+            "pain_level": op.get("pain_level"),
+            "stop_requested": self._tablet_bool(
+                op.get("stop_requested"), self.env._("stop request")
+            ),
+            "device_at": self._tablet_device_at(op.get("device_at")),
+        }
+        if op.get("note"):
+            vals["note"] = op["note"]
+        checkin = self.env["spa.checkin"].create(vals)
+        return {"checkin_id": checkin.id}
+
+    @api.model
+    def _tablet_record_op(self, op):
+        """The therapist's records (positioning, adjustments, screening):
+        only those fields, only while the session runs."""
+        session = self._tablet_session(op.get("session_id"))
+        values = op.get("values")
+        if not isinstance(values, dict) or not values:
+            raise UserError(
+                self.env._("The values to record must be an object of field values.")
+            )
+        unknown = set(values) - set(THERAPIST_RECORD_FIELDS)
+        if unknown:
+            raise UserError(
+                self.env._(
+                    "The tablet cannot record these fields: %(fields)s.",
+                    fields=", ".join(sorted(map(str, unknown))),
+                )
+            )
+        for fname in RECORD_BOOLEANS:
+            if fname in values:
+                values[fname] = self._tablet_bool(
+                    values[fname], self._fields[fname].string
+                )
+        positioning = values.get("positioning")
+        if positioning and positioning not in dict(POSITIONINGS):
+            raise UserError(
+                self.env._(
+                    "Unknown positioning %(value)s; expected one of: %(values)s.",
+                    value=str(positioning),
+                    values=", ".join(dict(POSITIONINGS)),
+                )
+            )
+        if session.state != "in_progress":
+            raise UserError(
+                self.env._(
+                    "Records can only be made while the session is in progress: "
+                    "%(session)s.",
+                    session=session.name,
+                )
+            )
+        session.write(values)
+        return {"session_id": session.id}
+
+    # ------------------------------------------------------------------
+    # Parsing what a device sends
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _tablet_id(self, value, label):
+        """A record id sent by the device: a positive integer (or its
+        digits), else a refusal naming what it was for."""
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise UserError(
+                self.env._("The %(what)s is missing or not valid.", what=label)
+            )
+        if value > 2**31 - 1:
+            raise UserError(self.env._("This %(what)s does not exist.", what=label))
+        return value
+
+    @api.model
+    def _tablet_bool(self, value, label):
+        if value in (None, False, True, 0, 1):
+            return bool(value)
+        raise UserError(self.env._("The %(what)s must be true or false.", what=label))
+
+    @api.model
+    def _tablet_device_at(self, value):
+        """The device's clock as a naive UTC datetime (ISO 8601, with or
+        without a time zone); the check-in model decides whether it is
+        plausible."""
+        if not value:
+            return False
+        if not isinstance(value, str):
+            raise UserError(self.env._("The device time must be an ISO 8601 text."))
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            if moment.tzinfo:
+                moment = moment.astimezone(pytz.utc).replace(tzinfo=None)
+        except (ValueError, OverflowError):
+            raise UserError(
+                self.env._(
+                    "The device time %(value)s is not a valid date and time.",
+                    value=value[:40],
+                )
+            ) from None
+        return moment.replace(microsecond=0)
+
+    @api.model
+    def _tablet_labels(self, model, field):
+        return dict(self.env[model]._fields[field]._description_selection(self.env))
+
+    @api.model
+    def _tablet_today_bounds(self):
+        """Today's start and end (naive UTC): the company's day."""
+        tz = self.env.company._spa_tz()
+        today = datetime.now(tz).date()
+        start = tz.localize(datetime.combine(today, time.min))
+        end = start + timedelta(days=1)
+        return (
+            start.astimezone(pytz.utc).replace(tzinfo=None),
+            end.astimezone(pytz.utc).replace(tzinfo=None),
+        )
