@@ -7,9 +7,9 @@ from . import spa_certification
 from . import spa_protocol
 from . import spa_protocol_step
 from . import spa_consent
+from . import spa_session_tablet
 from . import spa_session
 from . import spa_session_rules
-from . import spa_session_tablet
 from . import spa_session_step
 from . import spa_checkin
 from . import calendar_event
@@ -18,4 +18,3 @@ from . import res_config_settings
 from . import res_partner
 from . import spa_session_refusal
 from . import mail_activity
-from . import spa_text_values

@@ -63,6 +63,7 @@ class SpaSession(models.Model):
         "spa.write.policy.mixin",
         "spa.evidence.chain.mixin",
         "spa.retention.mixin",
+        "spa.session.tablet.mixin",
         "mail.thread",
         "mail.activity.mixin",
     ]

@@ -14,8 +14,6 @@ import pytz
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
-from .spa_session import POSITIONINGS, THERAPIST_RECORD_FIELDS
-
 OP_KINDS = ("tick", "skip", "checkin", "record")
 SESSION_ACTIONS = ("start", "done", "stop")
 MAX_BATCH = 200
@@ -28,10 +26,13 @@ RECORD_BOOLEANS = (
 )
 
 
-class SpaSession(models.Model):
-    # The tablet's concern, apart from the lifecycle (models/spa_session.py)
-    # and the rules adapter (models/spa_session_rules.py).
-    _inherit = "spa.session"  # pylint: disable=consider-merging-classes-inherited
+class SpaSessionTablet(models.AbstractModel):
+    """The tablet's concern of ``spa.session`` (which inherits it), apart from
+    the lifecycle (models/spa_session.py) and the rules adapter
+    (models/spa_session_rules.py)."""
+
+    _name = "spa.session.tablet.mixin"
+    _description = "Spa Session: Tablet Operations"
 
     # ------------------------------------------------------------------
     # Reading
@@ -356,6 +357,9 @@ class SpaSession(models.Model):
     def _tablet_record_op(self, op):
         """The therapist's records (positioning, adjustments, screening):
         only those fields, only while the session runs."""
+        # Imported here: the session model inherits this one.
+        from .spa_session import POSITIONINGS, THERAPIST_RECORD_FIELDS
+
         session = self._tablet_session(op.get("session_id"))
         values = op.get("values")
         if not isinstance(values, dict) or not values:

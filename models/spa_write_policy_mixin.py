@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from fnmatch import fnmatchcase
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 
 FRONT_DESK_GROUP = "spa_session_protocol.group_spa_front_desk"
 THERAPIST_GROUP = "spa_session_protocol.group_spa_therapist"
@@ -44,6 +44,8 @@ ROLE_GROUPS = {
     ROLE_MANAGER: MANAGER_GROUP,
     ROLE_SETTINGS: SETTINGS_GROUP,
 }
+
+TEXT_TYPES = ("char", "text", "html")
 
 # Columns the ORM itself maintains; never in a caller's values.
 MAGIC_FIELDS = frozenset(models.MAGIC_COLUMNS) | {"display_name"}
@@ -374,8 +376,31 @@ class SpaWritePolicyMixin(models.AbstractModel):
         who logged it), after the caller's values were checked."""
         return vals_list
 
+    @api.model
+    def _spa_check_text_values(self, vals):
+        """Text fields take text, on every path: a dict or a list (a tampered
+        tablet or RPC call) would be stored as its repr."""
+        guarded = self._spa_guarded_fields()
+        bad = sorted(
+            fname
+            for fname, value in vals.items()
+            if value
+            and fname in guarded
+            and self._fields[fname].type in TEXT_TYPES
+            and not isinstance(value, str)
+        )
+        if bad:
+            raise ValidationError(
+                self.env._(
+                    "These fields take text: %(fields)s.",
+                    fields=self._spa_field_labels(bad),
+                )
+            )
+
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            self._spa_check_text_values(vals)
         if not is_server_granted(self, (), "create"):
             self._spa_check_create_policy(vals_list)
         # The caller's dicts stay theirs: the server's values go into copies.
@@ -383,6 +408,7 @@ class SpaWritePolicyMixin(models.AbstractModel):
         return super().create(vals_list)
 
     def write(self, vals):
+        self._spa_check_text_values(vals)
         if not is_server_granted(self, vals, "write"):
             self._spa_check_write_policy(vals)
         return super().write(vals)
