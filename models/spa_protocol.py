@@ -53,8 +53,11 @@ class SpaProtocol(models.Model):
         translate=True,
         help="What the client reads and agrees to. Changing it requires new consents.",
     )
+    # Stored: read with the protocol (no query of its own when a session
+    # completes); recomputed whenever any translation of the text changes.
     consent_text_version = fields.Char(
         compute="_compute_consent_text_version",
+        store=True,
         help="Fingerprint of the consent text in every language: a consent "
         "covers the protocol while it agreed to this version.",
     )

@@ -49,9 +49,7 @@ class TestQueryCounts(SpaCommon):
     def test_action_done_query_count(self):
         session = self._ready_session()
         self.env.invalidate_all()
-        # 21: the consent text version reads every language's stored text
-        # (one query for the batch).
-        with self.assertQueryCount(21):
+        with self.assertQueryCount(20):
             session.action_done()
             self.env.flush_all()
         self.assertEqual(session.state, "done")
