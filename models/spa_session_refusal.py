@@ -145,7 +145,13 @@ class SpaSessionRefusal(models.Model):
     def _coalesce(self, cr, vals_list):
         """Count each refusal on the row of an identical one of the last
         ``COALESCE_MINUTES`` (one statement for the batch) and return the
-        refusals that need a row of their own."""
+        refusals that need a row of their own.
+
+        SQL, not ``write``: concurrent refused calls of the same tablet count
+        on the same row, and ``attempt_count = attempt_count + 1`` in one
+        UPDATE is what keeps every attempt counted (a read-then-write through
+        the ORM would lose increments); the rows are the server's log, which
+        no caller writes (the write policy declares nothing on this model)."""
         if not vals_list:
             return vals_list
         keys = [
