@@ -202,8 +202,7 @@ class CalendarEvent(models.Model):
             raise UserError(
                 self.env._(
                     "The client, therapist and protocol of an appointment cannot "
-                    "change once its session has "
-                    "started: %(sessions)s.",
+                    "change once its session has started: %(sessions)s.",
                     sessions=", ".join(started.mapped("name")),
                 )
             )

@@ -218,8 +218,7 @@ class SpaConsent(models.Model):
             raise UserError(
                 self.env._(
                     "Consents that were given are evidence and cannot be deleted: "
-                    "%(consents)s. "
-                    "Withdraw them instead.",
+                    "%(consents)s. Withdraw them instead.",
                     consents=", ".join(evidence.mapped("display_name")),
                 )
             )

@@ -313,8 +313,8 @@ class SpaSession(models.Model):
         if doubled:
             raise ValidationError(
                 self.env._(
-                    "An appointment holds one live session: %(events)s already has "
-                    "one.",
+                    "An appointment holds one live session: "
+                    "%(events)s already has one.",
                     events=", ".join(e.sudo().display_name for e in doubled),
                 )
             )
@@ -761,8 +761,8 @@ class SpaSession(models.Model):
                 session.message_post(
                     body=self.env._(
                         "Session stopped by the stop rule. A referral to a healthcare "
-                        "professional "
-                        "(chiropractor, physiotherapist) was recommended to the client."
+                        "professional (chiropractor, physiotherapist) was recommended "
+                        "to the client."
                     )
                 )
         self._secure_evidence()

@@ -308,10 +308,9 @@ class SpaWritePolicyMixin(models.AbstractModel):
             first = next(iter(refused))
             raise AccessError(
                 self.env._(
-                    "You cannot change %(fields)s of %(records)s "
-                    "(%(model)s, %(state)s): "
-                    "these fields are set by the record's actions or are not yours "
-                    "to change in this state.",
+                    "You cannot change %(fields)s of %(records)s (%(model)s, "
+                    "%(state)s): these fields are set by the record's actions or are "
+                    "not yours to change in this state.",
                     fields=self._spa_field_labels(fnames),
                     records=self._spa_record_labels(records),
                     model=self._description,
@@ -338,8 +337,8 @@ class SpaWritePolicyMixin(models.AbstractModel):
             raise AccessError(
                 self.env._(
                     "You cannot give %(fields)s when creating a record of %(model)s: "
-                    "these fields are set by the record's actions or are not yours "
-                    "to set.",
+                    "these fields are set by the record's actions or are not yours to "
+                    "set.",
                     fields=self._spa_field_labels(refused),
                     model=self._description,
                 )

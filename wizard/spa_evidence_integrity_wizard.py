@@ -100,9 +100,8 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
                 head=result["head"],
             )
         return self.env._(
-            "%(company)s: places %(first)s to %(last)s checked (%(count)s "
-            "sessions), chain head recorded: place %(head)s, hash versions "
-            "%(versions)s.",
+            "%(company)s: places %(first)s to %(last)s checked (%(count)s sessions), "
+            "chain head recorded: place %(head)s, hash versions %(versions)s.",
             company=result["company"].name,
             first=result["first"],
             last=result["last"],
