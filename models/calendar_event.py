@@ -3,10 +3,10 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..tools import session_rules
-from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER
+from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_OWN_THERAPIST
 
 _logger = logging.getLogger(__name__)
 
@@ -173,7 +173,39 @@ class CalendarEvent(models.Model):
             self._spa_check_started_unchanged(vals, spa_keys)
         return super()._spa_check_write_policy(vals)
 
+    def _spa_check_moving(self, vals):
+        """Moving an appointment moves its planned session: the front desk, a
+        manager or the session's own therapist may, never into the past."""
+        if not {"start", "stop"} & set(vals):
+            return
+        # sudo: the appointment's session decides, readable or not.
+        planned = self.sudo().spa_session_ids.filtered(lambda s: s.state == "draft")
+        if not planned:
+            return
+        roles = planned.with_env(self.env)._spa_record_roles()
+        allowed = {ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_OWN_THERAPIST}
+        refused = planned.filtered(lambda s: not roles[s.id] & allowed)
+        if refused:
+            raise AccessError(
+                self.env._(
+                    "Only the front desk, a manager or the session's own therapist "
+                    "can move the appointment of %(sessions)s.",
+                    sessions=", ".join(refused.mapped("name")),
+                )
+            )
+        now = fields.Datetime.now()
+        stop = vals.get("stop") and fields.Datetime.to_datetime(vals["stop"])
+        if stop and stop < now:
+            raise UserError(
+                self.env._(
+                    "The appointment of %(sessions)s cannot be moved into the past: "
+                    "a planned session that did not happen is cancelled instead.",
+                    sessions=", ".join(planned.mapped("name")),
+                )
+            )
+
     def write(self, vals):
+        self._spa_check_moving(vals)
         spa_keys = set(SPA_EVENT_FIELDS) & set(vals)
         if "active" in vals and not vals["active"]:
             self._spa_cancel_sessions()

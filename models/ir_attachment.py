@@ -5,9 +5,10 @@ from .spa_write_policy_mixin import is_server_granted
 
 
 class IrAttachment(models.Model):
-    """The files behind the addon's binary fields (a consent's signature) are
-    part of their record: writing, replacing or deleting one is a write of that
-    field, judged by the record's declared write policy."""
+    """The files behind the addon's guarded binary fields (a consent's
+    signature) are part of their record: they are written, replaced and
+    deleted only through the field itself (whose write the record's declared
+    policy and constraints judge), never as attachments."""
 
     _inherit = "ir.attachment"
 
@@ -42,10 +43,17 @@ class IrAttachment(models.Model):
             by_record.setdefault((res_model, res_field), set()).add(record_id)
         for (res_model, res_field), ids in by_record.items():
             records = self.env[res_model].browse(ids).exists()
-            if not records or is_server_granted(records, {res_field}, "write"):
+            if not records or is_server_granted(records, {res_field}, "attachment"):
                 continue
-            # A value that can never be the stored one: any change is judged.
-            records._spa_check_write_policy({res_field: object()})
+            Model = self.env[res_model]
+            raise ValidationError(
+                self.env._(
+                    "The file of %(field)s of %(records)s is written through the "
+                    "field itself, not as an attachment.",
+                    field=Model._fields[res_field]._description_string(self.env),
+                    records=records._spa_record_labels(),
+                )
+            )
 
     def _spa_field_items(self):
         # sudo: the owning record decides, not the attachment's readability.
@@ -53,8 +61,14 @@ class IrAttachment(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        # The context's defaults are values too (default_res_field=...).
+        ctx = self.env.context
         items = [
-            (vals.get("res_model"), vals.get("res_id"), vals.get("res_field"))
+            (
+                vals.get("res_model", ctx.get("default_res_model")),
+                vals.get("res_id", ctx.get("default_res_id")),
+                vals.get("res_field", ctx.get("default_res_field")),
+            )
             for vals in vals_list
         ]
         self._spa_guard_field_values(items)

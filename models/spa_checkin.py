@@ -164,7 +164,7 @@ class SpaCheckin(models.Model):
         # sudo: the key's uniqueness spans every check-in, readable or not.
         existing_sudo = self.sudo().search([("uuid", "in", keys)])
         known = {c.uuid: c for c in existing_sudo}
-        fresh, seen = [], set()
+        fresh, seen = [], {}
         replayed = self.browse()
         for vals in vals_list:
             key = vals.get("uuid")
@@ -180,8 +180,16 @@ class SpaCheckin(models.Model):
                 replayed |= self.browse(known[key].id)
                 continue
             if key and key in seen:
+                if seen[key] != vals:
+                    raise ValidationError(
+                        self.env._(
+                            "Two different check-ins carry the idempotency key "
+                            "%(key)s: each check-in needs its own key.",
+                            key=key,
+                        )
+                    )
                 continue
-            seen.add(key)
+            seen[key] = vals
             fresh.append(vals)
         return fresh, replayed
 

@@ -1,9 +1,11 @@
 import base64
 import binascii
+import io
 from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
+from PIL import Image
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -197,9 +199,7 @@ class SpaConsent(models.Model):
         vals_list = super()._spa_prepare_create_vals(vals_list)
         for vals in vals_list:
             if vals.get("name", "/") == "/":
-                vals["name"] = (
-                    self.env["ir.sequence"].next_by_code("spa.consent") or "/"
-                )
+                vals["name"] = self._spa_sequence().next_by_code("spa.consent") or "/"
         return vals_list
 
     def write(self, vals):
@@ -230,6 +230,19 @@ class SpaConsent(models.Model):
             # bin_size off: the constraint reads the image, not its size label.
             consent._spa_check_signature(consent.with_context(bin_size=False).signature)
 
+    @api.model
+    def _spa_is_image(self, image):
+        """Whether ``image`` decodes as a whole PNG or JPEG picture (not just
+        its first bytes: markup after a JPEG marker is no image)."""
+        try:
+            with Image.open(io.BytesIO(image)) as picture:
+                if picture.format not in ("PNG", "JPEG"):
+                    return False
+                picture.load()
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            return False
+        return True
+
     def _spa_check_signature(self, data):
         """Refuse ``data`` (base64) unless it is a PNG or JPEG image of at
         most 1 MiB. Checked on the values too, before the attachment layer
@@ -241,13 +254,14 @@ class SpaConsent(models.Model):
         except (binascii.Error, TypeError, ValueError):
             image = b""
         name = self.display_name if len(self) == 1 else self.env._("new")
-        if not image.startswith(SIGNATURE_MAGIC):
-            raise ValidationError(
-                self.env._(
-                    "The signature of consent %(consent)s is not a PNG or JPEG image.",
-                    consent=name,
-                )
+        not_an_image = ValidationError(
+            self.env._(
+                "The signature of consent %(consent)s is not a PNG or JPEG image.",
+                consent=name,
             )
+        )
+        if not image.startswith(SIGNATURE_MAGIC):
+            raise not_an_image
         if len(image) > SIGNATURE_MAX_BYTES:
             raise ValidationError(
                 self.env._(
@@ -258,6 +272,8 @@ class SpaConsent(models.Model):
                     max=SIGNATURE_MAX_BYTES // 1024,
                 )
             )
+        if not self._spa_is_image(image):
+            raise not_an_image
 
     @api.constrains("valid_until", "given_at")
     def _check_valid_until(self):
@@ -440,6 +456,15 @@ class SpaConsent(models.Model):
         self.ensure_one()
         if self._portal_status() != "sign":
             raise UserError(self.env._("This consent can no longer be signed."))
+        if self.env.user._is_internal():
+            # Staff record a consent at the desk or on the tablet, in their
+            # own name; the link is the client's, signed "online" by them.
+            raise UserError(
+                self.env._(
+                    "This link is for the client to sign. Staff record the consent "
+                    "from the appointment or the tablet instead."
+                )
+            )
         # The visitor holds the link's token (checked by the portal route):
         # the server records what they drew, as the public user or whoever
         # opened the link.

@@ -46,9 +46,12 @@ class SpaEvidenceChainMixin(models.AbstractModel):
     # the link before (see _secure_evidence).
     evidence_sequence = fields.Integer(readonly=True, copy=False, index=True)
     evidence_previous_hash = fields.Char(readonly=True, copy=False)
+    # Managers only: an unsalted digest of the clinical notes would let
+    # whoever reads it confirm a guess of their text.
     evidence_text_digest = fields.Char(
         readonly=True,
         copy=False,
+        groups="spa_session_protocol.group_spa_manager",
         help="Digest of the clinical free text when the record was secured; "
         "covered by the evidence hash, checked until the text is anonymised.",
     )
@@ -284,7 +287,9 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                     version, facts_by_record[record.id], sequence, digest
                 )
                 evidence_hash = evidence.chain_hash(previous, payload, version)
-                record._write_server(
+                # sudo: the text digest is readable by managers only (it would
+                # let others confirm a guess of the notes); the server sets it.
+                record.sudo()._write_server(
                     {
                         "evidence_sequence": sequence,
                         "evidence_previous_hash": previous,

@@ -417,7 +417,8 @@ class SpaSession(models.Model):
         query when the sequence is a plain PostgreSQL sequence (the standard
         implementation, the addon's own); otherwise, or for a single session,
         one ``next_by_code`` each, as usual."""
-        Sequence = self.env["ir.sequence"]
+        # Today's references, whatever date a caller's context asks for.
+        Sequence = self._spa_sequence()
         if count < 1:
             return []
         # The first one as usual: it checks the access and creates the
@@ -436,7 +437,7 @@ class SpaSession(models.Model):
         )
         date_range = self.env["ir.sequence.date_range"]
         if sequence.use_date_range:
-            today = self.env.context.get("ir_sequence_date", fields.Date.today())
+            today = fields.Date.today()
             date_range = date_range.search(
                 [
                     ("sequence_id", "=", sequence.id),
@@ -708,6 +709,11 @@ class SpaSession(models.Model):
         label = self.env._("Stopping")
         self._check_state(["in_progress"], label)
         self._check_clinical_user(label)
+        for value, what in ((reason, self.env._("reason")), (note, self.env._("note"))):
+            if value and not isinstance(value, str):
+                raise UserError(
+                    self.env._("The stop %(what)s must be text.", what=what)
+                )
         if reason and reason not in dict(STOP_REASONS):
             raise UserError(
                 self.env._(
@@ -751,6 +757,17 @@ class SpaSession(models.Model):
                     )
                 if stop_reason not in ("pain", "client_request"):
                     stop_reason = rule_reason
+            elif stop_reason in ("pain", "client_request"):
+                # Severe pain or the client's wish is logged as a check-in,
+                # which triggers the stop rule (and the referral).
+                raise UserError(
+                    self.env._(
+                        "%(session)s: log the check-in (the pain level or the "
+                        "client's request to stop) first; the stop rule then stops "
+                        "the session with its referral.",
+                        session=session.name,
+                    )
+                )
             elif not stop_reason:
                 stop_reason = "other"
             vals["stop_reason"] = stop_reason
@@ -832,6 +849,24 @@ class SpaSession(models.Model):
         own therapist (not a colleague), whatever path (the appointment too)."""
         roles = self._spa_record_roles()
         allowed = {ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_OWN_THERAPIST}
+        now = fields.Datetime.now()
+        # A session whose planned end passed undocumented is a finding of the
+        # compliance analysis: only a manager cancels it (e.g. a no-show).
+        past = self.filtered(
+            lambda s: (
+                s.date_planned_end
+                and s.date_planned_end < now
+                and ROLE_MANAGER not in roles[s.id]
+            )
+        )
+        if past:
+            raise AccessError(
+                self.env._(
+                    "%(sessions)s were planned to end before now and were never "
+                    "documented: only a manager can cancel them.",
+                    sessions=", ".join(past.sudo().mapped("name")),
+                )
+            )
         refused = self.filtered(lambda s: not roles[s.id] & allowed)
         if refused:
             raise AccessError(

@@ -134,7 +134,7 @@ class SpaSessionStep(models.Model):
                     session_sudo.adjust_angle
                     or session_sudo.adjust_direction
                     or session_sudo.adjust_lighter_pressure
-                    or session_sudo.adjustment_note
+                    or (session_sudo.adjustment_note or "").strip()
                 ),
             )
             if problems:
@@ -154,6 +154,8 @@ class SpaSessionStep(models.Model):
     def action_skip(self, reason=None):
         """Skip optional steps, with a reason."""
         self._check_therapist()
+        if reason and not isinstance(reason, str):
+            raise UserError(self.env._("The reason for skipping must be text."))
         sessions = self.session_id
         sessions.flush_recordset()
         sessions._lock_for_update()

@@ -12,7 +12,9 @@ from datetime import datetime, time, timedelta
 import pytz
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from .spa_write_policy_mixin import THERAPIST_GROUP
 
 OP_KINDS = ("tick", "skip", "checkin", "record")
 SESSION_ACTIONS = ("start", "done", "stop")
@@ -76,8 +78,18 @@ class SpaSessionTablet(models.AbstractModel):
         ]
 
     @api.model
+    @api.model
+    def _tablet_check_user(self):
+        """The runner is the therapists' (and managers'): its answers hold
+        clinical detail, which the front desk never reads."""
+        if not self.env.user.has_group(THERAPIST_GROUP):
+            raise AccessError(
+                self.env._("The session runner is for therapists and managers.")
+            )
+
     def _tablet_session(self, session_id):
         """The session ``session_id`` the user may read, else a refusal."""
+        self._tablet_check_user()
         session = self.browse(self._tablet_id(session_id, self.env._("session")))
         session = session.exists()
         if not session:
@@ -89,6 +101,7 @@ class SpaSessionTablet(models.AbstractModel):
         """Everything the runner shows for one session, in one answer. Read
         as the user: a session of another therapist raises."""
         self.ensure_one()
+        self._tablet_check_user()
         session = self
         session.check_access("read")
         statuses = session._tablet_consent_statuses()

@@ -396,21 +396,72 @@ class SpaWritePolicyMixin(models.AbstractModel):
                 )
             )
 
+    @api.model
+    def _spa_context_defaults(self):
+        """The ``default_<field>`` values of the caller's context for guarded
+        fields: the ORM fills them in at creation, so they are the caller's
+        values as much as the ones passed."""
+        guarded = self._spa_guarded_fields()
+        return {
+            key[8:]: value
+            for key, value in self.env.context.items()
+            if key.startswith("default_") and key[8:] in guarded
+        }
+
+    @api.model
+    def _spa_sequence(self):
+        """``ir.sequence`` for the record's references: today's, whatever
+        date a caller's context asks for (``ir_sequence_date``)."""
+        context = {
+            key: value
+            for key, value in self.env.context.items()
+            if not key.startswith("ir_sequence_date")
+        }
+        return self.env["ir.sequence"].with_env(self.env(context=context))
+
+    @api.model
+    def _spa_without_context_defaults(self):
+        """``self`` without the caller's ``default_*`` keys: the server's own
+        creations take no value from the caller's context."""
+        context = {
+            key: value
+            for key, value in self.env.context.items()
+            if not key.startswith("default_")
+        }
+        return self.with_env(self.env(context=context))
+
     @api.model_create_multi
     def create(self, vals_list):
+        defaults = self._spa_context_defaults()
         for vals in vals_list:
-            self._spa_check_text_values(vals)
+            self._spa_check_text_values({**defaults, **vals})
         if not is_server_granted(self, (), "create"):
-            self._spa_check_create_policy(vals_list)
+            self._spa_check_create_policy([{**defaults, **vals} for vals in vals_list])
         # The caller's dicts stay theirs: the server's values go into copies.
         vals_list = self._spa_prepare_create_vals([dict(vals) for vals in vals_list])
-        return super().create(vals_list)
+        binaries = {
+            fname
+            for vals in vals_list
+            for fname in vals
+            if fname in self._spa_guarded_fields()
+            and self._fields[fname].type == "binary"
+        }
+        # The files behind guarded binary fields are written through them only.
+        with _server_grant(self._name, None, binaries, "attachment"):
+            return super().create(vals_list)
 
     def write(self, vals):
         self._spa_check_text_values(vals)
         if not is_server_granted(self, vals, "write"):
             self._spa_check_write_policy(vals)
-        return super().write(vals)
+        binaries = {
+            fname
+            for fname in vals
+            if fname in self._spa_guarded_fields()
+            and self._fields[fname].type == "binary"
+        }
+        with _server_grant(self._name, self.ids, binaries, "attachment"):
+            return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_spa_policy(self):
@@ -429,14 +480,14 @@ class SpaWritePolicyMixin(models.AbstractModel):
         """Write ``vals`` on ``self`` past the declared policy: only the
         records' own actions and the server's duties call this."""
         with _server_grant(self._name, self.ids, vals, "write"):
-            return self.write(vals)
+            return self._spa_without_context_defaults().write(vals)
 
     @api.model
     def _create_server(self, vals_list):
         """Create records with server-set values (checklist lines copied from
         the protocol, log rows)."""
         with _server_grant(self._name, None, (), "create"):
-            return self.create(vals_list)
+            return self._spa_without_context_defaults().create(vals_list)
 
     def _unlink_server(self):
         """Delete ``self`` past the declared policy (a planned session's

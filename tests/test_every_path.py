@@ -392,3 +392,182 @@ class TestEveryPath(SpaCommon):
         with self.assertRaisesRegex(UserError, "archive them instead"):
             self.qualification.with_user(self.manager).unlink()
         self.assertTrue(self.protocol.exists())
+
+    # -- found by the second hostile review ---------------------------------
+
+    def test_context_defaults_are_values_too(self):
+        """N15: default_<field> keys of the caller's context reach the
+        created record: they are judged as given values."""
+        Consent = self.env["spa.consent"].with_user(self.front_desk)
+        backdated = {
+            "default_state": "given",
+            "default_given_at": "2026-01-05 10:00:00",
+            "default_recorded_by_id": self.therapist2.id,
+        }
+        for key, value in backdated.items():
+            with self.assertRaises(UserError):
+                Consent.with_context(**{key: value}).create(
+                    {
+                        "partner_id": self.client.id,
+                        "protocol_ids": [Command.set(self.protocol.ids)],
+                        "method": "verbal",
+                    }
+                )
+        with self.assertRaises(UserError):
+            self.env["calendar.event"].with_user(self.front_desk).with_context(
+                default_state="done"
+            ).create(
+                {
+                    "name": "Forged",
+                    "start": fields.Datetime.now() + timedelta(hours=3),
+                    "stop": fields.Datetime.now() + timedelta(hours=4),
+                    "spa_protocol_id": self.protocol.id,
+                    "spa_client_id": self.client2.id,
+                    "spa_therapist_id": self.therapist.id,
+                }
+            )
+        with self.assertRaises(UserError):
+            self.env["res.partner"].with_user(self.front_desk).with_context(
+                default_spa_legal_hold=True
+            ).create({"name": "Held by the front desk"})
+        # The server's own creations take nothing from the caller's context:
+        # a booking with default_state in the context still gives "todo" lines.
+        session = self.session_of(self.book())
+        session.with_context(default_state="done", default_done_by_id=1).write(
+            {"protocol_id": self.protocol.id}
+        )
+        self.assertEqual(set(session.step_ids.mapped("state")), {"todo"})
+
+    def test_signature_file_is_never_an_attachment_write(self):
+        """N4, N16: the file behind a signature is written through the field
+        only (its image check applies), never as an attachment, context
+        defaults included."""
+        draft = self.new_consent(method="signature")
+        given = self.give_consent(partner=self.client2)
+        svg = base64.b64encode(b"<svg onload=alert(1)>" + b"A" * 2048)
+        Attachment = self.env["ir.attachment"].with_user(self.front_desk)
+        for consent in (draft, given):
+            with self.assertRaises(UserError):
+                Attachment.create(
+                    {
+                        "name": "signature",
+                        "res_model": "spa.consent",
+                        "res_id": consent.id,
+                        "res_field": "signature",
+                        "datas": svg,
+                    }
+                )
+            with self.assertRaises(UserError):
+                Attachment.with_context(default_res_field="signature").create(
+                    {
+                        "name": "signature",
+                        "res_model": "spa.consent",
+                        "res_id": consent.id,
+                        "datas": PNG,
+                    }
+                )
+        with self.assertRaises(UserError):
+            draft.write({"signature": svg})
+        jpeg_then_html = base64.b64encode(b"\xff\xd8\xff<html><script></script>")
+        with self.assertRaises(UserError):
+            draft.write({"signature": jpeg_then_html})
+        self.assertFalse(draft.signature)
+
+    def test_front_desk_gets_nothing_from_the_runner(self):
+        """N7: the runner's session payload holds clinical detail."""
+        session = self.started_session()
+        with self.assertRaises(UserError):
+            self.env["spa.session"].with_user(self.front_desk)._tablet_session(
+                session.id
+            )
+        with self.assertRaises(UserError):
+            session.with_user(self.front_desk).sudo()._tablet_payload()
+
+    def test_clients_with_records_are_not_merged(self):
+        """N8: the contact merge wizard rewrites references in SQL."""
+        self.give_consent()
+        duplicate = self.env["res.partner"].create(
+            {"name": "Clara Client (duplicate)", "email": "clara@example.com"}
+        )
+        self.client.email = "clara@example.com"
+        wizard = self.env["base.partner.merge.automatic.wizard"].create({})
+        with self.assertRaisesRegex(UserError, "not merged"):
+            wizard._merge((self.client | duplicate).ids, duplicate)
+        self.assertTrue(self.client.exists())
+
+    def test_staff_do_not_sign_the_clients_link(self):
+        """N2: a staff member holding the token does not sign in the client's
+        name."""
+        consent = self.new_consent(method="signature")
+        consent._portal_ensure_token()
+        with self.assertRaises(UserError):
+            consent.with_user(self.front_desk).sudo()._action_sign_from_portal(
+                "Clara Client", PNG
+            )
+        self.assertEqual(consent.state, "draft")
+
+    def test_past_undocumented_session_is_cancelled_by_a_manager_only(self):
+        """N1: cancelling it took it out of the non-compliant figures."""
+        start = fields.Datetime.now() - timedelta(days=1)
+        session = self.session_of(self.book(start=start))
+        for user in (self.front_desk, self.therapist):
+            with self.assertRaises(UserError):
+                session.with_user(user).action_cancel()
+            with self.assertRaises(UserError):
+                session.event_id.with_user(user).action_archive()
+        self.assertEqual(session.state, "draft")
+        session.with_user(self.manager).action_cancel()
+        self.assertEqual(session.state, "cancelled")
+
+    def test_appointment_moves_only_by_who_may_and_not_into_the_past(self):
+        """N5: a colleague moved a therapist's appointment into the past."""
+        event = self.book(therapist=self.therapist)
+        past = fields.Datetime.now() - timedelta(days=2)
+        with self.assertRaises(UserError):
+            event.with_user(self.therapist2).sudo().write(
+                {"start": event.start + timedelta(hours=1)}
+            )
+        with self.assertRaises(UserError):
+            event.with_user(self.front_desk).write(
+                {"start": past, "stop": past + timedelta(hours=1)}
+            )
+        later = event.start + timedelta(days=1)
+        event.with_user(self.front_desk).write(
+            {"start": later, "stop": later + timedelta(hours=1)}
+        )
+        self.assertEqual(self.session_of(event).date_planned, later)
+
+    def test_refusals_of_malformed_reasons_and_keys(self):
+        """N6, N11, N12, N13, N17."""
+        session = self.started_session()
+        session.write({"positioning": "seated", "adjustment_note": "   "})
+        self.tick(session, *self.MANDATORY[:5])
+        self.checkin(session, "Stabilise and apply pressure", pain=2)
+        self.tick(session, "Pressing motions")
+        self.checkin(session, "Pressing motions", pain=2)
+        self.tick(session, "Feedback check-ins")
+        with self.assertRaises(UserError):
+            self.tick(session, "Adjust the technique")  # blank note: no adjustment
+        with self.assertRaises(UserError):
+            self.step(session, "Advanced techniques").action_skip({"x": 1})
+        with self.assertRaises(UserError):
+            session.action_stop(reason={"x": 1})
+        Checkin = self.env["spa.checkin"].with_user(self.therapist)
+        with self.assertRaises(UserError):
+            Checkin.create(
+                [
+                    {"session_id": session.id, "pain_level": 1, "uuid": "k-1"},
+                    {"session_id": session.id, "pain_level": 9, "uuid": "k-1"},
+                ]
+            )
+        with self.assertRaises(UserError):
+            session.action_stop(reason="pain")  # no pain check-in was logged
+        self.assertEqual(session.state, "in_progress")
+        consent = self.new_consent().with_context(ir_sequence_date="2019-01-01")
+        other = consent.create(
+            {
+                "partner_id": self.client2.id,
+                "protocol_ids": [Command.set(self.protocol.ids)],
+            }
+        )
+        self.assertNotIn("2019", other.name)

@@ -5,11 +5,13 @@ cleanly (device time, malformed batches, note and key types, signature
 images, the consent link's token, the refusal log)."""
 
 import base64
+import io
 import json
 import uuid
 from datetime import datetime, timedelta
 
 from lxml import etree
+from PIL import Image
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -309,8 +311,14 @@ class TestCheckinAndSignatureModel(SpaCommon):
         with self.assertRaisesRegex(ValidationError, "not a PNG or JPEG"):
             self.new_consent(method="signature", signature=base64.b64encode(b"GIF89a"))
         self.assertFalse(consent.signature)
-        jpeg = b"\xff\xd8\xff\xe0" + b"\0" * 100
-        consent.write({"signature": base64.b64encode(jpeg)})
+        # A JPEG marker followed by anything else is no image.
+        with self.assertRaisesRegex(ValidationError, "not a PNG or JPEG"):
+            consent.write(
+                {"signature": base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 100)}
+            )
+        jpeg = io.BytesIO()
+        Image.new("RGB", (4, 4), "white").save(jpeg, "JPEG")
+        consent.write({"signature": base64.b64encode(jpeg.getvalue())})
         consent.write({"signature": PNG_B64})
         consent.action_give()
         self.assertEqual(consent.state, "given")

@@ -1,2 +1,3 @@
 from . import spa_compliance_summary_wizard
 from . import spa_evidence_integrity_wizard
+from . import base_partner_merge
