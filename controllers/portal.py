@@ -78,7 +78,12 @@ class SpaConsentPortal(CustomerPortal):
             "consent_text": consent_sudo.consent_text
             if status != "sign"
             else consent_sudo._agreed_text(),
-            "accept_url": consent_sudo.get_portal_url(suffix="/accept"),
+            # The page says which text it shows: signing what changed since
+            # (another protocol, another client, another text) is refused.
+            "accept_url": consent_sudo.get_portal_url(
+                suffix="/accept",
+                query_string=f"&shown={consent_sudo._spa_shown_version()}",
+            ),
         }
         return request.render("spa_session_protocol.spa_consent_portal_page", values)
 
@@ -89,9 +94,10 @@ class SpaConsentPortal(CustomerPortal):
         website=True,
     )
     def spa_consent_accept(
-        self, consent_id, access_token=None, name=None, signature=None
+        self, consent_id, access_token=None, name=None, signature=None, shown=None
     ):
         access_token = access_token or request.httprequest.args.get("access_token")
+        shown = shown or request.httprequest.args.get("shown")
         consent_sudo = self._spa_consent_sudo(consent_id, access_token)
         if not consent_sudo:
             return {"error": request.env._("This link is not valid.")}
@@ -111,7 +117,7 @@ class SpaConsentPortal(CustomerPortal):
         signer_sudo = consent_sudo.with_user(request.env.user).sudo()
         try:
             with request.env.cr.savepoint():
-                signer_sudo._action_sign_from_portal(name, signature)
+                signer_sudo._action_sign_from_portal(name, signature, shown)
         except (TypeError, binascii.Error):
             return {"error": request.env._("The signature could not be read.")}
         except UserError as error:

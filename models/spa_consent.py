@@ -1,6 +1,8 @@
 import base64
 import binascii
+import hashlib
 import io
+import json
 from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -449,13 +451,35 @@ class SpaConsent(models.Model):
             return "expired"
         return "sign"
 
-    def _action_sign_from_portal(self, name, signature):
+    def _spa_shown_version(self):
+        """What the consent page shows, as one fingerprint: the client, the
+        protocols and their consent texts in every language."""
+        self.ensure_one()
+        protocols = self.protocol_ids.sorted("id")
+        payload = json.dumps(
+            {
+                "partner": self.partner_id.id,
+                "protocols": protocols.ids,
+                "texts": [p._consent_text_version() for p in protocols],
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+    def _action_sign_from_portal(self, name, signature, shown=None):
         """The client signed on the consent page: record the drawn signature
         and give the consent, as the visitor (the public user when not
         logged in; ``recorded_by_id`` says who recorded it)."""
         self.ensure_one()
         if self._portal_status() != "sign":
             raise UserError(self.env._("This consent can no longer be signed."))
+        if shown != self._spa_shown_version():
+            raise UserError(
+                self.env._(
+                    "This consent changed since the page was opened: please read "
+                    "it again before signing."
+                )
+            )
         if self.env.user._is_internal():
             # Staff record a consent at the desk or on the tablet, in their
             # own name; the link is the client's, signed "online" by them.

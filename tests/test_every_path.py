@@ -502,7 +502,7 @@ class TestEveryPath(SpaCommon):
         consent._portal_ensure_token()
         with self.assertRaises(UserError):
             consent.with_user(self.front_desk).sudo()._action_sign_from_portal(
-                "Clara Client", PNG
+                "Clara Client", PNG, consent._spa_shown_version()
             )
         self.assertEqual(consent.state, "draft")
 
@@ -571,3 +571,22 @@ class TestEveryPath(SpaCommon):
             }
         )
         self.assertNotIn("2019", other.name)
+
+    def test_client_signs_what_the_page_showed(self):
+        """N14: the draft changed between the page and the signature."""
+        consent = self.new_consent(method="signature")
+        shown = consent._spa_shown_version()
+        other = self.protocol.copy({"name": "Deep work", "code": "DEEP"})
+        consent.with_user(self.front_desk).write(
+            {"protocol_ids": [Command.link(other.id)]}
+        )
+        public = self.env.ref("base.public_user")
+        with self.assertRaisesRegex(UserError, "read it again"):
+            consent.with_user(public).sudo()._action_sign_from_portal(
+                "Clara Client", PNG, shown
+            )
+        self.assertEqual(consent.state, "draft")
+        consent.with_user(public).sudo()._action_sign_from_portal(
+            "Clara Client", PNG, consent._spa_shown_version()
+        )
+        self.assertEqual(consent.state, "given")

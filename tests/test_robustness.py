@@ -551,6 +551,7 @@ class TestPortalTokenRequired(SpaCommon, HttpCase):
                 "access_token": consent._portal_ensure_token(),
                 "name": "Clara Client",
                 "signature": PNG_B64,
+                "shown": consent._spa_shown_version(),
             },
         )
         self.assertNotIn("error", result, result)
