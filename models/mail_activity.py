@@ -1,4 +1,5 @@
 from odoo import api, models
+from odoo.exceptions import AccessError
 
 
 class MailActivity(models.Model):
@@ -52,3 +53,44 @@ class MailActivity(models.Model):
             seen.add(key)
             to_create.append({**vals, "res_model_id": model_id, "automated": True})
         return self.sudo().create(to_create)
+
+    # ------------------------------------------------------------------
+    # The follow-ups of finished sessions (a recommended referral) are the
+    # assignee's: nobody else closes or deletes them, a manager excepted.
+    # ------------------------------------------------------------------
+
+    def _spa_check_followup_owner(self):
+        # sudo: the session's state decides, whether the user reads it or not.
+        followups = self.sudo().filtered(
+            lambda a: (
+                a.res_model == "spa.session"
+                and self.env["spa.session"].sudo().browse(a.res_id).state
+                in ("done", "stopped")
+            )
+        )
+        if not followups:
+            return
+        user = self.env.user
+        if user.has_group("spa_session_protocol.group_spa_manager"):
+            return
+        others = followups.filtered(lambda a: a.user_id != user)
+        if others:
+            raise AccessError(
+                self.env._(
+                    "The follow-up of a finished session is closed by the person it "
+                    "is assigned to (or a manager): %(activities)s.",
+                    activities=", ".join(others.mapped("display_name")),
+                )
+            )
+
+    def _action_done(self, feedback=False, attachment_ids=None):
+        self._spa_check_followup_owner()
+        return super()._action_done(feedback=feedback, attachment_ids=attachment_ids)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_spa_followup(self):
+        self._spa_check_followup_owner()
+
+    def write(self, vals):
+        self._spa_check_followup_owner()
+        return super().write(vals)

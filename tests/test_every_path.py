@@ -590,3 +590,26 @@ class TestEveryPath(SpaCommon):
             "Clara Client", PNG, consent._spa_shown_version()
         )
         self.assertEqual(consent.state, "given")
+
+    def test_referral_follow_up_is_the_assignees(self):
+        """N9: the front desk deleted, the therapist closed the manager's
+        follow-up of a stopped session."""
+        session = self.started_session()
+        session.write({"positioning": "seated"})
+        self.tick(session, *self.MANDATORY[:5])
+        self.checkin(session, "Stabilise and apply pressure", pain=9)
+        session.action_stop()
+        followup = session.sudo().activity_ids
+        self.assertTrue(followup)
+        self.assertNotIn(followup.user_id, self.front_desk | self.therapist)
+        with self.assertRaises(UserError):
+            followup.with_user(self.front_desk).sudo().unlink()
+        with self.assertRaises(UserError):
+            followup.with_user(self.therapist).sudo().action_feedback("done")
+        with self.assertRaises(UserError):
+            followup.with_user(self.therapist).sudo().write(
+                {"user_id": self.therapist.id}
+            )
+        self.assertTrue(followup.exists())
+        followup.with_user(self.manager).action_feedback("called the client")
+        self.assertFalse(session.sudo().activity_ids)
