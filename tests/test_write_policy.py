@@ -154,12 +154,12 @@ class TestWritePolicy(SpaCommon):
             return 7
         return self.other_value(Model.new({}), fname)
 
-    def attempt(self, env, record, vals):
-        """Write ``vals`` on ``record`` as ``env``; undo it. Return the
-        exception that refused it, or None."""
+    def outcome(self, env, operation):
+        """Run ``operation()`` as ``env`` up to the database, then undo it.
+        Return the exception that refused it, or None."""
         try:
             with self.env.cr.savepoint():
-                record.with_env(env).write(vals)
+                operation()
                 env.flush_all()
                 raise _Rollback()
         except _Rollback:
@@ -168,6 +168,10 @@ class TestWritePolicy(SpaCommon):
             return exc
         finally:
             self.env.invalidate_all()
+
+    def attempt(self, env, record, vals):
+        """Write ``vals`` on ``record`` as ``env`` (undone afterwards)."""
+        return self.outcome(env, lambda: record.with_env(env).write(vals))
 
     def check_model(self, records_by_state, callers=None, therapist_of=None):
         """Try every addon field of the records (``{state: record}``) as every
@@ -236,17 +240,9 @@ class TestWritePolicy(SpaCommon):
                 for role in roles:
                     patterns |= set(model._spa_unlink_policy.get(role, ()))
                 declared = any(fnmatchcase(state, p) for p in patterns)
-                try:
-                    with self.env.cr.savepoint():
-                        record.with_env(env).unlink()
-                        env.flush_all()
-                        raise _Rollback()
-                except _Rollback:
-                    exc = None
-                except (UserError, psycopg2.Error) as error:
-                    exc = error
-                finally:
-                    self.env.invalidate_all()
+                exc = self.outcome(
+                    env, lambda record=record, env=env: record.with_env(env).unlink()
+                )
                 if not declared and (exc is None or isinstance(exc, psycopg2.Error)):
                     failures.append(f"{model._name} [{state}] deleted by {label}")
                 if declared and exc and "cannot be deleted by you" in str(exc):
@@ -435,17 +431,8 @@ class TestWritePolicy(SpaCommon):
     # ------------------------------------------------------------------
 
     def try_create(self, env, model_name, vals):
-        try:
-            with self.env.cr.savepoint():
-                env[model_name].create(vals)
-                env.flush_all()
-                raise _Rollback()
-        except _Rollback:
-            return None
-        except (AccessError, UserError, ValidationError, psycopg2.Error) as exc:
-            return exc
-        finally:
-            self.env.invalidate_all()
+        """Create a ``model_name`` record as ``env`` (undone afterwards)."""
+        return self.outcome(env, lambda: env[model_name].create(vals))
 
     def test_create_accepts_only_declared_fields(self):
         """With a valid base, every other addon field given at creation is
