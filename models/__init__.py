@@ -18,3 +18,4 @@ from . import res_config_settings
 from . import res_partner
 from . import spa_session_refusal
 from . import mail_activity
+from . import mail_message

@@ -35,8 +35,8 @@ class CalendarEvent(models.Model):
         ROLE_MANAGER: SPA_EVENT_FIELDS,
     }
     _spa_write_policy = {
-        ROLE_FRONT_DESK: {"none": SPA_EVENT_FIELDS, "draft": SPA_EVENT_FIELDS},
-        ROLE_MANAGER: {"none": SPA_EVENT_FIELDS, "draft": SPA_EVENT_FIELDS},
+        ROLE_FRONT_DESK: {"none": SPA_EVENT_FIELDS, "draft:booked": SPA_EVENT_FIELDS},
+        ROLE_MANAGER: {"none": SPA_EVENT_FIELDS, "draft:booked": SPA_EVENT_FIELDS},
     }
 
     spa_protocol_id = fields.Many2one(
@@ -163,8 +163,10 @@ class CalendarEvent(models.Model):
         # sudo: the appointment's session decides, readable or not.
         states = {}
         for event in self.sudo():
-            live = event.spa_session_ids.filtered(lambda s: s.state != "cancelled")
-            states[event.id] = live[-1:].state or "none"
+            live = event.spa_session_ids.filtered(lambda s: s.state != "cancelled")[-1:]
+            # The session's own policy state: "draft:booked", or "draft:past"
+            # once its planned end passed undocumented (nobody reassigns it).
+            states[event.id] = live._spa_policy_state()[live.id] if live else "none"
         return states
 
     def _spa_check_write_policy(self, vals):
@@ -193,23 +195,45 @@ class CalendarEvent(models.Model):
                     sessions=", ".join(refused.mapped("name")),
                 )
             )
+
+    def _spa_check_not_moved_into_the_past(self):
+        """After a move (``stop`` given or recomputed from ``start``): a planned
+        session's appointment never ends in the past."""
         now = fields.Datetime.now()
-        stop = vals.get("stop") and fields.Datetime.to_datetime(vals["stop"])
-        if stop and stop < now:
+        # sudo: the appointment's session decides, readable or not.
+        moved = self.sudo().filtered(
+            lambda e: (
+                e.stop
+                and e.stop < now
+                and e.spa_session_ids.filtered(lambda s: s.state == "draft")
+            )
+        )
+        if moved:
             raise UserError(
                 self.env._(
                     "The appointment of %(sessions)s cannot be moved into the past: "
                     "a planned session that did not happen is cancelled instead.",
-                    sessions=", ".join(planned.mapped("name")),
+                    sessions=", ".join(
+                        moved.spa_session_ids.filtered(
+                            lambda s: s.state == "draft"
+                        ).mapped("name")
+                    ),
                 )
             )
 
     def write(self, vals):
         self._spa_check_moving(vals)
+        moving = bool({"start", "stop", "duration", "allday"} & set(vals))
+        # Planned sessions whose appointment had not ended before the move.
+        if moving:
+            now = fields.Datetime.now()
+            not_past = self.filtered(lambda e: e.stop and e.stop >= now)
         spa_keys = set(SPA_EVENT_FIELDS) & set(vals)
         if "active" in vals and not vals["active"]:
             self._spa_cancel_sessions()
         res = super().write(vals)
+        if moving:
+            not_past._spa_check_not_moved_into_the_past()
         if {"start", "stop"} & set(vals):
             self._spa_sync_times()
         if spa_keys or vals.get("active"):

@@ -169,6 +169,22 @@ class SpaCheckin(models.Model):
         for vals in vals_list:
             key = vals.get("uuid")
             if key and key in known:
+                logged = known[key]
+                if (
+                    logged.pain_level != vals.get("pain_level")
+                    or logged.stop_requested != bool(vals.get("stop_requested"))
+                    or logged.session_step_id.id
+                    != (vals.get("session_step_id") or False)
+                ) and logged.session_id.id == vals.get("session_id"):
+                    raise ValidationError(
+                        self.env._(
+                            "The idempotency key %(key)s was already used for another "
+                            "check-in (pain %(pain)s/10): each check-in needs its own "
+                            "key.",
+                            key=key,
+                            pain=logged.pain_level,
+                        )
+                    )
                 if known[key].session_id.id != vals.get("session_id"):
                     raise ValidationError(
                         self.env._(

@@ -3,6 +3,7 @@ import binascii
 import hashlib
 import io
 import json
+import uuid
 from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -59,9 +60,8 @@ class SpaConsent(models.Model):
     _spa_create_constants = {"state": "draft", "name": "/"}
     _spa_write_policy = {
         role: {
-            "draft": (*CONSENT_INPUT_FIELDS, "access_token"),
-            "given": ("withdraw_reason", "access_token"),
-            "withdrawn": ("access_token",),
+            "draft": CONSENT_INPUT_FIELDS,
+            "given": ("withdraw_reason",),
         }
         for role in (ROLE_FRONT_DESK, ROLE_THERAPIST, ROLE_MANAGER)
     }
@@ -450,6 +450,13 @@ class SpaConsent(models.Model):
         ):
             return "expired"
         return "sign"
+
+    def _portal_ensure_token(self):
+        # The link's token is the server's (nobody sets a token of their own
+        # choosing to sign with it).
+        if not self.access_token:
+            self.sudo()._write_server({"access_token": str(uuid.uuid4())})
+        return self.access_token
 
     def _spa_shown_version(self):
         """What the consent page shows, as one fingerprint: the client, the

@@ -95,8 +95,8 @@ class SpaSession(models.Model):
     }
     # A planned session is deleted with its appointment; started ones are evidence.
     _spa_unlink_policy = {
-        ROLE_FRONT_DESK: ("draft*", "cancelled"),
-        ROLE_MANAGER: ("draft*", "cancelled"),
+        ROLE_FRONT_DESK: ("draft", "draft:booked", "cancelled"),
+        ROLE_MANAGER: ("draft", "draft:booked", "cancelled"),
     }
 
     name = fields.Char(

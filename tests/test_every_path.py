@@ -613,3 +613,62 @@ class TestEveryPath(SpaCommon):
         self.assertTrue(followup.exists())
         followup.with_user(self.manager).action_feedback("called the client")
         self.assertFalse(session.sudo().activity_ids)
+
+    # -- found by the third hostile review ----------------------------------
+
+    def test_moving_start_alone_into_the_past_is_refused(self):
+        """R2: writing start alone recomputes stop."""
+        event = self.book()
+        past = fields.Datetime.now() - timedelta(days=3)
+        with self.assertRaises(UserError):
+            event.with_user(self.front_desk).write({"start": past})
+        self.assertGreater(self.session_of(event).date_planned, past)
+
+    def test_undocumented_past_session_is_neither_reassigned_nor_deleted(self):
+        """R4, R7."""
+        start = fields.Datetime.now() - timedelta(days=1)
+        event = self.book(start=start, user=self.manager)
+        session = self.session_of(event)
+        for user in (self.front_desk, self.manager):
+            with self.assertRaises(UserError):
+                event.with_user(user).write({"spa_therapist_id": self.therapist2.id})
+        with self.assertRaises(UserError):
+            session.with_user(self.manager).unlink()
+        self.assertEqual(session.therapist_id, self.therapist)
+
+    def test_nobody_sets_the_link_token(self):
+        """R1: a token of one's own choosing to sign the client's link with."""
+        consent = self.new_consent(method="signature")
+        for user in (self.front_desk, self.therapist, self.manager):
+            with self.assertRaises(UserError):
+                consent.with_user(user).write({"access_token": "known-token"})
+        token = consent.with_user(self.front_desk)._portal_ensure_token()
+        self.assertTrue(token)
+        self.assertNotEqual(token, "known-token")
+
+    def test_history_of_finished_records_is_kept(self):
+        """R3: the chatter of a finished session and a given consent."""
+        session = self.started_session()
+        session.write({"positioning": "seated"})
+        self.tick(session, *self.MANDATORY[:5])
+        self.checkin(session, "Stabilise and apply pressure", pain=9)
+        session.message_post(body="Client felt a sharp pain")
+        session.action_stop()
+        messages = session.sudo().message_ids
+        self.assertTrue(messages)
+        for user in (self.front_desk, self.therapist, self.manager):
+            with self.assertRaises(UserError):
+                messages[:1].with_user(user).sudo().write({"body": "<p>all fine</p>"})
+            with self.assertRaises(UserError):
+                messages[:1].with_user(user).sudo().unlink()
+        self.assertEqual(session.sudo().message_ids, messages)
+
+    def test_replayed_key_with_other_values_is_refused(self):
+        """N12 (rest): a known key replayed with another pain level."""
+        session = self.started_session()
+        self.checkin(session, pain=2, uuid="k-replay")
+        with self.assertRaisesRegex(UserError, "already used"):
+            self.checkin(session, pain=9, uuid="k-replay")
+        replay = self.checkin(session, pain=2, uuid="k-replay")
+        self.assertEqual(replay.pain_level, 2)
+        self.assertEqual(session.checkin_count, 1)
