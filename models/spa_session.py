@@ -479,14 +479,14 @@ class SpaSession(models.Model):
         states = {}
         for session in self:
             state = session.state
-            if state == "draft" and session.event_id:
-                state = "draft:booked"
-            elif (
+            if (
                 state == "draft"
                 and session.date_planned_end
                 and session.date_planned_end < now
             ):
                 state = "draft:past"
+            elif state == "draft" and session.event_id:
+                state = "draft:booked"
             states[session.id] = state
         return states
 
