@@ -6,7 +6,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools import session_rules
-from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_OWN_THERAPIST
+from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER
 
 _logger = logging.getLogger(__name__)
 
@@ -184,9 +184,7 @@ class CalendarEvent(models.Model):
         planned = self.sudo().spa_session_ids.filtered(lambda s: s.state == "draft")
         if not planned:
             return
-        roles = planned.with_env(self.env)._spa_record_roles()
-        allowed = {ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_OWN_THERAPIST}
-        refused = planned.filtered(lambda s: not roles[s.id] & allowed)
+        refused = planned.with_env(self.env)._spa_not_handled_by_caller()
         if refused:
             raise AccessError(
                 self.env._(

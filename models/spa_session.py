@@ -844,11 +844,18 @@ class SpaSession(models.Model):
         self._write_server({"state": "cancelled"})
         return True
 
+    def _spa_not_handled_by_caller(self):
+        """The sessions of ``self`` that the current user does not handle: they
+        are neither the front desk, a manager, nor the session's therapist
+        (who cancels it, moves its appointment)."""
+        roles = self._spa_record_roles()
+        allowed = {ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_OWN_THERAPIST}
+        return self.filtered(lambda s: not roles[s.id] & allowed)
+
     def _check_cancel_rights(self):
         """A planned session is cancelled by the front desk, a manager or its
         own therapist (not a colleague), whatever path (the appointment too)."""
         roles = self._spa_record_roles()
-        allowed = {ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_OWN_THERAPIST}
         now = fields.Datetime.now()
         # A session whose planned end passed undocumented is a finding of the
         # compliance analysis: only a manager cancels it (e.g. a no-show).
@@ -867,7 +874,7 @@ class SpaSession(models.Model):
                     sessions=", ".join(past.sudo().mapped("name")),
                 )
             )
-        refused = self.filtered(lambda s: not roles[s.id] & allowed)
+        refused = self._spa_not_handled_by_caller()
         if refused:
             raise AccessError(
                 self.env._(
