@@ -48,6 +48,26 @@ class SpaCommon(TransactionCase):
     # Helpers
     # ------------------------------------------------------------------
 
+    @classmethod
+    def share_test_cursor(cls):
+        """The refusal log is written through ``registry.cursor()``: in test
+        mode that cursor shares the test's transaction (as in HttpCase)."""
+        if cls.registry.test_cr is None:
+            cls.registry.enter_test_mode(cls.cr)
+            cls.addClassCleanup(cls.registry.leave_test_mode)
+
+    def other_company_manager(self, name="Spa B", login="spa_mgr_b"):
+        """A second company and a manager who belongs to it only."""
+        company = self.env["res.company"].create({"name": name})
+        manager = new_test_user(
+            self.env,
+            login,
+            groups="spa_session_protocol.group_spa_manager",
+            company_id=company.id,
+            company_ids=[Command.set(company.ids)],
+        )
+        return company, manager
+
     def new_consent(self, partner=None, protocols=None, user=None, **vals):
         """A consent created (draft, unless ``vals`` says otherwise) by
         ``user`` — the front desk by default."""

@@ -35,11 +35,7 @@ class ComplianceCommon(SpaCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if cls.registry.test_cr is None:
-            # The refusal log is written through registry.cursor(): in test
-            # mode that cursor shares the test's transaction (as in HttpCase).
-            cls.registry.enter_test_mode(cls.cr)
-            cls.addClassCleanup(cls.registry.leave_test_mode)
+        cls.share_test_cursor()
         cls.manager.groups_id += cls.env.ref("base.group_allow_export")
         Partner = cls.env["res.partner"]
         cls.client3 = Partner.create({"name": "Cora Client"})

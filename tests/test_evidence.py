@@ -6,7 +6,7 @@ from psycopg2.errors import LockNotAvailable
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import Form, new_test_user, tagged
+from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
 from .common import SpaCommon
@@ -199,14 +199,7 @@ class TestEvidence(SpaCommon):
             )
 
     def test_each_company_has_its_own_chain(self):
-        company_b = self.env["res.company"].create({"name": "Spa B"})
-        manager_b = new_test_user(
-            self.env,
-            "spa_mgr_b",
-            groups="spa_session_protocol.group_spa_manager",
-            company_id=company_b.id,
-            company_ids=[Command.set(company_b.ids)],
-        )
+        company_b, manager_b = self.other_company_manager()
         self.therapist.write({"company_ids": [Command.link(company_b.id)]})
         session_a = self.finished_session()
         consent_b = (

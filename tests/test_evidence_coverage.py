@@ -1,6 +1,5 @@
-from odoo import Command
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 from odoo.tools import SQL
 
 from ..tools import evidence
@@ -296,14 +295,7 @@ class TestEvidenceCoverage(SpaCommon):
         self.assertLess(five, 20)
 
     def test_sudo_does_not_widen_the_companies_checked(self):
-        company_b = self.env["res.company"].create({"name": "Spa B"})
-        manager_b = new_test_user(
-            self.env,
-            "spa_mgr_b",
-            groups="spa_session_protocol.group_spa_manager",
-            company_id=company_b.id,
-            company_ids=[Command.set(company_b.ids)],
-        )
+        company_b, manager_b = self.other_company_manager()
         self.tamper(
             "UPDATE spa_session SET stop_reason = 'other' WHERE id = %s",
             [self.session.id],

@@ -331,11 +331,7 @@ class TestRefusalLogBounded(SpaCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if cls.registry.test_cr is None:
-            # The refusal log is written through registry.cursor(): in test
-            # mode that cursor shares the test's transaction.
-            cls.registry.enter_test_mode(cls.cr)
-            cls.addClassCleanup(cls.registry.leave_test_mode)
+        cls.share_test_cursor()
 
     def refuse(self, method, times):
         # No savepoint: the log written through the shared test cursor would
