@@ -413,20 +413,15 @@ class SpaSession(models.Model):
     def _spa_next_names(self, count):
         """``count`` references from the ``spa.session`` sequence.
 
-        A batch (booking many appointments at once) draws its numbers in one
-        query when the sequence is a plain PostgreSQL sequence (the standard
-        implementation, the addon's own); otherwise, or for a single session,
-        one ``next_by_code`` each, as usual."""
-        # Today's references, whatever date a caller's context asks for.
-        Sequence = self._spa_sequence()
+        The sequence is looked up once for the batch (as ``next_by_code``
+        finds it: the current company's, else the shared one), then each
+        reference is drawn through ``ir.sequence``'s public ``next_by_id``,
+        so any implementation (standard or no-gap, with date ranges) and any
+        other module's override of the sequence keep working."""
         if count < 1:
             return []
-        # The first one as usual: it checks the access and creates the
-        # year's date range when needed.
-        names = [Sequence.next_by_code("spa.session") or "/"]
-        count -= 1
-        if not count:
-            return names
+        # Today's references, whatever date a caller's context asks for.
+        Sequence = self._spa_sequence()
         sequence = Sequence.search(
             [
                 ("code", "=", "spa.session"),
@@ -435,38 +430,9 @@ class SpaSession(models.Model):
             order="company_id",
             limit=1,
         )
-        date_range = self.env["ir.sequence.date_range"]
-        if sequence.use_date_range:
-            today = fields.Date.today()
-            date_range = date_range.search(
-                [
-                    ("sequence_id", "=", sequence.id),
-                    ("date_from", "<=", today),
-                    ("date_to", ">=", today),
-                ],
-                limit=1,
-            )
-        if sequence.implementation != "standard" or (
-            sequence.use_date_range and not date_range
-        ):
-            return names + [
-                Sequence.next_by_code("spa.session") or "/" for __ in range(count)
-            ]
-        # The PostgreSQL sequence behind an ir.sequence (and each of its date
-        # ranges), as ir.sequence names it.
-        pg_name = f"ir_sequence_{sequence.id:03d}" + (
-            f"_{date_range.id:03d}" if date_range else ""
-        )
-        self.env.cr.execute(
-            SQL("SELECT nextval(%s) FROM generate_series(1, %s)", pg_name, count)
-        )
-        if date_range:
-            sequence = sequence.with_context(
-                ir_sequence_date_range=date_range.date_from
-            )
-        return names + [
-            sequence.get_next_char(number) for (number,) in self.env.cr.fetchall()
-        ]
+        if not sequence:
+            return ["/"] * count
+        return [sequence.next_by_id() for __ in range(count)]
 
     def write(self, vals):
         res = super().write(vals)
