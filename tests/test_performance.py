@@ -110,3 +110,51 @@ class TestQueryCounts(SpaCommon):
         self.assertLessEqual(
             per_event_big, per_event_small, f"booking queries grow per event: {queries}"
         )
+
+    def test_batch_references_follow_the_sequence_whatever_its_implementation(self):
+        """A batch of bookings draws one reference per session through
+        ``ir.sequence`` itself: consecutive and distinct, from the shared
+        sequence, then from a company's own no-gap sequence, which takes
+        precedence as ``next_by_code`` would give it."""
+        start = fields.Datetime.now() + timedelta(days=7)
+
+        def book_four(tag):
+            nonlocal start
+            start += timedelta(days=1)
+            events = (
+                self.env["calendar.event"]
+                .with_user(self.front_desk)
+                .create(
+                    [
+                        {
+                            "name": f"Ref {tag} {i}",
+                            "start": start + timedelta(hours=i),
+                            "stop": start + timedelta(hours=i, minutes=50),
+                            "spa_protocol_id": self.protocol.id,
+                            "spa_client_id": self.client.id,
+                            "spa_therapist_id": self.therapist.id,
+                        }
+                        for i in range(4)
+                    ]
+                )
+            )
+            names = events.sudo().spa_session_ids.sorted("id").mapped("name")
+            numbers = [int(name.rsplit("/", 1)[1]) for name in names]
+            self.assertEqual(numbers, list(range(numbers[0], numbers[0] + 4)), names)
+            return names
+
+        year = fields.Date.today().year
+        shared = book_four("shared")
+        self.assertTrue(all(n.startswith(f"SES/{year}/") for n in shared), shared)
+        self.env["ir.sequence"].create(
+            {
+                "name": "Spa Session (no gap, this company)",
+                "code": "spa.session",
+                "prefix": "NG/",
+                "padding": 3,
+                "implementation": "no_gap",
+                "company_id": self.company.id,
+            }
+        )
+        own = book_four("own")
+        self.assertEqual(own, ["NG/001", "NG/002", "NG/003", "NG/004"])
