@@ -21,8 +21,9 @@ class SpaComplianceReport(models.Model):
     aggregated once; no correlated subquery per row. Indexes serving the
     usual filters and group-bys: ``spa_session`` ``date_planned``,
     ``therapist_id``, ``protocol_id``, ``company_id``, ``state`` and
-    ``spa_session_refusal.session_id``; at millions of sessions a composite
-    ``spa_session (company_id, date_planned)`` helps the period filters.
+    ``spa_session_refusal.session_id``; the period filters of one company
+    read the composite ``spa_session (company_id, report_date)`` (the row's
+    ``date`` is the session's stored ``report_date``).
     """
 
     _name = "spa.compliance.report"
@@ -38,6 +39,7 @@ class SpaComplianceReport(models.Model):
             "create_date",
             "date_planned",
             "date_planned_end",
+            "report_date",
             "date_start",
             "date_done",
             "therapist_id",
@@ -147,7 +149,7 @@ class SpaComplianceReport(models.Model):
         return f"""
             s.id AS id,
             s.id AS session_id,
-            COALESCE(s.date_planned, s.date_start, s.create_date) AS date,
+            s.report_date AS date,
             s.therapist_id,
             s.protocol_id,
             s.partner_id,

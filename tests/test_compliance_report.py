@@ -459,3 +459,53 @@ class TestComplianceXlsxExport(ComplianceCommon, HttpCase):
             self.therapist.name,
             " ".join(str(c) for row in sheet.iter_rows(values_only=True) for c in row),
         )
+
+
+@tagged("post_install", "-at_install", "spa_reports")
+class TestCompliancePeriod(SpaCommon):
+    """The analysis files each session under a stored date (its planned start),
+    which a period filter reads through an index of the sessions."""
+
+    def test_period_filter_follows_the_appointment(self):
+        start = fields.Datetime.now().replace(microsecond=0) + timedelta(days=40)
+        event = self.book(start=start)
+        session = event.spa_session_ids
+        Report = self.env["spa.compliance.report"].with_user(self.manager)
+
+        def in_period(begin, end):
+            return Report.search(
+                [
+                    ("session_id", "=", session.id),
+                    ("date", ">=", begin),
+                    ("date", "<", end),
+                ]
+            )
+
+        self.assertEqual(session.report_date, start)
+        self.assertTrue(
+            in_period(start - timedelta(hours=1), start + timedelta(hours=1))
+        )
+        # Moved by the front desk: the session's planned start and the row follow.
+        later = start + timedelta(days=3)
+        event.with_user(self.front_desk).write(
+            {"start": later, "stop": later + timedelta(hours=1)}
+        )
+        self.assertEqual(session.report_date, later)
+        self.assertFalse(
+            in_period(start - timedelta(hours=1), start + timedelta(hours=1))
+        )
+        self.assertTrue(
+            in_period(later - timedelta(hours=1), later + timedelta(hours=1))
+        )
+
+    def test_the_period_index_exists_and_nobody_writes_the_date(self):
+        self.env.cr.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+            ["spa_session_company_report_date_index"],
+        )
+        (indexdef,) = self.env.cr.fetchone()
+        self.assertIn("(company_id, report_date)", indexdef)
+        session = self.book().spa_session_ids
+        for user in (self.front_desk, self.manager):
+            with self.assertRaises(AccessError):
+                session.with_user(user).sudo().write({"report_date": "2000-01-01"})
