@@ -811,7 +811,7 @@ class Tablet:
                     self.submitted[op["kind"]] += 1
 
 
-def start_server(args, port):
+def start_server(args, port, extra=()):
     command = [
         sys.executable,
         "-m",
@@ -829,6 +829,7 @@ def start_server(args, port):
         "--max-cron-threads=0",
         "--log-level=warn",
         "--without-demo=all",
+        *extra,
     ]
     server = subprocess.Popen(  # noqa: S603 - our own Odoo, loopback only
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/"
@@ -953,6 +954,189 @@ def bench_p4(env, args, fd, users):
 
 
 # ----------------------------------------------------------------------
+# P6 reports on a read replica
+# ----------------------------------------------------------------------
+
+# The analysis' queries name its view; the tablet's writes insert check-ins.
+P6_ANALYSIS = "%spa_compliance_report%"
+P6_CHECKIN_INSERT = 'INSERT INTO "spa_checkin"%'
+
+
+def replica_cursor(args):
+    import psycopg2  # noqa: PLC0415 - always beside Odoo
+
+    connection = psycopg2.connect(
+        host=args.replica_host, port=args.replica_port, dbname=args.db
+    )
+    connection.autocommit = True
+    return connection, connection.cursor()
+
+
+def statement_calls(cr, pattern):
+    cr.execute(
+        """SELECT COALESCE(SUM(s.calls), 0) FROM pg_stat_statements s
+             JOIN pg_database d ON d.oid = s.dbid
+            WHERE d.datname = current_database() AND s.query ILIKE %s""",
+        [pattern],
+    )
+    return int(cr.fetchone()[0])
+
+
+def wait_for_replay(env, replica_cr, timeout=30):
+    """Seconds until the replica has replayed the primary's current WAL."""
+    env.cr.execute("SELECT pg_current_wal_lsn()")
+    (target,) = env.cr.fetchone()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        replica_cr.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target])
+        if replica_cr.fetchone()[0]:
+            return time.perf_counter() - t0
+        time.sleep(0.01)
+    raise RuntimeError("the replica did not catch up")
+
+
+def bench_p6(env, args, fd, users, manager):
+    log(
+        "\nP6 reports on a read replica: Odoo with --db_replica_host/--db_replica_port"
+        f" (replica on port {args.replica_port}), {len(users)} tablets writing"
+    )
+    env.cr.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    sessions = tablet_sessions(env, fd, users, per_user=1)
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    replica_connection, replica_cr = replica_cursor(args)
+    port = free_port()
+    server = start_server(
+        args,
+        port,
+        [
+            f"--db_replica_host={args.replica_host}",
+            f"--db_replica_port={args.replica_port}",
+        ],
+    )
+    base = f"http://127.0.0.1:{port}"
+    pivot = {
+        "model": "spa.compliance.report",
+        "method": "web_read_group",
+        "args": [],
+        "kwargs": {
+            "domain": [],
+            "fields": ["__count", "checkin_count:sum", "compliant_count:sum"],
+            "groupby": ["therapist_id", "date:month"],
+            "lazy": False,
+        },
+    }
+    listing = {
+        "model": "spa.compliance.report",
+        "method": "web_search_read",
+        "args": [],
+        "kwargs": {
+            "domain": [],
+            "specification": {"session_id": {}, "compliance_state": {}},
+            "limit": 80,
+        },
+    }
+
+    def checkins_in_analysis(reader):
+        groups = reader.call("/web/dataset/call_kw", pivot, kind="pivot")
+        return sum(group.get("checkin_count") or 0 for group in groups["groups"])
+
+    try:
+        reader = Tablet(base, args.db, manager.login)
+        reader.call(
+            "/web/session/authenticate",
+            {"db": args.db, "login": manager.login, "password": PASSWORD},
+            timed=False,
+        )
+        tablets = [Tablet(base, args.db, user.login) for user in users]
+        for tablet, user in zip(tablets, users, strict=True):
+            tablet.login_and_warm_up(sessions[user])
+        checkins_before = checkins_in_analysis(reader)
+        wait_for_replay(env, replica_cr)
+        env.cr.execute("SELECT pg_stat_statements_reset()")
+        env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+        replica_cr.execute("SELECT pg_stat_statements_reset()")
+        # The manager reads the analysis while the therapists work.
+        threads = [
+            threading.Thread(target=t.run, args=(sessions[u], 0.05))
+            for t, u in zip(tablets, users, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        reads = 0
+        while any(thread.is_alive() for thread in threads):
+            reader.call("/web/dataset/call_kw", pivot, kind="pivot")
+            reader.call("/web/dataset/call_kw", listing, kind="list")
+            reads += 2
+        for thread in threads:
+            thread.join(timeout=600)
+        submitted = sum(t.submitted["checkin"] for t in tablets)
+        errors = [e for t in tablets + [reader] for e in t.errors]
+        # When does the last check-in show in the analysis (served by the replica)?
+        t0 = time.perf_counter()
+        visible = None
+        while time.perf_counter() - t0 < 30:
+            if checkins_in_analysis(reader) == checkins_before + submitted:
+                visible = time.perf_counter() - t0
+                break
+            time.sleep(0.005)
+        env.cr.rollback()
+        on_primary = statement_calls(env.cr, P6_ANALYSIS)
+        inserts_primary = statement_calls(env.cr, P6_CHECKIN_INSERT)
+        on_replica = statement_calls(replica_cr, P6_ANALYSIS)
+        inserts_replica = statement_calls(replica_cr, P6_CHECKIN_INSERT)
+        env.cr.execute(
+            "SELECT COUNT(*) FROM spa_checkin WHERE session_id IN %s",
+            [tuple(i for ids in sessions.values() for i in ids)],
+        )
+        stored = env.cr.fetchone()[0]
+        log(
+            f"  ({load()}; {reads} analysis reads by the manager during "
+            f"{sum(len(t.latencies) for t in tablets)} tablet requests; "
+            f"pivot p50 {percentile(reader.by_kind['pivot'], 50) * 1000:.0f} ms)"
+        )
+        for error in errors[:5]:
+            log(f"    error: {error}")
+        figure(
+            "P6",
+            "analysis queries run on the replica",
+            on_replica,
+            "> 0",
+            on_replica > 0,
+        )
+        figure(
+            "P6",
+            "analysis queries run on the primary",
+            on_primary,
+            "0",
+            on_primary == 0,
+        )
+        figure(
+            "P6",
+            "check-ins inserted on the primary / submitted",
+            f"{inserts_primary}/{submitted}",
+            "all, and 0 on the replica",
+            inserts_primary >= submitted
+            and not inserts_replica
+            and stored >= submitted,
+        )
+        figure("P6", "errors", len(errors), "0", not errors)
+        figure(
+            "P6",
+            "last check-in visible in the analysis after (ms)",
+            "never" if visible is None else f"{visible * 1000:.0f}",
+            "once replayed",
+            visible is not None,
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        replica_connection.close()
+
+
+# ----------------------------------------------------------------------
 # Driver
 # ----------------------------------------------------------------------
 
@@ -967,6 +1151,8 @@ def main():
     parser.add_argument("--only", default="P1,P2,P3,P4")
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--tablets", type=int, default=20)
+    parser.add_argument("--replica-host", default=None)
+    parser.add_argument("--replica-port", default=None)
     args = parser.parse_args()
     only = set(args.only.upper().split(","))
     odoo_args = [
@@ -997,6 +1183,11 @@ def main():
         cr.commit()  # pylint: disable=invalid-commit  # throwaway database
         if "P4" in only:
             bench_p4(env, args, fd, users)
+        if "P6" in only:
+            if not args.replica_host:
+                log("\nP6 needs the replica: run scripts/bench --replica")
+            else:
+                bench_p6(env, args, fd, users[:4], manager)
         if "P3" in only:
             bench_p3(env, manager, users, args.sessions)
     log(f"\nSummary ({datetime.date.today()}, {os.cpu_count()} cores, {load()})")
