@@ -12,7 +12,7 @@ from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import mute_logger
 
 from ..tools import evidence
-from . import test_evidence, test_write_policy
+from . import test_evidence, test_portal, test_write_policy
 from .common import SpaCommon
 from .test_consent import SIGNATURE
 from .test_reports_pdf import ReportsCommon
@@ -688,3 +688,80 @@ class TestBodyChartTour(SpaTabletUiCommon):
             checkin.body_region_id,
             self.env.ref("spa_session_protocol.body_region_upper_back"),
         )
+
+
+@tagged("post_install", "-at_install", "spa_body_regions", "spa_portal")
+class TestBodyRegionPortal(BodyRegionCommon, HttpCase):
+    """The signing page lists each sensitive area with its plain-language
+    line; the client agrees to each separately, then signs what is shown."""
+
+    page = staticmethod(test_portal.TestPortal.page)
+    text_of = staticmethod(test_portal.TestPortal.text_of)
+
+    def test_client_agrees_per_region_then_signs(self):
+        self.client.email = "clara@example.com"
+        event = self.book()
+        consent = self.env["spa.consent"].search(
+            [("partner_id", "=", self.client.id), ("state", "=", "draft")]
+        )
+        self.assertEqual(len(consent), 1)
+        url = consent.get_portal_url()
+        page = self.page(self.url_open(url))
+        [form] = page.xpath(".//form[contains(@class, 'o_spa_consent_regions')]")
+        [box] = form.xpath(".//input[@type='checkbox']")
+        self.assertEqual(box.get("name"), f"region_{self.gluteal.id}")
+        self.assertIsNone(box.get("checked"))
+        self.assertIn(self.gluteal.consent_line, self.text_of(form, "form-check-label"))
+        csrf = form.xpath("string(.//input[@name='csrf_token']/@value)")
+        shown_before = consent._spa_shown_version()
+
+        # an area the protocol does not list is refused, nothing changes
+        self.url_open(
+            form.get("action"),
+            data={"csrf_token": csrf, f"region_{self.regions['breast'].id}": "1"},
+        )
+        self.assertFalse(consent.body_region_ids)
+
+        response = self.url_open(
+            form.get("action"),
+            data={"csrf_token": csrf, f"region_{self.gluteal.id}": "1"},
+        )
+        self.assertEqual(response.status_code, 200)
+        consent.invalidate_recordset()
+        self.assertEqual(consent.body_region_ids, self.gluteal)
+        page = self.page(response)
+        [box] = page.xpath(".//form[contains(@class, 'o_spa_consent_regions')]//input")
+        self.assertEqual(box.get("checked"), "checked")
+        self.assertIn(
+            self.gluteal.consent_line, self.text_of(page, "o_spa_consent_text")
+        )
+        # what was shown before the choice cannot be signed any more
+        refused = self.make_jsonrpc_request(
+            f"/my/spa/consent/{consent.id}/accept",
+            {
+                "access_token": consent.access_token,
+                "name": "Clara Client",
+                "signature": PNG_DATA_URL.split(",", 1)[1],
+                "shown": shown_before,
+            },
+        )
+        self.assertIn("changed", refused["error"])
+        result = self.make_jsonrpc_request(
+            f"/my/spa/consent/{consent.id}/accept",
+            {
+                "access_token": consent.access_token,
+                "name": "Clara Client",
+                "signature": PNG_DATA_URL.split(",", 1)[1],
+                "shown": consent._spa_shown_version(),
+            },
+        )
+        self.assertNotIn("error", result)
+        consent.invalidate_recordset()
+        self.assertEqual(consent.state, "given")
+        self.assertEqual(consent.body_region_ids, self.gluteal)
+        # the signed consent covers the buttocks: step 5 can be ticked
+        session = self.session_of(event).with_user(self.therapist)
+        session.action_start()
+        session.write({"positioning": "seated"})
+        self.tick(session, *self.MANDATORY[:5])
+        self.assertEqual(self.step(session, PRESSURE).state, "done")
