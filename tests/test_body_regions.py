@@ -730,7 +730,7 @@ class TestBodyRegionPortal(BodyRegionCommon, HttpCase):
         consent.invalidate_recordset()
         self.assertEqual(consent.body_region_ids, self.gluteal)
         page = self.page(response)
-        [box] = page.xpath(".//form[contains(@class, 'o_spa_consent_regions')]//input")
+        [box] = page.xpath(".//form[contains(@class, 'o_spa_consent_regions')]//input[@type='checkbox']")
         self.assertEqual(box.get("checked"), "checked")
         self.assertIn(
             self.gluteal.consent_line, self.text_of(page, "o_spa_consent_text")
