@@ -14,6 +14,7 @@ import pytz
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools import session_rules
 from .spa_write_policy_mixin import THERAPIST_GROUP
 
 OP_KINDS = ("tick", "skip", "checkin", "record", "regions")
@@ -108,6 +109,7 @@ class SpaSessionTablet(models.AbstractModel):
         checkins = session.checkin_ids
         positionings = self._tablet_labels("spa.session", "positioning")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
+        region_warnings = session._tablet_region_warnings()
         return {
             "id": session.id,
             "name": session.name,
@@ -153,6 +155,7 @@ class SpaSessionTablet(models.AbstractModel):
                     "done_by_name": step.done_by_id.display_name or "",
                     "done_at": fields.Datetime.to_string(step.done_at),
                     "skip_reason": step.skip_reason or "",
+                    "region_warning": region_warnings.get(step.id, ""),
                     "touched_regions": [
                         {
                             "id": region.id,
@@ -184,6 +187,27 @@ class SpaSessionTablet(models.AbstractModel):
                 for checkin in checkins
             ],
         }
+
+    def _tablet_region_warnings(self):
+        """``{line id: text}``: the to-do lines rule 8 would refuse to tick
+        now (the session's consent does not cover a sensitive region they
+        touch), said before the therapist performs the step. The rules'
+        own function decides (``session_rules``)."""
+        self.ensure_one()
+        if self.state != "in_progress":
+            return {}
+        facts = self._rule_facts()[self.id]
+        warnings = {}
+        for step_facts in facts.steps:
+            if step_facts.state != "todo":
+                continue
+            problems = session_rules.sensitive_region_problems(
+                facts.consent, step_facts
+            )
+            for __, params in problems:
+                line = self.env["spa.session.step"].browse(step_facts.id)
+                warnings[step_facts.id] = line._format_sensitive_region_problem(params)
+        return warnings
 
     def _tablet_consent_statuses(self):
         """Consent state per session, as the appointment's badge shows it."""

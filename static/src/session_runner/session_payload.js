@@ -26,6 +26,8 @@ export function applyLocally(session, item) {
         }
     } else if (item.kind === "regions" && step) {
         step.touched_regions = step.touched_regions.filter((r) => item.region_ids.includes(r.id));
+        // What rule 8 says once the server has the adapted technique.
+        step.region_warning = "";
         step.pending = true;
     } else if (item.kind === "record") {
         Object.assign(session, item.values);
