@@ -62,8 +62,9 @@ class SpaCheckin(models.Model):
         ondelete="restrict",
         domain="[('session_id', '=', session_id), ('state', '=', 'done')]",
     )
+    # Grouped (the client's pain history by region), the worst pain counts.
     pain_level = fields.Integer(
-        required=True, help="0: no pain, 10: worst pain imaginable."
+        required=True, aggregator="max", help="0: no pain, 10: worst pain imaginable."
     )
     stop_requested = fields.Boolean(string="Client Wants to Stop")
     note = fields.Text(groups=THERAPIST_GROUP)
