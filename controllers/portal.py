@@ -61,7 +61,9 @@ class SpaConsentPortal(CustomerPortal):
         website=True,
         sitemap=False,
     )
-    def spa_consent_page(self, consent_id, access_token=None, message=None, **kw):
+    def spa_consent_page(
+        self, consent_id, access_token=None, message=None, region_error=None, **kw
+    ):
         consent_sudo = self._spa_consent_sudo(consent_id, access_token)
         if not consent_sudo:
             raise request.not_found()
@@ -75,6 +77,8 @@ class SpaConsentPortal(CustomerPortal):
             "status": status,
             "status_message": self._spa_status_message(consent_sudo, status),
             "just_signed": message == "signed" and status == "given",
+            "region_error": bool(region_error),
+            "sensitive_regions": consent_sudo.protocol_ids.sensitive_region_ids,
             "consent_text": consent_sudo.consent_text
             if status != "sign"
             else consent_sudo._agreed_text(),
@@ -86,6 +90,34 @@ class SpaConsentPortal(CustomerPortal):
             ),
         }
         return request.render("spa_session_protocol.spa_consent_portal_page", values)
+
+    @http.route(
+        "/my/spa/consent/<int:consent_id>/regions",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        website=True,
+        sitemap=False,
+    )
+    def spa_consent_regions(self, consent_id, access_token=None, **post):
+        """The client agrees to each sensitive region separately (a box per
+        region); the page then shows the text with the areas agreed, which
+        is what they sign."""
+        consent_sudo = self._spa_consent_sudo(consent_id, access_token)
+        if not consent_sudo:
+            raise request.not_found()
+        region_ids = []
+        for key in post:
+            if key.startswith("region_") and key[7:].isdigit():
+                region_ids.append(int(key[7:]))
+        try:
+            with request.env.cr.savepoint():
+                consent_sudo._action_agree_regions_from_portal(region_ids)
+        except UserError:
+            return request.redirect(
+                consent_sudo.get_portal_url(query_string="&region_error=1")
+            )
+        return request.redirect(consent_sudo.get_portal_url())
 
     @http.route(
         "/my/spa/consent/<int:consent_id>/accept",

@@ -124,14 +124,20 @@ class SpaTabletController(http.Controller):
             return {"ok": False, "error": _message(error)}
 
     @http.route("/spa/tablet/consent", type="json", auth="user")
-    def sign_consent(self, signature, signed_by, session_id=None, event_id=None):
+    def sign_consent(
+        self, signature, signed_by, session_id=None, event_id=None, region_ids=None
+    ):
         """The client signed on the tablet: the consent is created and given
         as the logged-in front desk or therapist user (who recorded it)."""
         env = request.env
         try:
             with env.cr.savepoint():
                 consent = env["spa.session"]._tablet_sign_consent(
-                    signature, signed_by, session_id=session_id, event_id=event_id
+                    signature,
+                    signed_by,
+                    session_id=session_id,
+                    event_id=event_id,
+                    region_ids=region_ids,
                 )
             return {"ok": True, "consent_id": consent.id, "name": consent.name}
         except UserError as error:

@@ -4,6 +4,7 @@ from . import spa_evidence_chain_mixin
 from . import spa_retention_mixin
 from . import spa_qualification
 from . import spa_certification
+from . import spa_body_region
 from . import spa_protocol
 from . import spa_protocol_step
 from . import spa_consent

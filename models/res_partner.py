@@ -1,7 +1,7 @@
 from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
-from .spa_write_policy_mixin import MANAGER_GROUP, ROLE_MANAGER
+from .spa_write_policy_mixin import MANAGER_GROUP, ROLE_MANAGER, THERAPIST_GROUP
 
 
 class ResPartner(models.Model):
@@ -21,6 +21,40 @@ class ResPartner(models.Model):
         "neither by the retention period nor by an erasure request (a claim or "
         "an inquiry needs them).",
     )
+
+    # Where the client felt it, across sessions (clinical detail: therapists
+    # and managers, and only the check-ins they may read).
+    spa_region_pain_ids = fields.Many2many(
+        "spa.checkin",
+        string="Pain by Region",
+        compute="_compute_spa_region_pain_ids",
+        groups=THERAPIST_GROUP,
+    )
+
+    def _compute_spa_region_pain_ids(self):
+        checkins = self.env["spa.checkin"].search(
+            [
+                ("partner_id", "in", self._origin.ids),
+                ("body_region_id", "!=", False),
+            ],
+            order="body_region_id, create_date desc, id desc",
+        )
+        for partner in self:
+            partner.spa_region_pain_ids = checkins.filtered(
+                lambda c, p=partner._origin: c.partner_id == p
+            )
+
+    def action_spa_pain_history(self):
+        """The client's check-ins by region over time (a graph)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "spa_session_protocol.spa_checkin_action_pain_history"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["display_name"] = self.env._(
+            "Pain History of %(client)s", client=self.display_name
+        )
+        return action
 
     def action_spa_erase_clinical_data(self):
         """Erasure request of clients: anonymise the clinical free text of

@@ -20,6 +20,7 @@ CHECKIN_INPUT_FIELDS = (
     "note",
     "uuid",
     "device_at",
+    "body_region_id",
 )
 
 # How far a device's clock may drift from the server's (DESIGN "Device time").
@@ -61,8 +62,9 @@ class SpaCheckin(models.Model):
         ondelete="restrict",
         domain="[('session_id', '=', session_id), ('state', '=', 'done')]",
     )
+    # Grouped (the client's pain history by region), the worst pain counts.
     pain_level = fields.Integer(
-        required=True, help="0: no pain, 10: worst pain imaginable."
+        required=True, aggregator="max", help="0: no pain, 10: worst pain imaginable."
     )
     stop_requested = fields.Boolean(string="Client Wants to Stop")
     note = fields.Text(groups=THERAPIST_GROUP)
@@ -74,6 +76,16 @@ class SpaCheckin(models.Model):
     )
     device_at = fields.Datetime(
         string="Recorded on Device At", help="When the device recorded the check-in."
+    )
+    body_region_id = fields.Many2one(
+        "spa.body.region",
+        string="Where",
+        index=True,
+        ondelete="restrict",
+        help="Where the client feels it (tapped on the body chart).",
+    )
+    partner_id = fields.Many2one(
+        related="session_id.partner_id", string="Client", store=True, index=True
     )
     logged_by_id = fields.Many2one("res.users", readonly=True)
     triggers_stop = fields.Boolean(compute="_compute_triggers_stop", store=True)

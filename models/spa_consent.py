@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 from PIL import Image
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 
@@ -28,6 +28,7 @@ CONSENT_INPUT_FIELDS = (
     "valid_until",
     "note",
     "link_expires_on",
+    "body_region_ids",
 )
 
 # DESIGN "Signatures": PNG or JPEG images of at most 1 MiB.
@@ -115,6 +116,20 @@ class SpaConsent(models.Model):
         default="verbal",
         tracking=True,
     )
+    body_region_ids = fields.Many2many(
+        "spa.body.region",
+        string="Sensitive Regions Agreed",
+        domain=[("is_sensitive", "=", True)],
+        copy=False,
+        tracking=True,
+        help="The sensitive regions the client agreed to, each separately. A step "
+        "touching a sensitive region needs a written or signed consent naming it.",
+    )
+    available_region_ids = fields.Many2many(
+        "spa.body.region",
+        string="Sensitive Regions of the Protocols",
+        compute="_compute_available_region_ids",
+    )
     signature = fields.Binary(
         copy=False, attachment=True, help="The client's drawn signature."
     )
@@ -167,6 +182,11 @@ class SpaConsent(models.Model):
             consent.is_valid_today = session_rules.consent_valid_on(
                 facts[consent.id], today[company.id]
             )
+
+    @api.depends("protocol_ids")
+    def _compute_available_region_ids(self):
+        for consent in self:
+            consent.available_region_ids = consent.protocol_ids.sensitive_region_ids
 
     @api.depends("name", "partner_id")
     def _compute_display_name(self):
@@ -277,6 +297,22 @@ class SpaConsent(models.Model):
         if not self._spa_is_image(image):
             raise not_an_image
 
+    @api.constrains("body_region_ids")
+    def _check_body_regions_sensitive(self):
+        """A consent names the sensitive regions the client agreed to: the
+        other regions need no consent of their own."""
+        for consent in self:
+            plain = consent.body_region_ids.filtered(lambda r: not r.is_sensitive)
+            if plain:
+                raise ValidationError(
+                    self.env._(
+                        "Consent %(consent)s can only name sensitive regions; "
+                        "%(regions)s need no consent of their own.",
+                        consent=consent.display_name,
+                        regions=", ".join(plain.mapped("name")),
+                    )
+                )
+
     @api.constrains("valid_until", "given_at")
     def _check_valid_until(self):
         for consent in self:
@@ -367,13 +403,23 @@ class SpaConsent(models.Model):
         """The consent text of the protocols, in the client's language (the
         copy kept at giving is what the client read)."""
         self.ensure_one()
+        lang = self.partner_id.lang or self.env.lang
         texts = [
             Markup("<h3>%s</h3>%s") % (protocol.name, protocol.consent_text)
-            for protocol in self.protocol_ids.with_context(
-                lang=self.partner_id.lang or self.env.lang
-            )
+            for protocol in self.protocol_ids.with_context(lang=lang)
             if protocol.consent_text
         ]
+        regions = self.body_region_ids.with_context(lang=lang)
+        if regions:
+            # Each sensitive region was agreed separately: the lines read.
+            items = Markup().join(
+                Markup("<li>%s: %s</li>") % (region.name, region.consent_line or "")
+                for region in regions
+            )
+            heading = self.with_context(lang=lang).env._(
+                "Sensitive areas I agree to have treated"
+            )
+            texts.append(Markup("<h4>%s</h4><ul>%s</ul>") % (heading, items))
         return Markup().join(texts) or False
 
     def action_withdraw(self):
@@ -419,6 +465,8 @@ class SpaConsent(models.Model):
                 withdrawn_at=consent.withdrawn_at or None,
                 text_versions={int(k): v for k, v in versions.items()},
                 company_id=consent.company_id.id or None,
+                method=consent.method or None,
+                region_ids=frozenset(consent.body_region_ids.ids),
             )
         return facts
 
@@ -463,15 +511,33 @@ class SpaConsent(models.Model):
         protocols and their consent texts in every language."""
         self.ensure_one()
         protocols = self.protocol_ids.sorted("id")
+        regions = protocols.sensitive_region_ids
         payload = json.dumps(
             {
                 "partner": self.partner_id.id,
                 "protocols": protocols.ids,
                 "texts": [p._consent_text_version() for p in protocols],
+                # the sensitive areas listed (with their lines) and agreed
+                "regions": [[r.id, r.consent_line or ""] for r in regions],
+                "agreed": sorted(self.body_region_ids.ids),
             },
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+    def _action_agree_regions_from_portal(self, region_ids):
+        """The client ticked, one by one, the sensitive regions they agree
+        to on the consent page (only the regions of its protocols)."""
+        self.ensure_one()
+        if self._portal_status() != "sign":
+            raise UserError(self.env._("This consent can no longer be changed."))
+        listed = self.protocol_ids.sensitive_region_ids
+        unknown = set(region_ids) - set(listed.ids)
+        if unknown:
+            raise UserError(
+                self.env._("Only the sensitive areas listed can be agreed to.")
+            )
+        self._write_server({"body_region_ids": [Command.set(sorted(set(region_ids)))]})
 
     def _action_sign_from_portal(self, name, signature, shown=None):
         """The client signed on the consent page: record the drawn signature

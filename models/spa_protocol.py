@@ -65,6 +65,13 @@ class SpaProtocol(models.Model):
         "spa.protocol.step", "protocol_id", string="Steps", copy=True
     )
     step_count = fields.Integer(compute="_compute_step_count")
+    sensitive_region_ids = fields.Many2many(
+        "spa.body.region",
+        string="Sensitive Regions",
+        compute="_compute_sensitive_region_ids",
+        help="The sensitive regions the protocol's steps touch: the client agrees "
+        "to each of them separately, in writing or by signing.",
+    )
     min_checkin_count = fields.Integer(
         string="Minimum Check-ins",
         default=2,
@@ -142,6 +149,13 @@ class SpaProtocol(models.Model):
                     protocols=", ".join(used.mapped("name")),
                 )
             )
+
+    @api.depends("step_ids.body_region_ids.is_sensitive")
+    def _compute_sensitive_region_ids(self):
+        for protocol in self:
+            protocol.sensitive_region_ids = protocol.step_ids.body_region_ids.filtered(
+                "is_sensitive"
+            ).sorted()
 
     @api.depends("step_ids")
     def _compute_step_count(self):

@@ -17,6 +17,7 @@ STEP_FIELDS = (
     "requires_checkin",
     "qualification_id",
     "record_kind",
+    "body_region_ids",
 )
 
 
@@ -64,4 +65,10 @@ class SpaProtocolStep(models.Model):
         default="none",
         required=True,
         help="What the therapist must record on the session before ticking this step.",
+    )
+    body_region_ids = fields.Many2many(
+        "spa.body.region",
+        string="Body Regions",
+        help="The regions of the body this step touches. A sensitive one needs a "
+        "written or signed consent naming it before the step is ticked.",
     )

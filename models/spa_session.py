@@ -359,6 +359,8 @@ class SpaSession(models.Model):
             "requires_checkin": step.requires_checkin,
             "qualification_id": step.qualification_id.id,
             "record_kind": step.record_kind,
+            "planned_region_ids": [Command.set(step.body_region_ids.ids)],
+            "touched_region_ids": [Command.set(step.body_region_ids.ids)],
         }
 
     def _spa_sync_checklist(self):
@@ -923,8 +925,11 @@ class SpaSession(models.Model):
         2 adds the consent as agreed (its text, protocols, state and
         withdrawal as of the session's end), the steps as copied
         (instructions, what they ask to record), the planned times and the
-        company of every line. The steps' body regions and the check-ins'
-        region join in a later version, with the fields that hold them.
+        company of every line.
+
+        3 adds the body regions (rule 8): the regions each step was copied
+        with and touched (the technique as adapted), the sensitive regions
+        the consent names and where each check-in was felt.
         """
         if version == 1:
             return {
@@ -1007,6 +1012,18 @@ class SpaSession(models.Model):
             }
             return {
                 section: (relation, (*fnames, *extra[section]))
+                for section, (relation, fnames) in spec.items()
+            }
+        if version == 3:
+            spec = self._get_evidence_hash_fields(2)
+            extra = {
+                # Body regions (rule 8).
+                "steps": ("planned_region_ids", "touched_region_ids"),
+                "consent": ("body_region_ids",),
+                "checkins": ("body_region_id",),
+            }
+            return {
+                section: (relation, (*fnames, *extra.get(section, ())))
                 for section, (relation, fnames) in spec.items()
             }
         raise NotImplementedError(f"evidence hash version {version} does not exist")

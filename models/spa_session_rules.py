@@ -127,6 +127,9 @@ class SpaSession(models.Model):
                     state=step.state,
                     qualification_id=step.qualification_id.id or None,
                     record_kind=step.record_kind,
+                    sensitive_region_ids=frozenset(
+                        step.touched_region_ids.filtered("is_sensitive").ids
+                    ),
                 )
             )
         checkins_by_session = defaultdict(list)

@@ -1,6 +1,6 @@
 from dataclasses import replace
 
-from odoo import fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools import session_rules
@@ -23,9 +23,21 @@ class SpaSessionStep(models.Model):
     # deletes or re-links them; the step actions tick and skip them. The policy
     # state is "<session state>/<line state>".
     _spa_create_policy = {}
+    # The regions a line touches are the technique as performed: the
+    # session's therapist (or a manager) adapts them until the line is ticked
+    # (e.g. stabilise on the sacrum rather than the buttocks); then frozen.
     _spa_write_policy = {
-        ROLE_OWN_THERAPIST: {"in_progress/todo": ("skip_reason",)},
-        ROLE_MANAGER: {"in_progress/todo": ("skip_reason",)},
+        ROLE_OWN_THERAPIST: {
+            "in_progress/todo": ("skip_reason", "touched_region_ids"),
+            "draft/todo": ("touched_region_ids",),
+        },
+        ROLE_MANAGER: {
+            "in_progress/todo": ("skip_reason", "touched_region_ids"),
+            "draft/todo": ("touched_region_ids",),
+        },
+    }
+    _spa_x2many_commands = {
+        "touched_region_ids": (Command.SET, Command.LINK, Command.UNLINK),
     }
     _spa_unlink_policy = {}
 
@@ -59,6 +71,40 @@ class SpaSessionStep(models.Model):
     checkin_ids = fields.One2many(
         "spa.checkin", "session_step_id", string="Check-ins", groups=THERAPIST_GROUP
     )
+    # The regions of the protocol's step when the line was copied (server's),
+    # and the regions the step actually touches (the technique as adapted).
+    planned_region_ids = fields.Many2many(
+        "spa.body.region",
+        "spa_session_step_planned_region_rel",
+        "step_id",
+        "region_id",
+        string="Planned Regions",
+        readonly=True,
+        copy=False,
+        groups=THERAPIST_GROUP,
+    )
+    touched_region_ids = fields.Many2many(
+        "spa.body.region",
+        "spa_session_step_touched_region_rel",
+        "step_id",
+        "region_id",
+        string="Touched Regions",
+        copy=False,
+        groups=THERAPIST_GROUP,
+        help="The regions this step touches, copied from the protocol; the "
+        "therapist can adapt the technique (remove or add regions) until the step "
+        "is ticked.",
+    )
+    is_region_adapted = fields.Boolean(
+        string="Technique Adapted",
+        compute="_compute_is_region_adapted",
+        groups=THERAPIST_GROUP,
+    )
+
+    @api.depends("planned_region_ids", "touched_region_ids")
+    def _compute_is_region_adapted(self):
+        for line in self:
+            line.is_region_adapted = line.planned_region_ids != line.touched_region_ids
 
     # ------------------------------------------------------------------
     # CRUD guards
@@ -241,6 +287,8 @@ class SpaSessionStep(models.Model):
                         "lighter pressure)"
                     )
                 )
+            elif code == session_rules.STEP_SENSITIVE_REGION:
+                parts.append(self._format_sensitive_region_problem(params))
             elif code == session_rules.STOP_RULE:
                 parts.append(
                     self.env._(
@@ -252,6 +300,31 @@ class SpaSessionStep(models.Model):
                 parts.append(code)
         return self.env._(
             "'%(step)s': %(problems)s", step=self.name, problems="; ".join(parts)
+        )
+
+    def _format_sensitive_region_problem(self, params):
+        """Rule 8's refusal, naming each region."""
+        # sudo: the region names are read to name them, whatever the caller reads.
+        regions = ", ".join(
+            f"'{name}'"
+            for name in self.env["spa.body.region"]
+            .sudo()
+            .browse(params["region_ids"])
+            .mapped("name")
+        )
+        if params["written"]:
+            return self.env._(
+                "it touches the sensitive region(s) %(regions)s, which the client's "
+                "written consent does not name: record a written or signed consent "
+                "naming them, or adapt the technique (remove the region from the "
+                "step)",
+                regions=regions,
+            )
+        return self.env._(
+            "it touches the sensitive region(s) %(regions)s: a verbal consent is not "
+            "enough, a written or signed consent naming them is needed (or adapt the "
+            "technique: remove the region from the step)",
+            regions=regions,
         )
 
 

@@ -14,9 +14,10 @@ import pytz
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools import session_rules
 from .spa_write_policy_mixin import THERAPIST_GROUP
 
-OP_KINDS = ("tick", "skip", "checkin", "record")
+OP_KINDS = ("tick", "skip", "checkin", "record", "regions")
 SESSION_ACTIONS = ("start", "done", "stop")
 MAX_BATCH = 200
 # What the tablet may record on a session (op kind "record"), by value kind.
@@ -108,6 +109,7 @@ class SpaSessionTablet(models.AbstractModel):
         checkins = session.checkin_ids
         positionings = self._tablet_labels("spa.session", "positioning")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
+        region_warnings = session._tablet_region_warnings()
         return {
             "id": session.id,
             "name": session.name,
@@ -138,6 +140,7 @@ class SpaSessionTablet(models.AbstractModel):
             "is_stop_triggered": session.is_stop_triggered,
             "referral_recommended": session.referral_recommended,
             "stop_reason": session.stop_reason or False,
+            "body_regions": self.env["spa.body.region"]._spa_chart_payload(),
             "steps": [
                 {
                     "id": step.id,
@@ -152,6 +155,15 @@ class SpaSessionTablet(models.AbstractModel):
                     "done_by_name": step.done_by_id.display_name or "",
                     "done_at": fields.Datetime.to_string(step.done_at),
                     "skip_reason": step.skip_reason or "",
+                    "region_warning": region_warnings.get(step.id, ""),
+                    "touched_regions": [
+                        {
+                            "id": region.id,
+                            "name": region.name,
+                            "is_sensitive": region.is_sensitive,
+                        }
+                        for region in step.touched_region_ids
+                    ],
                     "checkin_count": len(
                         checkins.filtered(lambda c, s=step: c.session_step_id == s)
                     ),
@@ -166,6 +178,8 @@ class SpaSessionTablet(models.AbstractModel):
                     "pain_level": checkin.pain_level,
                     "stop_requested": checkin.stop_requested,
                     "triggers_stop": checkin.triggers_stop,
+                    "region_id": checkin.body_region_id.id or False,
+                    "region_name": checkin.body_region_id.name or False,
                     # The server's time first, the device's beside it.
                     "logged_at": fields.Datetime.to_string(checkin.create_date),
                     "device_at": fields.Datetime.to_string(checkin.device_at),
@@ -173,6 +187,27 @@ class SpaSessionTablet(models.AbstractModel):
                 for checkin in checkins
             ],
         }
+
+    def _tablet_region_warnings(self):
+        """``{line id: text}``: the to-do lines rule 8 would refuse to tick
+        now (the session's consent does not cover a sensitive region they
+        touch), said before the therapist performs the step. The rules'
+        own function decides (``session_rules``)."""
+        self.ensure_one()
+        if self.state != "in_progress":
+            return {}
+        facts = self._rule_facts()[self.id]
+        warnings = {}
+        for step_facts in facts.steps:
+            if step_facts.state != "todo":
+                continue
+            problems = session_rules.sensitive_region_problems(
+                facts.consent, step_facts
+            )
+            for __, params in problems:
+                line = self.env["spa.session.step"].browse(step_facts.id)
+                warnings[step_facts.id] = line._format_sensitive_region_problem(params)
+        return warnings
 
     def _tablet_consent_statuses(self):
         """Consent state per session, as the appointment's badge shows it."""
@@ -233,13 +268,21 @@ class SpaSessionTablet(models.AbstractModel):
             "protocol_id": protocol.id,
             "protocol_name": protocol.display_name,
             "consent_text": protocol.consent_text or "",
+            "sensitive_regions": [
+                {
+                    "id": region.id,
+                    "name": region.name,
+                    "line": region.consent_line or "",
+                }
+                for region in protocol.sensitive_region_ids
+            ],
             "consent_status": status,
             "session_id": session.id if session else False,
         }
 
     @api.model
     def _tablet_sign_consent(
-        self, signature, signed_by, session_id=None, event_id=None
+        self, signature, signed_by, session_id=None, event_id=None, region_ids=None
     ):
         """The client signed on the tablet: create the consent and give it,
         as the logged-in front desk or therapist user (who recorded it). The
@@ -249,6 +292,7 @@ class SpaSessionTablet(models.AbstractModel):
             raise UserError(self.env._("The signature is missing or unreadable."))
         if not isinstance(signed_by, str) or not signed_by.strip():
             raise UserError(self.env._("The name of the person who signs is required."))
+        regions = self._tablet_consent_regions(protocol, region_ids)
         # A data URL from the signature pad: keep the base64 image only.
         image = signature.split(",", 1)[-1].strip()
         consent = self.env["spa.consent"].create(
@@ -259,10 +303,32 @@ class SpaSessionTablet(models.AbstractModel):
                 "method": "signature",
                 "signature": image,
                 "signed_by": signed_by.strip(),
+                "body_region_ids": [Command.set(regions.ids)],
             }
         )
         consent.action_give()
         return consent
+
+    @api.model
+    def _tablet_consent_regions(self, protocols, region_ids):
+        """The sensitive regions the client agreed to, each ticked
+        separately: only regions of ``protocols`` the page listed."""
+        if not region_ids:
+            return self.env["spa.body.region"]
+        if not isinstance(region_ids, list | tuple):
+            raise UserError(self.env._("The agreed regions must be a list."))
+        ids = {self._tablet_id(value, self.env._("region")) for value in region_ids}
+        listed = protocols.sensitive_region_ids
+        unknown = ids - set(listed.ids)
+        if unknown:
+            raise UserError(
+                self.env._(
+                    "Only the sensitive regions of the protocol can be agreed to "
+                    "here; not: %(ids)s.",
+                    ids=", ".join(str(i) for i in sorted(unknown)),
+                )
+            )
+        return listed.filtered(lambda r: r.id in ids)
 
     # ------------------------------------------------------------------
     # Session actions
@@ -318,6 +384,8 @@ class SpaSessionTablet(models.AbstractModel):
             return self._tablet_step_op(op)
         if kind == "checkin":
             return self._tablet_checkin_op(op)
+        if kind == "regions":
+            return self._tablet_regions_op(op)
         return self._tablet_record_op(op)
 
     @api.model
@@ -345,6 +413,28 @@ class SpaSessionTablet(models.AbstractModel):
         return {"step_id": step.id}
 
     @api.model
+    def _tablet_regions_op(self, op):
+        """The technique adapted: the regions a step will touch (the line's
+        own write policy decides who may, and until when)."""
+        step = self.env["spa.session.step"].browse(
+            self._tablet_id(op.get("step_id"), self.env._("step"))
+        )
+        step = step.exists()
+        if not step:
+            raise UserError(self.env._("This checklist step does not exist."))
+        region_ids = op.get("region_ids")
+        if not isinstance(region_ids, list):
+            raise UserError(self.env._("The regions must be a list."))
+        ids = [
+            self._tablet_id(value, self.env._("body region")) for value in region_ids
+        ]
+        regions = self.env["spa.body.region"].browse(ids).exists()
+        if len(regions) != len(set(ids)):
+            raise UserError(self.env._("This body region does not exist."))
+        step.write({"touched_region_ids": [Command.set(regions.ids)]})
+        return {"step_id": step.id}
+
+    @api.model
     def _tablet_checkin_op(self, op):
         session = self._tablet_session(op.get("session_id"))
         session.check_access("write")
@@ -361,6 +451,10 @@ class SpaSessionTablet(models.AbstractModel):
             ),
             "device_at": self._tablet_device_at(op.get("device_at")),
         }
+        if op.get("region_id"):
+            vals["body_region_id"] = self._tablet_id(
+                op["region_id"], self.env._("body region")
+            )
         if op.get("note"):
             vals["note"] = op["note"]
         checkin = self.env["spa.checkin"].create(vals)

@@ -84,7 +84,13 @@ class SpaCommon(TransactionCase):
         )
 
     def give_consent(self, partner=None, protocols=None, user=None, **vals):
-        vals.setdefault("method", "verbal")
+        """A given consent. By default a written one naming the sensitive
+        regions of its protocols (rule 8: the built-in "Stabilise and apply
+        pressure" touches the buttocks); ``method="verbal"`` names none."""
+        vals.setdefault("method", "written")
+        if vals["method"] != "verbal" and "body_region_ids" not in vals:
+            regions = (protocols or self.protocol).sensitive_region_ids
+            vals["body_region_ids"] = [Command.set(regions.ids)]
         consent = self.new_consent(partner, protocols, user, **vals)
         consent.action_give()
         return consent

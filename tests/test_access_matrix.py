@@ -167,7 +167,9 @@ class TestAccessMatrix(SpaCommon):
         consent_vals = {
             "partner_id": partner.id,
             "protocol_ids": [Command.set(cls.protocol.ids)],
-            "method": "verbal",
+            # Written, naming the protocol's sensitive regions (rule 8).
+            "method": "written",
+            "body_region_ids": [Command.set(cls.protocol.sensitive_region_ids.ids)],
         }
         consent_given = Consent.create(consent_vals)
         consent_given.action_give()

@@ -50,8 +50,9 @@ class TestConsent(SpaCommon):
         for vals in (
             {"valid_until": fields.Date.today() + timedelta(days=900)},
             {"partner_id": self.client2.id},
-            {"method": "written"},
+            {"method": "verbal"},
             {"protocol_ids": [Command.clear()]},
+            {"body_region_ids": [Command.clear()]},
         ):
             with self.assertRaises(UserError):
                 consent.sudo().write(vals)

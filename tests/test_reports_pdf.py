@@ -119,13 +119,13 @@ class TestReportsPdf(ReportsCommon):
         # the checklist row of the step, and its check-in row with the pain level
         step = self.row_of(doc, "o_spa_steps", 0, "Stabilise and apply pressure *")
         self.assertEqual(step[1], "Done")
-        __, after_step, pain, asked_stop, note = self.row_of(
+        __, after_step, where, pain, asked_stop, note = self.row_of(
             doc, "o_spa_checkins", 1, "Stabilise and apply pressure"
         )
-        self.assertEqual((pain, asked_stop, note), ("8", "No", "Sharp"))
+        self.assertEqual((where, pain, asked_stop, note), ("", "8", "No", "Sharp"))
         [pain_cell] = doc.xpath(
             "//table[contains(@class, 'o_spa_checkins')]/tbody/tr"
-            "[td[2]='Stabilise and apply pressure']/td[3]/strong"
+            "[td[2]='Stabilise and apply pressure']/td[4]/strong"
         )
         self.assertIn("text-danger", pain_cell.get("class"))  # 8 >= threshold 7
 

@@ -233,6 +233,55 @@ def test_no_tick_after_stop_trigger():
     assert codes(R.tick_problems(s, a)) == [R.STOP_RULE]
 
 
+GLUTEAL, CHEST = 7, 8
+
+
+def test_sensitive_region_needs_a_written_consent_naming_it():
+    """Rule 8: verbal is never enough; written or signed must name it."""
+    press = step(1, "Press", 10, sensitive_region_ids=frozenset({GLUTEAL}))
+    plain = step(2, "Warm-up", 20, mandatory=False)
+    verbal = consent(method="verbal", region_ids=frozenset({GLUTEAL}))
+    written = consent(method="written", region_ids=frozenset({GLUTEAL}))
+    signed = consent(method="signature", region_ids=frozenset({GLUTEAL, CHEST}))
+    other = consent(method="written", region_ids=frozenset({CHEST}))
+    for facts in (verbal, other, None):
+        problems = R.tick_problems(session((press,), consent_facts=facts), press)
+        assert problems == [
+            (
+                R.STEP_SENSITIVE_REGION,
+                {
+                    "region_ids": [GLUTEAL],
+                    "written": facts is not None and facts.method != "verbal",
+                },
+            )
+        ]
+    for facts in (written, signed):
+        assert R.tick_problems(session((press,), consent_facts=facts), press) == []
+    # a line touching no sensitive region needs nothing more
+    assert R.tick_problems(session((plain,), consent_facts=verbal), plain) == []
+
+
+def test_technique_adapted_needs_no_sensitive_consent():
+    adapted = step(1, "Press", 10, sensitive_region_ids=frozenset())
+    verbal = consent(method="verbal")
+    assert R.tick_problems(session((adapted,), consent_facts=verbal), adapted) == []
+
+
+@given(
+    st.sampled_from(["verbal", "written", "signature", None]),
+    st.frozensets(st.integers(1, 6)),
+    st.frozensets(st.integers(1, 6)),
+)
+def test_property_uncovered_regions(method, agreed, touched):
+    facts = consent(method=method, region_ids=agreed)
+    missing = R.uncovered_sensitive_regions(facts, touched)
+    assert missing <= touched
+    if method in ("written", "signature"):
+        assert missing == touched - agreed
+    else:
+        assert missing == touched
+
+
 # ----------------------------------------------------------------------
 # Properties
 # ----------------------------------------------------------------------

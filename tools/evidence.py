@@ -18,7 +18,9 @@ import json
 # consent's giving, the steps' and check-ins' outcome. 2: also the consent as
 # agreed (text, protocols, state and withdrawal as of the session's end), the
 # steps as copied (instructions), the planned times, the company of every line.
-MAX_HASH_VERSION = 2
+# 3: also the body regions (steps' planned and touched regions, the consent's
+# sensitive regions, the check-ins' regions).
+MAX_HASH_VERSION = 3
 HASH_VERSION = MAX_HASH_VERSION
 
 

@@ -33,6 +33,10 @@ STEP_NEEDS_POSITIONING = "step_needs_positioning"
 STEP_NEEDS_ADJUSTMENT = "step_needs_adjustment"
 STEP_MANDATORY = "step_mandatory"
 STEP_NEEDS_REASON = "step_needs_reason"
+STEP_SENSITIVE_REGION = "step_sensitive_region"
+
+# Rule 8: the consent methods that can cover a sensitive region.
+WRITTEN_METHODS = frozenset({"written", "signature"})
 
 # The appointment's consent badge (``calendar.event.spa_consent_status``).
 BADGE_VALID = "valid"
@@ -57,6 +61,9 @@ class ConsentFacts:
     # protocol id -> fingerprint of the consent text agreed to (None: no text)
     text_versions: dict = field(default_factory=dict)
     company_id: int | None = None
+    method: str | None = None  # verbal | written | signature
+    # the sensitive body regions the client agreed to (rule 8)
+    region_ids: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ class StepFacts:
     state: str  # todo | done | skipped
     qualification_id: int | None = None
     record_kind: str = "none"  # none | positioning | adjustment
+    # the sensitive body regions the line touches (rule 8)
+    sensitive_region_ids: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -426,7 +435,35 @@ def tick_problems(
         problems.append((STEP_NEEDS_POSITIONING, {}))
     if step.record_kind == "adjustment" and not has_adjustment:
         problems.append((STEP_NEEDS_ADJUSTMENT, {}))
+    problems.extend(sensitive_region_problems(session.consent, step))
     return problems
+
+
+def uncovered_sensitive_regions(consent, region_ids):
+    """Rule 8: the sensitive regions among ``region_ids`` that ``consent``
+    does not cover: all of them unless the consent is written or signed,
+    else those it does not name."""
+    region_ids = frozenset(region_ids)
+    if consent is None or consent.method not in WRITTEN_METHODS:
+        return region_ids
+    return region_ids - consent.region_ids
+
+
+def sensitive_region_problems(consent, step):
+    """Rule 8 for one line: every sensitive region it touches is named by a
+    written or signed consent (the one the session relies on)."""
+    missing = uncovered_sensitive_regions(consent, step.sensitive_region_ids)
+    if not missing:
+        return []
+    return [
+        (
+            STEP_SENSITIVE_REGION,
+            {
+                "region_ids": sorted(missing),
+                "written": consent is not None and consent.method in WRITTEN_METHODS,
+            },
+        )
+    ]
 
 
 def skip_problems(session, step, reason):

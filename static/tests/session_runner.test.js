@@ -135,6 +135,10 @@ function makeServer() {
                 step.state = "done";
             } else if (op.kind === "record") {
                 Object.assign(server.session, op.values);
+            } else if (op.kind === "regions") {
+                step.touched_regions = step.touched_regions.filter((r) =>
+                    op.region_ids.includes(r.id)
+                );
             } else if (op.kind === "checkin") {
                 server.session.checkins.push({ ...op, id: 99 });
                 if (step) {
@@ -394,4 +398,47 @@ test("the stop confirmation follows the server's stop levels, not a local thresh
     await animationFrame();
     expect(".o_spa_stop_panel").toHaveCount(1);
     expect(".o_spa_blockers_text").toHaveText("the consent was withdrawn");
+});
+
+test("the body chart: a check-in carries the region tapped; a region is removed to adapt", async () => {
+    const server = makeServer();
+    server.session.body_regions = [
+        { id: 1, code: "upper_back", name: "Upper back", side: "back", is_sensitive: false, x: 100, y: 106, rx: 30, ry: 15 },
+        { id: 7, code: "gluteal", name: "Buttocks", side: "back", is_sensitive: true, x: 100, y: 207, rx: 36, ry: 18 },
+        { id: 9, code: "breast", name: "Breasts", side: "front", is_sensitive: true, x: 100, y: 119, rx: 34, ry: 14 },
+    ];
+    server.session.steps[0].touched_regions = [
+        { id: 1, name: "Upper back", is_sensitive: false },
+        { id: 7, name: "Buttocks", is_sensitive: true },
+    ];
+    await openRunner();
+    expect(".o_spa_step[data-step-id='11'] .o_spa_step_region").toHaveCount(2);
+    expect(".o_spa_step[data-step-id='11'] .o_spa_step_region.text-bg-warning").toHaveText("Buttocks");
+    await contains(
+        ".o_spa_step[data-step-id='11'] .o_spa_step_region[data-region-id='7'] .o_spa_region_remove"
+    ).click();
+    await animationFrame();
+    expect(pick(server.syncCalls[0][0], { kind: "regions", step_id: 11, region_ids: [1] })).toEqual({
+        kind: "regions",
+        step_id: 11,
+        region_ids: [1],
+    });
+    expect(".o_spa_step[data-step-id='11'] .o_spa_step_region").toHaveCount(1);
+
+    await contains(".o_spa_checkin_button").click();
+    expect(".o_spa_body_svg").toHaveCount(2);
+    expect(".o_spa_body_svg[data-side='front'] .o_spa_region").toHaveCount(1);
+    expect(".o_spa_body_svg[data-side='back'] .o_spa_region").toHaveCount(2);
+    expect(".o_spa_body_svg[data-side='back'] .o_spa_region_sensitive").toHaveCount(1);
+    await contains(".o_spa_region[data-region='upper_back']").click();
+    expect(".o_spa_region_selected").toHaveAttribute("data-region", "upper_back");
+    expect(".o_spa_checkin_region").toHaveText("Upper back");
+    await contains(".o_spa_pain[data-pain='3']").click();
+    await animationFrame();
+    const checkin = server.syncCalls.at(-1)[0];
+    expect(pick(checkin, { kind: "checkin", pain_level: 3, region_id: 1 })).toEqual({
+        kind: "checkin",
+        pain_level: 3,
+        region_id: 1,
+    });
 });

@@ -21,7 +21,22 @@ export class ConsentPad extends Component {
             name: this.props.info.partner_name || "",
             isSignatureEmpty: true,
         });
-        this.state = useState({ agreed: false });
+        this.state = useState({ agreed: false, regionIds: [] });
+    }
+
+    /** The sensitive areas of the protocol, each agreed to separately. */
+    get sensitiveRegions() {
+        return this.props.info.sensitive_regions || [];
+    }
+
+    isRegionAgreed(region) {
+        return this.state.regionIds.includes(region.id);
+    }
+
+    toggleRegion(region) {
+        this.state.regionIds = this.isRegionAgreed(region)
+            ? this.state.regionIds.filter((id) => id !== region.id)
+            : [...this.state.regionIds, region.id];
     }
 
     get consentText() {
@@ -44,6 +59,7 @@ export class ConsentPad extends Component {
         this.props.onSign({
             signedBy: this.signature.name.trim(),
             image: this.signature.getSignatureImage(),
+            regionIds: [...this.state.regionIds],
         });
     }
 }

@@ -153,6 +153,18 @@ export class SessionChecklist extends Component {
         await flushed;
     }
 
+    /** Adapt the technique: the step will not touch `region`. */
+    removeRegion(step, region) {
+        if (!this.isRunning || step.state !== "todo") {
+            return;
+        }
+        return this.enqueue({
+            kind: "regions",
+            step_id: step.id,
+            region_ids: step.touched_regions.filter((r) => r.id !== region.id).map((r) => r.id),
+        });
+    }
+
     startSkip(step) {
         this.state.skipping = step.id;
         this.state.skipReason = "";
@@ -210,7 +222,7 @@ export class SessionChecklist extends Component {
      * One tap logs the check-in; one that triggers the stop rule is
      * confirmed first, then leads straight to stopping.
      */
-    async pickPain(level, stopRequested = false) {
+    async pickPain(level, stopRequested = false, regionId = false) {
         const checkin = this.state.checkin;
         const triggers = this.triggersStop(level, stopRequested);
         if (triggers) {
@@ -248,6 +260,7 @@ export class SessionChecklist extends Component {
             step_id: checkin?.stepId || false,
             pain_level: level,
             stop_requested: stopRequested,
+            region_id: regionId || false,
         });
     }
 

@@ -18,11 +18,17 @@ export function applyLocally(session, item) {
             step_id: item.step_id || false,
             pain_level: item.pain_level,
             stop_requested: item.stop_requested,
+            region_id: item.region_id || false,
             pending: true,
         });
         if (step) {
             step.checkin_count += 1;
         }
+    } else if (item.kind === "regions" && step) {
+        step.touched_regions = step.touched_regions.filter((r) => item.region_ids.includes(r.id));
+        // What rule 8 says once the server has the adapted technique.
+        step.region_warning = "";
+        step.pending = true;
     } else if (item.kind === "record") {
         Object.assign(session, item.values);
     }

@@ -259,7 +259,7 @@ export class SessionRunner extends Component {
         }
     }
 
-    async signConsent({ signedBy, image }) {
+    async signConsent({ signedBy, image, regionIds = [] }) {
         const target = this.state.consentFor;
         this.state.busy = true;
         this.state.error = false;
@@ -269,6 +269,7 @@ export class SessionRunner extends Component {
                 event_id: target.eventId,
                 signature: image,
                 signed_by: signedBy,
+                region_ids: regionIds,
             });
             if (!result.ok) {
                 this.state.error = result.error;

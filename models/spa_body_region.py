@@ -1,0 +1,86 @@
+from odoo import api, fields, models
+
+from .spa_write_policy_mixin import ROLE_MANAGER
+
+BODY_REGION_FIELDS = (
+    "name",
+    "code",
+    "side",
+    "is_sensitive",
+    "consent_line",
+    "sequence",
+    "active",
+    "chart_x",
+    "chart_y",
+    "chart_rx",
+    "chart_ry",
+)
+
+
+class SpaBodyRegion(models.Model):
+    """A region of the body a step touches, a client feels pain in or agrees
+    to have treated. Sensitive regions (rule 8) are treated only with a
+    written or signed consent naming them."""
+
+    _name = "spa.body.region"
+    _description = "Spa Body Region"
+    _inherit = ["spa.write.policy.mixin"]
+    _order = "sequence, id"
+
+    # Default-deny (see spa.write.policy.mixin): managers configure them.
+    _spa_create_policy = {ROLE_MANAGER: BODY_REGION_FIELDS}
+    _spa_write_policy = {ROLE_MANAGER: {"*": BODY_REGION_FIELDS}}
+    _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
+
+    name = fields.Char(required=True, translate=True)
+    code = fields.Char(required=True, help="Stable technical name of the region.")
+    side = fields.Selection(
+        [("front", "Front"), ("back", "Back")],
+        required=True,
+        default="back",
+        help="The side of the body chart the region is drawn on.",
+    )
+    is_sensitive = fields.Boolean(
+        string="Sensitive",
+        help="Treating this region needs a written or signed consent naming it.",
+    )
+    consent_line = fields.Char(
+        translate=True,
+        help="What the client reads and agrees to for this region, in plain language.",
+    )
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    # Where the region sits on its side of the body chart (a 200 x 420
+    # drawing): an ellipse, large enough to be a touch target.
+    chart_x = fields.Integer(default=100, help="Centre, from the left (0-200).")
+    chart_y = fields.Integer(default=200, help="Centre, from the top (0-420).")
+    chart_rx = fields.Integer(string="Chart Width", default=24)
+    chart_ry = fields.Integer(string="Chart Height", default=16)
+
+    _sql_constraints = [
+        ("code_uniq", "UNIQUE(code)", "A body region with this code already exists."),
+        (
+            "chart_size_positive",
+            "CHECK(chart_rx > 0 AND chart_ry > 0)",
+            "A region's shape on the body chart must have a size.",
+        ),
+    ]
+
+    @api.model
+    def _spa_chart_payload(self, regions=None):
+        """The regions as the body chart draws them (tablet, session record)."""
+        regions = self.search([]) if regions is None else regions
+        return [
+            {
+                "id": region.id,
+                "code": region.code,
+                "name": region.name,
+                "side": region.side,
+                "is_sensitive": region.is_sensitive,
+                "x": region.chart_x,
+                "y": region.chart_y,
+                "rx": region.chart_rx,
+                "ry": region.chart_ry,
+            }
+            for region in regions
+        ]
