@@ -1,0 +1,165 @@
+import { registry } from "@web/core/registry";
+
+/** The kiosk's tours run on the room's URL, given by the test (no login). */
+const THERAPIST = "Kim Kiosk";
+
+function typePin(pin) {
+    return [
+        ...[...pin].map((digit) => ({
+            content: `Type ${digit}`,
+            trigger: `.o_spa_kiosk_key[data-key='${digit}']`,
+            run: "click",
+        })),
+        { content: "Unlock", trigger: ".o_spa_kiosk_key_ok", run: "click" },
+    ];
+}
+
+const sent = {
+    content: "Everything is sent",
+    trigger: ".o_spa_kiosk.o_spa_kiosk_ready[data-pending='0']",
+};
+
+function tick(stepName) {
+    return [
+        {
+            content: `Tick '${stepName}'`,
+            trigger: `.o_spa_kiosk_step:contains("${stepName}") .o_spa_kiosk_tick`,
+            run: "click",
+        },
+        sent,
+        {
+            content: `'${stepName}' is done by the therapist`,
+            trigger: `.o_spa_kiosk_step_done:contains("${stepName}") .o_spa_kiosk_step_state:contains("${THERAPIST}")`,
+        },
+    ];
+}
+
+function skip(stepName) {
+    return [
+        {
+            content: `Skip '${stepName}'`,
+            trigger: `.o_spa_kiosk_step:contains("${stepName}") .o_spa_kiosk_skip`,
+            run: "click",
+        },
+        sent,
+        {
+            content: `'${stepName}' is skipped`,
+            trigger: `.o_spa_kiosk_step_skipped:contains("${stepName}") .o_spa_kiosk_step_state:contains("${THERAPIST}")`,
+        },
+    ];
+}
+
+function checkin(pain, count) {
+    return [
+        {
+            content: `Check-in: pain ${pain}`,
+            trigger: `.o_spa_kiosk_pain[data-pain='${pain}']`,
+            run: "click",
+        },
+        sent,
+        {
+            content: `${count} check-in(s) logged`,
+            trigger: `.o_spa_kiosk_checkin_count:contains(": ${count}")`,
+        },
+    ];
+}
+
+function openSession() {
+    return [
+        {
+            content: "Today's session in this room",
+            trigger: `.o_spa_kiosk_ready .o_spa_kiosk_session:contains("${THERAPIST}")`,
+            run: "click",
+        },
+        { content: "The PIN pad", trigger: ".o_spa_kiosk_keypad" },
+    ];
+}
+
+registry.category("web_tour.tours").add("spa_kiosk_full_session", {
+    steps: () => [
+        ...openSession(),
+        ...typePin("2468"),
+        { content: "Unlocked: start", trigger: ".o_spa_kiosk_action_start", run: "click" },
+        { content: "Started", trigger: ".o_spa_kiosk_tick" },
+        ...tick("Prepare the client and get consent"),
+        {
+            content: "Positioning: prone on a table",
+            trigger: ".o_spa_kiosk_positioning [data-positioning='prone_table']",
+            run: "click",
+        },
+        sent,
+        ...tick("Positioning"),
+        ...tick("Warm-up"),
+        ...tick("Locate the target area"),
+        ...tick("Stabilise and apply pressure"),
+        ...checkin(3, 1),
+        ...tick("Pressing motions"),
+        ...checkin(2, 2),
+        ...tick("Feedback check-ins"),
+        ...skip("Adjust the technique"),
+        ...skip("Advanced techniques"),
+        {
+            content: "Nothing blocks completion",
+            trigger: ".o_spa_kiosk:not(:has(.o_spa_kiosk_blockers)) .o_spa_kiosk_action_done",
+            run: "click",
+        },
+        {
+            content: "Completed",
+            trigger: ".o_spa_kiosk:not(:has(.o_spa_kiosk_pains)) .o_spa_kiosk_session_head",
+        },
+        { content: "Lock", trigger: ".o_spa_kiosk_lock", run: "click" },
+        {
+            content: "Locked: back to the room's plan",
+            trigger: ".o_spa_kiosk_sessions .o_spa_kiosk_session",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("spa_kiosk_wrong_pin", {
+    steps: () => [
+        ...openSession(),
+        ...typePin("1111"),
+        { content: "Wrong PIN", trigger: ".o_spa_kiosk_pin_error:contains('4')" },
+        ...typePin("1111"),
+        { content: "Wrong PIN", trigger: ".o_spa_kiosk_pin_error:contains('3')" },
+        ...typePin("1111"),
+        { content: "Wrong PIN", trigger: ".o_spa_kiosk_pin_error:contains('2')" },
+        ...typePin("1111"),
+        { content: "Wrong PIN", trigger: ".o_spa_kiosk_pin_error:contains('1')" },
+        ...typePin("1111"),
+        { content: "Locked out", trigger: ".o_spa_kiosk_pin_error:contains('locked out')" },
+        ...typePin("2468"),
+        {
+            content: "Even the right PIN waits five minutes",
+            trigger: ".o_spa_kiosk_pin_error:contains('locked out')",
+        },
+        { content: "Still locked", trigger: ".o_spa_kiosk:not(:has(.o_spa_kiosk_steps))" },
+    ],
+});
+
+registry.category("web_tour.tours").add("spa_kiosk_address_refused", {
+    steps: () => [
+        {
+            content: "The old kiosk URL is refused",
+            trigger: ".o_spa_kiosk_refused:contains('no longer valid')",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("spa_kiosk_regenerate_token", {
+    url: "/odoo/action-spa_session_protocol.spa_room_action",
+    steps: () => [
+        {
+            content: "Open the room",
+            trigger: ".o_data_row td[name='name']:contains('Tour Room')",
+            run: "click",
+        },
+        {
+            content: "New kiosk URL",
+            trigger: ".o_form_view button[name='action_regenerate_kiosk_token']",
+            run: "click",
+        },
+        { content: "Confirm", trigger: ".modal .modal-footer .btn-primary", run: "click" },
+        { content: "Done", trigger: "body:not(:has(.modal))" },
+    ],
+});
