@@ -1,7 +1,11 @@
 from datetime import timedelta
+from unittest.mock import patch
 
-from odoo import fields
+from werkzeug.wrappers import Response
+
+from odoo import fields, http
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import ChromeBrowser
 
 from .common import SpaCommon
 from .test_ui import TABLET_LANDSCAPE, TABLET_PORTRAIT
@@ -88,3 +92,45 @@ class TestKioskUi(SpaCommon, HttpCase):
         self.assertEqual(self.url_open(old_url).status_code, 404)
         self.start_tour(old_url, "spa_kiosk_address_refused")
         self.assertEqual(self.url_open(self.kiosk_url()).status_code, 200)
+
+    def test_tour_kiosk_offline_reload_then_sync_once(self):
+        """Load, lose the server, reload (the service worker serves the page),
+        record, tick and log a check-in, get the server back: each reaches
+        the database exactly once, and nothing stays on the tablet after the
+        lock."""
+        session = self.book_in_room()
+        network = {"offline": False}
+        handle_console = ChromeBrowser._handle_console
+
+        def watch_console(browser, **params):
+            args = params.get("args")
+            if args:
+                text = str(browser._from_remoteobject(args[0]))
+                if text in ("spa_kiosk_test:offline", "spa_kiosk_test:online"):
+                    network["offline"] = text.endswith("offline")
+            return handle_console(browser, **params)
+
+        serve = http.Application.__call__
+
+        def away_or_serve(app, environ, start_response):
+            # The server is unreachable (as behind a proxy with no upstream).
+            if network["offline"]:
+                return Response("offline", status=503)(environ, start_response)
+            return serve(app, environ, start_response)
+
+        self.browser_size = TABLET_PORTRAIT
+        with (
+            patch.object(ChromeBrowser, "_handle_console", watch_console),
+            patch.object(http.Application, "__call__", away_or_serve),
+        ):
+            self.start_tour(self.kiosk_url(), "spa_kiosk_offline", timeout=240)
+        session.invalidate_recordset()
+        positioning = self.step(session, "Positioning")
+        self.assertEqual(positioning.state, "done")
+        self.assertEqual(positioning.done_by_id, self.kiosk_therapist)
+        self.assertEqual(session.sudo().positioning, "prone_table")
+        checkins = session.sudo().checkin_ids
+        self.assertEqual(len(checkins), 1)
+        self.assertEqual(checkins.pain_level, 2)
+        self.assertEqual(checkins.session_step_id, positioning)
+        self.assertTrue(checkins.uuid and checkins.device_at)

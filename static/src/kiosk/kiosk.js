@@ -11,7 +11,7 @@
  * IndexedDB with device-made UUIDs, so they survive a reload without network,
  * and sends them once when the network is back, showing each result.
  */
-(function () {
+function spaKioskMain() {
     "use strict";
 
     const root = document.querySelector(".o_spa_kiosk");
@@ -578,9 +578,6 @@
     // ------------------------------------------------------------------
 
     async function start() {
-        if ("serviceWorker" in navigator) {
-            navigator.serviceWorker.register(`${scope}sw.js`, { scope }).catch(() => {});
-        }
         await loadPlan();
         const current = await store.get("current");
         const idleMs = ((state.plan && state.plan.idle_seconds) || 180) * 1000;
@@ -601,6 +598,37 @@
             renderPlan();
         }
         root.classList.add("o_spa_kiosk_ready");
+        await installOffline();
+    }
+
+    /**
+     * The service worker keeps the page and its assets for a reload without
+     * network; what loaded before it controlled the page is handed to it.
+     */
+    async function installOffline() {
+        if (!("serviceWorker" in navigator)) {
+            return;
+        }
+        navigator.serviceWorker.addEventListener("message", (event) => {
+            if (event.data && event.data.type === "spa-kiosk-cached") {
+                root.dataset.cached = "1";
+            }
+        });
+        try {
+            await navigator.serviceWorker.register(`${scope}sw.js`, { scope });
+            const registration = await navigator.serviceWorker.ready;
+            const urls = [
+                location.href,
+                ...performance
+                    .getEntriesByType("resource")
+                    .filter((entry) => !["fetch", "xmlhttprequest", "beacon"].includes(entry.initiatorType))
+                    .map((entry) => entry.name)
+                    .filter((url) => url.startsWith(location.origin)),
+            ];
+            registration.active.postMessage({ type: "spa-kiosk-cache", urls: [...new Set(urls)] });
+        } catch {
+            // Without a service worker the kiosk still works online.
+        }
     }
 
     for (const event of ["pointerdown", "keydown", "touchstart"]) {
@@ -622,4 +650,11 @@
     window.addEventListener("offline", () => setOnline(false));
     setInterval(() => sync(), 15000);
     start();
-})();
+}
+
+// The bundle loads in the page's head: start once the page is parsed.
+if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", spaKioskMain);
+} else {
+    spaKioskMain();
+}

@@ -2,49 +2,74 @@
 /* eslint-env serviceworker */
 
 /**
- * The room tablet's service worker (scope /spa/kiosk/): the kiosk page and
- * its assets come from the network when there is one, and from this cache
- * when there is none, so the page opens and runs offline. A kiosk address the
- * server refuses (a new token was made) is dropped from the cache at once.
+ * The room tablet's service worker (scope /spa/kiosk/): what the kiosk page
+ * loads (the page, its assets) comes from the network when the server
+ * answers, and from this cache when it does not (no network, or a proxy
+ * answering 5xx while the server is away), so the page opens and runs
+ * offline. A kiosk address the server refuses (a new token was made) is
+ * dropped from the cache at once. Only GET requests are cached: the day's
+ * plan and the session are kept by the page itself (IndexedDB), and nothing
+ * the tablet sends goes through a cache.
  */
 const CACHE = "spa-kiosk-v1";
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
-function cacheable(url) {
-    return (
-        url.origin === self.location.origin &&
-        (url.pathname.startsWith("/spa/kiosk/") ||
-            url.pathname.startsWith("/web/assets/") ||
-            url.pathname.startsWith("/web/static/") ||
-            url.pathname.startsWith("/spa_session_protocol/static/"))
-    );
+function cacheable(request) {
+    return request.method === "GET" && new URL(request.url).origin === self.location.origin;
+}
+
+async function fromNetwork(request) {
+    const cache = await caches.open(CACHE);
+    let response;
+    try {
+        response = await fetch(request);
+    } catch {
+        return (await cache.match(request)) || Response.error();
+    }
+    if (response.ok) {
+        await cache.put(request, response.clone());
+    } else if (response.status === 404 || response.status === 403) {
+        await cache.delete(request);
+    } else if (response.status >= 500) {
+        return (await cache.match(request)) || response;
+    }
+    return response;
 }
 
 self.addEventListener("fetch", (event) => {
-    const request = event.request;
-    if (request.method !== "GET") {
+    if (cacheable(event.request)) {
+        event.respondWith(fromNetwork(event.request));
+    }
+});
+
+/** The page asks to keep what it loaded before the worker controlled it. */
+self.addEventListener("message", (event) => {
+    const data = event.data || {};
+    if (data.type !== "spa-kiosk-cache" || !Array.isArray(data.urls)) {
         return;
     }
-    const url = new URL(request.url);
-    if (!cacheable(url)) {
-        return;
-    }
-    event.respondWith(
-        fetch(request)
-            .then(async (response) => {
-                const cache = await caches.open(CACHE);
-                if (response.ok) {
-                    await cache.put(request, response.clone());
-                } else if (response.status === 404 || response.status === 403) {
-                    await cache.delete(request);
+    event.waitUntil(
+        (async () => {
+            const cache = await caches.open(CACHE);
+            for (const url of data.urls) {
+                try {
+                    const request = new Request(url, { credentials: "same-origin" });
+                    if (!cacheable(request)) {
+                        continue;
+                    }
+                    const response = await fetch(request);
+                    if (response.ok) {
+                        await cache.put(request, response);
+                    }
+                } catch {
+                    // Kept for the next time the page loads.
                 }
-                return response;
-            })
-            .catch(async () => {
-                const cached = await caches.match(request);
-                return cached || Response.error();
-            })
+            }
+            if (event.source) {
+                event.source.postMessage({ type: "spa-kiosk-cached" });
+            }
+        })()
     );
 });

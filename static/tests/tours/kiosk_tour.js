@@ -163,3 +163,114 @@ registry.category("web_tour.tours").add("spa_kiosk_regenerate_token", {
         { content: "Done", trigger: "body:not(:has(.modal))" },
     ],
 });
+
+/** Ask the test to take the server away (or bring it back): it listens to the console. */
+function network(state) {
+    return {
+        content: `The network goes ${state}`,
+        trigger: ".o_spa_kiosk",
+        run: async () => {
+            console.log(`spa_kiosk_test:${state}`);
+            const token = document.querySelector(".o_spa_kiosk").dataset.token;
+            // Wait until the server is (un)reachable as asked.
+            for (let attempt = 0; attempt < 100; attempt++) {
+                let ok = false;
+                try {
+                    const response = await fetch(`/spa/kiosk/${token}/plan`, {
+                        method: "POST",
+                        headers: { "Content-Type": "application/json" },
+                        body: JSON.stringify({ jsonrpc: "2.0", method: "call", params: {} }),
+                    });
+                    ok = response.ok;
+                } catch {
+                    ok = false;
+                }
+                if (ok === (state === "online")) {
+                    return;
+                }
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+            throw new Error(`The network did not go ${state}`);
+        },
+    };
+}
+
+registry.category("web_tour.tours").add("spa_kiosk_offline", {
+    steps: () => [
+        ...openSession(),
+        ...typePin("2468"),
+        { content: "Unlocked: start", trigger: ".o_spa_kiosk_action_start", run: "click" },
+        { content: "Started", trigger: ".o_spa_kiosk_tick" },
+        ...tick("Prepare the client and get consent"),
+        {
+            content: "The service worker keeps the page and its assets",
+            trigger: ".o_spa_kiosk[data-cached='1']",
+            timeout: 30000,
+        },
+        network("offline"),
+        { content: "Reload without network", trigger: ".o_spa_kiosk", run: () => location.reload() },
+        {
+            content: "The page is back, from the service worker, with the session",
+            trigger: ".o_spa_kiosk_ready .o_spa_kiosk_net.o_spa_kiosk_offline",
+        },
+        {
+            content: "Positioning: prone on a table (queued)",
+            trigger: ".o_spa_kiosk_positioning [data-positioning='prone_table']",
+            run: "click",
+        },
+        {
+            content: "Tick 'Positioning' (queued)",
+            trigger: '.o_spa_kiosk_step:contains("Positioning") .o_spa_kiosk_tick',
+            run: "click",
+        },
+        {
+            content: "Check-in: pain 2 (queued)",
+            trigger: ".o_spa_kiosk_pain[data-pain='2']",
+            run: "click",
+        },
+        {
+            content: "Three operations wait on the tablet",
+            trigger: ".o_spa_kiosk[data-pending='3'] .o_spa_kiosk_step_done:contains('Positioning')",
+        },
+        network("online"),
+        {
+            content: "Sent once the network is back",
+            trigger: ".o_spa_kiosk[data-pending='0']",
+            timeout: 40000,
+        },
+        {
+            content: "Each result is shown",
+            trigger: ".o_spa_kiosk_outbox .o_spa_kiosk_result_done:nth-of-type(3)",
+        },
+        {
+            content: "'Positioning' is done by the therapist",
+            trigger: `.o_spa_kiosk_step_done:contains("Positioning") .o_spa_kiosk_step_state:contains("${THERAPIST}")`,
+        },
+        { content: "Lock", trigger: ".o_spa_kiosk_lock", run: "click" },
+        {
+            content: "Locked: nothing clinical stays on the tablet",
+            trigger: ".o_spa_kiosk_sessions .o_spa_kiosk_session",
+            run: async () => {
+                const name = (await indexedDB.databases())
+                    .map((db) => db.name)
+                    .find((n) => n.startsWith("spa_kiosk_"));
+                const db = await new Promise((resolve, reject) => {
+                    const req = indexedDB.open(name);
+                    req.onsuccess = () => resolve(req.result);
+                    req.onerror = () => reject(req.error);
+                });
+                const read = (store, how) =>
+                    new Promise((resolve, reject) => {
+                        const req = db.transaction(store).objectStore(store)[how]();
+                        req.onsuccess = () => resolve(req.result);
+                        req.onerror = () => reject(req.error);
+                    });
+                const outbox = await read("outbox", "getAll");
+                const keys = await read("state", "getAllKeys");
+                if (outbox.length || keys.includes("current")) {
+                    throw new Error(`Left on the tablet: ${outbox.length} item(s), ${keys}`);
+                }
+            },
+        },
+    ],
+});
