@@ -44,6 +44,7 @@
         "report/spa_session_record_report.xml",
         "report/spa_compliance_summary_report.xml",
         "wizard/spa_compliance_summary_wizard_views.xml",
+        "wizard/spa_kiosk_pin_wizard_views.xml",
         "views/spa_menus.xml",
         "views/spa_compliance_menus.xml",
         "views/spa_evidence_menus.xml",

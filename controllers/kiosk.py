@@ -118,6 +118,9 @@ class SpaKioskController(http.Controller):
         response = script.get_response()
         response.headers["Content-Type"] = "text/javascript"
         response.headers["Service-Worker-Allowed"] = KIOSK_SCOPE
+        # A worker lives under its script's policy: Odoo's static files say
+        # "default-src 'none'", which would refuse every fetch it makes.
+        response.headers["Content-Security-Policy"] = "default-src 'self'"
         response.headers["Cache-Control"] = "no-cache"
         return response
 

@@ -242,6 +242,10 @@ class SpaRoom(models.Model):
         session = self.env["spa.session"].sudo().browse(int(session_id)).exists()
         if not user or not session or not user.active:
             raise UserError(locked)
+        if session.event_id.spa_room_id != self or session.therapist_id != user:
+            # The appointment moved to another room, or the session to another
+            # therapist, since the unlock.
+            raise UserError(locked)
         return user, session
 
     def _kiosk_check_session(self, session_id):

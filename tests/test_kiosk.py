@@ -158,9 +158,47 @@ class TestRooms(SpaCommon):
             self.therapist.with_user(self.front_desk).action_spa_set_pin("1111")
         self.therapist.with_user(self.manager).action_spa_set_pin("13579")
         self.assertIsNone(self.therapist._spa_kiosk_verify_pin("13579"))
+        # A manager who may not edit users sets it from the wizard.
+        with Form(self.env["spa.kiosk.pin.wizard"].with_user(self.manager)) as form:
+            form.user_id = self.therapist
+            form.pin = "97531"
+        self.assertIsNone(self.therapist._spa_kiosk_verify_pin("97531"))
+        self.assertNotIn("97531", str(form.record.read()))
+        with self.assertRaises(AccessError):
+            self.env["spa.kiosk.pin.wizard"].with_user(self.therapist2).create(
+                {"user_id": self.therapist.id, "pin": "1111"}
+            )
         for bad in ("123", "123456789", "12a4", "١٢٣٤"):
             with self.assertRaises(ValidationError):
                 self.therapist.with_user(self.therapist).write({"spa_pin": bad})
+
+    def test_room_plan_queries_flat_in_sessions(self):
+        """The tablet's plan of the day costs the same for one session as for
+        three (no query per session)."""
+
+        def plan_queries():
+            self.env.invalidate_all()
+            self.env.flush_all()
+            before = self.cr.sql_log_count
+            plan = self.room._kiosk_plan()
+            return self.cr.sql_log_count - before, plan
+
+        start = fields.Datetime.now() + timedelta(minutes=5)
+        self.book(start=start, spa_room_id=self.room.id)
+        one, plan = plan_queries()
+        self.assertEqual(len(plan["sessions"]), 1)
+        for hours, partner in ((1, self.client2), (2, self.client)):
+            self.book(
+                partner=partner,
+                start=start + timedelta(hours=hours),
+                spa_room_id=self.room.id,
+            )
+        three, plan = plan_queries()
+        self.assertEqual(len(plan["sessions"]), 3)
+        self.assertEqual(three, one)
+        with self.assertQueryCount(one):
+            self.env.invalidate_all()
+            self.room._kiosk_plan()
 
     def test_five_wrong_pins_lock_for_five_minutes(self):
         self.therapist.with_user(self.therapist).action_spa_set_pin("2468")

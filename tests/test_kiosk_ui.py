@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -8,7 +9,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
 from .common import SpaCommon
-from .test_ui import TABLET_LANDSCAPE, TABLET_PORTRAIT
+from .test_ui import TABLET_LANDSCAPE, TABLET_PORTRAIT, _DropMessage
 
 
 @tagged("post_install", "-at_install", "spa_kiosk")
@@ -118,6 +119,12 @@ class TestKioskUi(SpaCommon, HttpCase):
                 return Response("offline", status=503)(environ, start_response)
             return serve(app, environ, start_response)
 
+        # While the server is away, the browser's idle connections time out
+        # on the test server: that line is about the simulated outage.
+        werkzeug_logger = logging.getLogger("werkzeug")
+        timeout_filter = _DropMessage("Request timed out")
+        werkzeug_logger.addFilter(timeout_filter)
+        self.addCleanup(werkzeug_logger.removeFilter, timeout_filter)
         self.browser_size = TABLET_PORTRAIT
         with (
             patch.object(ChromeBrowser, "_handle_console", watch_console),

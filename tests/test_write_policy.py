@@ -416,6 +416,10 @@ class TestWritePolicy(SpaCommon):
         other_room = self.env["spa.room"].create({"name": "Room Two"})
         self.check_model({"*": other_room})
         self.check_model({"*": self.therapist2})
+        wizard = self.env(user=self.manager)["spa.kiosk.pin.wizard"].create(
+            {"user_id": self.therapist.id}
+        )
+        self.check_model({"*": wizard.sudo()})
 
     def test_refusal_and_report_rows_are_the_servers(self):
         sessions = self.sessions_by_state()

@@ -370,7 +370,12 @@ function spaKioskMain() {
     async function act(action) {
         let reason = null;
         if (action === "stop") {
-            reason = state.session.is_stop_triggered ? "pain" : null;
+            const session = state.session;
+            if (session.checkins.some((checkin) => checkin.stop_requested)) {
+                reason = "client_request";
+            } else {
+                reason = session.is_stop_triggered ? "pain" : "other";
+            }
         }
         try {
             const answer = await rpc("action", { unlock: state.unlock, action, reason });

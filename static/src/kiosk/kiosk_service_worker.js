@@ -20,20 +20,33 @@ function cacheable(request) {
     return request.method === "GET" && new URL(request.url).origin === self.location.origin;
 }
 
+async function keep(cache, request, response) {
+    try {
+        await cache.put(request, response);
+    } catch {
+        // Not every response can be kept (a partial one, Vary: *): served anyway.
+    }
+}
+
+function cached(cache, request) {
+    // The kiosk's own pages and assets: one entry per address.
+    return cache.match(request, { ignoreVary: true });
+}
+
 async function fromNetwork(request) {
     const cache = await caches.open(CACHE);
     let response;
     try {
         response = await fetch(request);
     } catch {
-        return (await cache.match(request)) || Response.error();
+        return (await cached(cache, request)) || Response.error();
     }
     if (response.ok) {
-        await cache.put(request, response.clone());
+        await keep(cache, request, response.clone());
     } else if (response.status === 404 || response.status === 403) {
-        await cache.delete(request);
+        await cache.delete(request, { ignoreVary: true });
     } else if (response.status >= 500) {
-        return (await cache.match(request)) || response;
+        return (await cached(cache, request)) || response;
     }
     return response;
 }
@@ -61,7 +74,7 @@ self.addEventListener("message", (event) => {
                     }
                     const response = await fetch(request);
                     if (response.ok) {
-                        await cache.put(request, response);
+                        await keep(cache, request, response);
                     }
                 } catch {
                     // Kept for the next time the page loads.
