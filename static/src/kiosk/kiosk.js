@@ -622,13 +622,18 @@ function spaKioskMain() {
         try {
             await navigator.serviceWorker.register(`${scope}sw.js`, { scope });
             const registration = await navigator.serviceWorker.ready;
+            // The kiosk's JSON routes are POSTs of the moment, never kept.
+            const routes = `${location.origin}${scope}${token}/`;
             const urls = [
                 location.href,
                 ...performance
                     .getEntriesByType("resource")
-                    .filter((entry) => !["fetch", "xmlhttprequest", "beacon"].includes(entry.initiatorType))
                     .map((entry) => entry.name)
-                    .filter((url) => url.startsWith(location.origin)),
+                    .filter(
+                        (url) =>
+                            url.startsWith(location.origin) &&
+                            (!url.startsWith(routes) || url.endsWith("/manifest.webmanifest"))
+                    ),
             ];
             registration.active.postMessage({ type: "spa-kiosk-cache", urls: [...new Set(urls)] });
         } catch {
