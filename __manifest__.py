@@ -26,6 +26,7 @@
         "views/spa_consent_views.xml",
         "views/spa_checkin_views.xml",
         "views/spa_session_views.xml",
+        "views/spa_room_views.xml",
         "views/calendar_event_views.xml",
         "views/spa_session_runner_views.xml",
         "views/calendar_event_runner_views.xml",
@@ -34,6 +35,8 @@
         "data/spa_retention_cron.xml",
         "views/calendar_event_consent_views.xml",
         "views/res_partner_views.xml",
+        "views/res_users_views.xml",
+        "views/spa_kiosk_templates.xml",
         "views/res_config_settings_views.xml",
         "views/spa_consent_portal_templates.xml",
         "report/spa_integrity_report.xml",
@@ -43,6 +46,7 @@
         "report/spa_session_record_report.xml",
         "report/spa_compliance_summary_report.xml",
         "wizard/spa_compliance_summary_wizard_views.xml",
+        "wizard/spa_kiosk_pin_wizard_views.xml",
         "views/spa_menus.xml",
         "views/spa_compliance_menus.xml",
         "views/spa_evidence_menus.xml",
@@ -55,6 +59,12 @@
     "assets": {
         "web.assets_backend": [
             "spa_session_protocol/static/src/**/*",
+            ("remove", "spa_session_protocol/static/src/kiosk/**/*"),
+        ],
+        "spa_session_protocol.assets_kiosk": [
+            "spa_session_protocol/static/src/kiosk/kiosk.scss",
+            "spa_session_protocol/static/src/kiosk/kiosk_outbox.js",
+            "spa_session_protocol/static/src/kiosk/kiosk.js",
         ],
         "web.assets_tests": [
             "spa_session_protocol/static/tests/tours/**/*",

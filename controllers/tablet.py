@@ -80,8 +80,8 @@ class SpaTabletController(http.Controller):
         # pending on the device and go with its next sync.
         return {"results": [self._sync_one(op) for op in ops[:MAX_BATCH]]}
 
-    def _sync_one(self, op):
-        env = request.env
+    def _sync_one(self, op, env=None):
+        env = env or request.env
         key = op.get("uuid") if isinstance(op, dict) else None
         result = {"uuid": key if isinstance(key, str) else None}
         try:

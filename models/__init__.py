@@ -13,7 +13,9 @@ from . import spa_session
 from . import spa_session_rules
 from . import spa_session_step
 from . import spa_checkin
+from . import spa_room
 from . import calendar_event
+from . import res_users
 from . import res_company
 from . import res_config_settings
 from . import res_partner

@@ -3,7 +3,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools import session_rules
 from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER
@@ -18,6 +18,10 @@ SESSION_FIELD_OF = {
     "spa_client_id": "partner_id",
     "spa_therapist_id": "therapist_id",
 }
+# What the front desk and managers give when booking (the room included).
+SPA_BOOKING_FIELDS = (*SPA_EVENT_FIELDS, "spa_room_id")
+# A session that is not cancelled holds its room for its appointment's time.
+LIVE_SESSION_STATES = ("draft", "in_progress", "done", "stopped")
 
 
 class CalendarEvent(models.Model):
@@ -31,12 +35,15 @@ class CalendarEvent(models.Model):
     # policy state is the live session's state, "none" without one.
     _spa_guard_own_fields_only = True
     _spa_create_policy = {
-        ROLE_FRONT_DESK: SPA_EVENT_FIELDS,
-        ROLE_MANAGER: SPA_EVENT_FIELDS,
+        ROLE_FRONT_DESK: SPA_BOOKING_FIELDS,
+        ROLE_MANAGER: SPA_BOOKING_FIELDS,
     }
     _spa_write_policy = {
-        ROLE_FRONT_DESK: {"none": SPA_EVENT_FIELDS, "draft:booked": SPA_EVENT_FIELDS},
-        ROLE_MANAGER: {"none": SPA_EVENT_FIELDS, "draft:booked": SPA_EVENT_FIELDS},
+        ROLE_FRONT_DESK: {
+            "none": SPA_BOOKING_FIELDS,
+            "draft:booked": SPA_BOOKING_FIELDS,
+        },
+        ROLE_MANAGER: {"none": SPA_BOOKING_FIELDS, "draft:booked": SPA_BOOKING_FIELDS},
     }
 
     spa_protocol_id = fields.Many2one(
@@ -61,6 +68,20 @@ class CalendarEvent(models.Model):
         ],
     )
     spa_session_ids = fields.One2many("spa.session", "event_id", string="Spa Sessions")
+    spa_room_id = fields.Many2one(
+        "spa.room",
+        string="Treatment Room",
+        ondelete="restrict",
+        index="btree_not_null",
+        domain="[('id', 'in', spa_free_room_ids)]",
+        help="Two live sessions in one room never overlap in time.",
+    )
+    spa_free_room_ids = fields.Many2many(
+        "spa.room",
+        string="Free Rooms",
+        compute="_compute_spa_free_room_ids",
+        help="The rooms with no other live session over this appointment's time.",
+    )
     spa_session_id = fields.Many2one("spa.session", compute="_compute_spa_session_id")
     spa_session_state = fields.Selection(
         selection=lambda self: self.env["spa.session"]._fields["state"].selection,
@@ -86,6 +107,103 @@ class CalendarEvent(models.Model):
             live = sessions.filtered(lambda s: s.state != "cancelled")
             event.spa_session_id = (live or sessions)[-1:]
             event.spa_session_state = event.spa_session_id.state
+
+    @api.depends("start", "stop", "spa_room_id")
+    def _compute_spa_free_room_ids(self):
+        """Rooms free over each appointment's time: the rooms of the
+        company that no other live session holds then."""
+        # sudo: which rooms are taken is no secret, whoever booked them.
+        rooms_sudo = (
+            self.env["spa.room"]
+            .sudo()
+            .search([("company_id", "in", self.env.companies.ids)])
+        )
+        timed = self.filtered(lambda e: e.start and e.stop)
+        (self - timed).spa_free_room_ids = rooms_sudo
+        if not timed:
+            return
+        busy = self._spa_room_bookings(
+            rooms_sudo,
+            min(timed.mapped("start")),
+            max(timed.mapped("stop")),
+        )
+        for event in timed:
+            taken = busy.filtered(
+                lambda b, e=event: (
+                    b.id != e._origin.id and b.start < e.stop and b.stop > e.start
+                )
+            ).spa_room_id
+            event.spa_free_room_ids = rooms_sudo - taken
+
+    @api.model
+    def _spa_room_bookings(self, rooms, start, stop):
+        """The active appointments with a live session in ``rooms`` that
+        overlap ``[start, stop)`` (superuser: every booking counts)."""
+        return (
+            self.sudo()
+            .with_context(active_test=True)
+            .search(
+                [
+                    ("spa_room_id", "in", rooms.ids),
+                    ("start", "<", stop),
+                    ("stop", ">", start),
+                    ("spa_session_ids.state", "in", LIVE_SESSION_STATES),
+                ]
+            )
+        )
+
+    def _spa_check_room_overlap(self):
+        """Two live sessions in one room cannot overlap in time: refused,
+        naming the other appointment and its session."""
+        # sudo: every booking of the room counts, readable or not.
+        events = self.sudo().filtered(
+            lambda e: (
+                e.active
+                and e.spa_room_id
+                and e.start
+                and e.stop
+                and e.spa_session_ids.filtered(lambda s: s.state in LIVE_SESSION_STATES)
+            )
+        )
+        if not events:
+            return
+        busy = self._spa_room_bookings(
+            events.spa_room_id,
+            min(events.mapped("start")),
+            max(events.mapped("stop")),
+        )
+        clashes = []
+        for event in events:
+            others = busy.filtered(
+                lambda b, e=event: (
+                    b != e
+                    and b.spa_room_id == e.spa_room_id
+                    and b.start < e.stop
+                    and b.stop > e.start
+                )
+            )
+            for other in others:
+                live = other.spa_session_ids.filtered(
+                    lambda s: s.state in LIVE_SESSION_STATES
+                )
+                clashes.append(
+                    self.env._(
+                        "%(room)s is taken by %(session)s (%(event)s, %(start)s to "
+                        "%(stop)s)",
+                        room=event.spa_room_id.display_name,
+                        session=", ".join(live.mapped("name")),
+                        event=other.name,
+                        start=fields.Datetime.to_string(other.start),
+                        stop=fields.Datetime.to_string(other.stop),
+                    )
+                )
+        if clashes:
+            raise ValidationError(
+                self.env._(
+                    "Two sessions cannot take one room at the same time: %(clashes)s.",
+                    clashes="; ".join(dict.fromkeys(clashes)),
+                )
+            )
 
     @api.depends(
         "spa_client_id",
@@ -156,6 +274,7 @@ class CalendarEvent(models.Model):
         events = super().create(vals_list)
         booked = events.filtered(lambda e: e.spa_protocol_id and e.spa_client_id)
         booked._spa_sync_sessions()
+        booked._spa_check_room_overlap()
         booked._spa_send_consent_links_on_booking()
         return events
 
@@ -238,6 +357,10 @@ class CalendarEvent(models.Model):
             self.filtered(
                 lambda e: e.active and e.spa_protocol_id and e.spa_client_id
             )._spa_sync_sessions()
+        if {"spa_room_id", "start", "stop", "duration", "allday", "active"} & set(
+            vals
+        ) or spa_keys:
+            self._spa_check_room_overlap()
         return res
 
     def _spa_check_started_unchanged(self, vals, keys):

@@ -8,6 +8,7 @@ COMPANY_SETTINGS_FIELDS = (
     "spa_retention_years",
     "spa_consent_link_on_booking",
     "spa_consent_link_days",
+    "spa_kiosk_idle_minutes",
 )
 
 
@@ -49,6 +50,13 @@ class ResCompany(models.Model):
         help="Days a consent link sent to a client stays open for signing.",
     )
 
+    spa_kiosk_idle_minutes = fields.Integer(
+        string="Kiosk Idle Delay (minutes)",
+        default=3,
+        help="A treatment room's tablet locks itself after this many minutes "
+        "without a touch; the therapist unlocks it again with their PIN.",
+    )
+
     spa_evidence_sequence = fields.Integer(
         string="Last Evidence Sequence",
         readonly=True,
@@ -73,6 +81,11 @@ class ResCompany(models.Model):
             "spa_consent_link_days_check",
             "CHECK(spa_consent_link_days >= 1)",
             "A consent link must stay valid at least one day.",
+        ),
+        (
+            "spa_kiosk_idle_minutes_check",
+            "CHECK(spa_kiosk_idle_minutes >= 1 AND spa_kiosk_idle_minutes <= 60)",
+            "The kiosk's idle delay is between 1 and 60 minutes.",
         ),
     ]
 

@@ -19,3 +19,5 @@ from . import test_write_policy
 from . import test_every_path
 from . import test_one_source
 from . import test_body_regions
+from . import test_kiosk
+from . import test_kiosk_ui

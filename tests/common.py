@@ -43,6 +43,7 @@ class SpaCommon(TransactionCase):
             }
         )
         cls.steps_by_name = {s.name: s for s in cls.protocol.step_ids}
+        cls.room = cls.env["spa.room"].create({"name": "Room One"})
 
     # ------------------------------------------------------------------
     # Helpers

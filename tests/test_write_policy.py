@@ -412,6 +412,15 @@ class TestWritePolicy(SpaCommon):
         self.check_model({"*": self.other_client})
         self.check_model({"*": self.env.company})
 
+    def test_room_and_user_spa_fields(self):
+        other_room = self.env["spa.room"].create({"name": "Room Two"})
+        self.check_model({"*": other_room})
+        self.check_model({"*": self.therapist2})
+        wizard = self.env(user=self.manager)["spa.kiosk.pin.wizard"].create(
+            {"user_id": self.therapist.id}
+        )
+        self.check_model({"*": wizard.sudo()})
+
     def test_refusal_and_report_rows_are_the_servers(self):
         sessions = self.sessions_by_state()
         self.env.flush_all()

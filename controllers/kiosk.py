@@ -1,0 +1,220 @@
+"""Routes of the treatment room's tablet (the kiosk).
+
+No Odoo login: the room's secret token in the URL opens the day's plan; a
+therapist unlocks one session with their PIN and gets a short-lived unlock
+bound to the room, themselves and that session. Every request that acts runs
+as that therapist (``env(user=therapist)``, never the superuser and never an
+Odoo session cookie of theirs), through the same methods as the logged-in
+runner. The routes only transport; the room (``models/spa_room.py``) and the
+session runner (``models/spa_session_tablet.py``) decide.
+"""
+
+from odoo import http
+from odoo.exceptions import AccessError, UserError
+from odoo.http import request
+
+from ..models.spa_session_tablet import MAX_BATCH
+from .tablet import SpaTabletController, _message
+
+KIOSK_SCOPE = "/spa/kiosk/"
+
+
+class SpaKioskController(http.Controller):
+    def _room(self, token):
+        room = request.env["spa.room"]._spa_room_by_token(token)
+        if not room:
+            raise AccessError(
+                request.env._(
+                    "This tablet's address is no longer valid: ask a manager for "
+                    "the room's new kiosk URL."
+                )
+            )
+        return room
+
+    def _unlocked(self, token, unlock):
+        """(room, therapist env, session as the therapist) of a request."""
+        room = self._room(token)
+        user, session_sudo = room._kiosk_check_unlock(unlock)
+        env = room._kiosk_env(user, session_sudo)
+        return room, env, env["spa.session"]._tablet_session(session_sudo.id)
+
+    def _answer(self, room, env, record, **values):
+        """A fresh unlock (the idle delay starts again) with every answer."""
+        return {
+            "ok": True,
+            "unlock": room._kiosk_issue_unlock(env.user, record),
+            **values,
+        }
+
+    # ------------------------------------------------------------------
+    # The page, the app manifest and the service worker
+    # ------------------------------------------------------------------
+
+    @http.route(
+        "/spa/kiosk/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        readonly=True,
+        sitemap=False,
+    )
+    def kiosk_page(self, token):
+        room = request.env["spa.room"]._spa_room_by_token(token)
+        if not room:
+            return request.render("spa_session_protocol.kiosk_page_refused", status=404)
+        response = request.render(
+            "spa_session_protocol.kiosk_page",
+            {"room": room, "token": token, "kiosk_scope": KIOSK_SCOPE},
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @http.route(
+        "/spa/kiosk/<string:token>/manifest.webmanifest",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        readonly=True,
+        sitemap=False,
+    )
+    def kiosk_manifest(self, token):
+        room = self._room(token)
+        manifest = {
+            "name": request.env._("%(room)s tablet", room=room.name),
+            "short_name": room.name,
+            "start_url": f"{KIOSK_SCOPE}{token}",
+            "scope": KIOSK_SCOPE,
+            "display": "fullscreen",
+            "orientation": "any",
+            "background_color": "#ffffff",
+            "theme_color": "#714B67",
+            "icons": [
+                {
+                    "src": "/spa_session_protocol/static/src/kiosk/kiosk_icon.svg",
+                    "sizes": "any",
+                    "type": "image/svg+xml",
+                }
+            ],
+        }
+        return request.make_json_response(
+            manifest, headers=[("Content-Type", "application/manifest+json")]
+        )
+
+    @http.route(
+        "/spa/kiosk/sw.js",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        readonly=True,
+        sitemap=False,
+    )
+    def kiosk_service_worker(self):
+        """The service worker, served under the kiosk's scope (a worker
+        controls the pages under its own path only)."""
+        script = http.Stream.from_path(
+            "spa_session_protocol/static/src/kiosk/kiosk_service_worker.js"
+        )
+        response = script.get_response()
+        response.headers["Content-Type"] = "text/javascript"
+        response.headers["Service-Worker-Allowed"] = KIOSK_SCOPE
+        # A worker lives under its script's policy: Odoo's static files say
+        # "default-src 'none'", which would refuse every fetch it makes.
+        response.headers["Content-Security-Policy"] = "default-src 'self'"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    # ------------------------------------------------------------------
+    # Locked: the day's plan, unlocking
+    # ------------------------------------------------------------------
+
+    @http.route(
+        "/spa/kiosk/<string:token>/plan", type="json", auth="public", readonly=True
+    )
+    def kiosk_plan(self, token):
+        try:
+            return {"ok": True, **self._room(token)._kiosk_plan()}
+        except AccessError as error:
+            return {"ok": False, "refused": True, "error": _message(error)}
+
+    @http.route("/spa/kiosk/<string:token>/unlock", type="json", auth="public")
+    def kiosk_unlock(self, token, session_id=None, pin=None):
+        try:
+            return self._room(token)._kiosk_unlock(session_id, pin)
+        except (AccessError, UserError) as error:
+            return {"ok": False, "error": _message(error)}
+
+    @http.route("/spa/kiosk/<string:token>/lock", type="json", auth="public")
+    def kiosk_lock(self, token, unlock=None):
+        try:
+            return {"ok": self._room(token)._kiosk_lock(unlock)}
+        except AccessError as error:
+            return {"ok": False, "error": _message(error)}
+
+    # ------------------------------------------------------------------
+    # Unlocked: the session runner, as the therapist
+    # ------------------------------------------------------------------
+
+    @http.route("/spa/kiosk/<string:token>/session", type="json", auth="public")
+    def kiosk_session(self, token, unlock=None):
+        try:
+            room, env, session = self._unlocked(token, unlock)
+            return self._answer(room, env, session, session=session._tablet_payload())
+        except (AccessError, UserError) as error:
+            return {"ok": False, "locked": True, "error": _message(error)}
+
+    @http.route("/spa/kiosk/<string:token>/sync", type="json", auth="public")
+    def kiosk_sync(self, token, unlock=None, ops=None):
+        """The device's queued operations for the unlocked session, each in
+        its own savepoint, as the therapist (as ``/spa/tablet/sync``)."""
+        try:
+            room, env, session = self._unlocked(token, unlock)
+        except (AccessError, UserError) as error:
+            return {"ok": False, "locked": True, "error": _message(error)}
+        if not isinstance(ops, list):
+            return {
+                "ok": False,
+                "error": env._("The tablet sends its operations as a list."),
+            }
+        tablet = SpaTabletController()
+        results = []
+        for op in ops[:MAX_BATCH]:
+            try:
+                room._kiosk_check_op_scope(op, session)
+            except UserError as error:
+                key = op.get("uuid") if isinstance(op, dict) else None
+                results.append(
+                    {
+                        "uuid": key if isinstance(key, str) else None,
+                        "ok": False,
+                        "status": "refused",
+                        "error": _message(error),
+                    }
+                )
+                continue
+            results.append(tablet._sync_one(op, env=env))
+        session.invalidate_recordset()
+        return self._answer(
+            room, env, session, results=results, session=session._tablet_payload()
+        )
+
+    @http.route("/spa/kiosk/<string:token>/action", type="json", auth="public")
+    def kiosk_action(self, token, unlock=None, action=None, reason=None, note=None):
+        """Start, complete or stop the unlocked session (online only)."""
+        try:
+            room, env, session = self._unlocked(token, unlock)
+        except (AccessError, UserError) as error:
+            return {"ok": False, "locked": True, "error": _message(error)}
+        try:
+            with env.cr.savepoint():
+                session._tablet_action(action, reason=reason, note=note)
+        except UserError as error:
+            return self._answer(
+                room,
+                env,
+                session,
+                ok=False,
+                error=_message(error),
+                session=session._tablet_payload(),
+            )
+        return self._answer(room, env, session, session=session._tablet_payload())

@@ -1,0 +1,167 @@
+from datetime import timedelta
+
+from odoo import fields, models
+from odoo.exceptions import AccessError, ValidationError
+
+from .spa_room import SECRET_GROUP
+from .spa_write_policy_mixin import MANAGER_GROUP
+
+PIN_MIN_LENGTH = 4
+PIN_MAX_LENGTH = 8
+PIN_MAX_TRIES = 5
+PIN_LOCK_MINUTES = 5
+
+
+class ResUsers(models.Model):
+    _name = "res.users"
+    _inherit = ["res.users", "spa.write.policy.mixin"]
+
+    # Default-deny for the addon's fields (see spa.write.policy.mixin): the
+    # PIN's hash and the kiosk's count of wrong tries are the server's, written
+    # by the PIN's inverse and the kiosk's unlock; nobody writes them directly.
+    _spa_guard_own_fields_only = True
+    _spa_create_policy = {}
+    _spa_write_policy = {}
+
+    spa_pin = fields.Char(
+        string="Kiosk PIN",
+        compute="_compute_spa_pin",
+        inverse="_inverse_spa_pin",
+        copy=False,
+        help="4 to 8 digits that unlock the treatment room's tablet for you. "
+        "Stored hashed: nobody can read it, a new one replaces it.",
+    )
+    spa_has_pin = fields.Boolean(
+        string="Has a Kiosk PIN", compute="_compute_spa_has_pin"
+    )
+    spa_pin_hash = fields.Char(
+        string="Kiosk PIN Hash", groups=SECRET_GROUP, copy=False, readonly=True
+    )
+    spa_pin_failed_count = fields.Integer(
+        string="Wrong Kiosk PIN Tries", groups=SECRET_GROUP, copy=False, readonly=True
+    )
+    spa_pin_locked_until = fields.Datetime(
+        string="Kiosk Locked Until", groups=SECRET_GROUP, copy=False, readonly=True
+    )
+
+    @property
+    def SELF_READABLE_FIELDS(self):
+        return super().SELF_READABLE_FIELDS + ["spa_pin", "spa_has_pin"]
+
+    @property
+    def SELF_WRITEABLE_FIELDS(self):
+        return super().SELF_WRITEABLE_FIELDS + ["spa_pin"]
+
+    def _compute_spa_pin(self):
+        # Never readable: the field only takes a new PIN.
+        self.spa_pin = False
+
+    def _compute_spa_has_pin(self):
+        # sudo: whether a PIN is set is no secret; its hash is.
+        for user, user_sudo in zip(self, self.sudo(), strict=True):
+            user.spa_has_pin = bool(user_sudo.spa_pin_hash)
+
+    def _inverse_spa_pin(self):
+        for user in self:
+            if user.spa_pin:
+                user._spa_set_pin(user.spa_pin)
+        # The PIN typed never stays readable, not even in this transaction.
+        self.invalidate_recordset(["spa_pin"])
+
+    def _spa_set_pin(self, pin):
+        """Set the kiosk PIN of ``self`` (stored hashed): the user themselves
+        or a spa manager; an empty PIN removes it."""
+        self.ensure_one()
+        if not (
+            self.env.su
+            or self.id == self.env.uid
+            or self.env.user.has_group(MANAGER_GROUP)
+        ):
+            raise AccessError(
+                self.env._(
+                    "Only %(user)s or a spa manager can set %(user)s's kiosk PIN.",
+                    user=self.display_name,
+                )
+            )
+        vals = {"spa_pin_failed_count": 0, "spa_pin_locked_until": False}
+        if pin:
+            if (
+                not isinstance(pin, str)
+                or not pin.isascii()
+                or not pin.isdigit()
+                or not PIN_MIN_LENGTH <= len(pin) <= PIN_MAX_LENGTH
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "A kiosk PIN is %(min)s to %(max)s digits.",
+                        min=PIN_MIN_LENGTH,
+                        max=PIN_MAX_LENGTH,
+                    )
+                )
+            vals["spa_pin_hash"] = self._crypt_context().hash(pin)
+        else:
+            vals["spa_pin_hash"] = False
+        # sudo: the hash belongs to no group; only this path writes it.
+        self.sudo()._write_server(vals)
+
+    def action_spa_set_pin(self, pin):
+        """Set the kiosk PIN (the user themselves or a spa manager, who may
+        not write users otherwise)."""
+        self.ensure_one()
+        self._spa_set_pin(pin)
+        return True
+
+    def _spa_kiosk_verify_pin(self, pin):
+        """Check ``pin`` for the kiosk; returns an error message, or None when
+        it is right. Five wrong tries lock the user on every kiosk for five
+        minutes; the count is kept on the server."""
+        self.ensure_one()
+        # sudo: the PIN's hash and the count of tries are the server's.
+        user_sudo = self.sudo()
+        now = fields.Datetime.now()
+        if user_sudo.spa_pin_locked_until and user_sudo.spa_pin_locked_until > now:
+            minutes = (user_sudo.spa_pin_locked_until - now).seconds // 60 + 1
+            return self.env._(
+                "Too many wrong PINs: %(user)s is locked out of the kiosk for "
+                "%(minutes)s more minute(s).",
+                user=self.display_name,
+                minutes=minutes,
+            )
+        if not user_sudo.spa_pin_hash:
+            return self.env._(
+                "%(user)s has no kiosk PIN yet: set one in your preferences or ask "
+                "a manager.",
+                user=self.display_name,
+            )
+        valid = (
+            isinstance(pin, str)
+            and 0 < len(pin) <= 64
+            and self._crypt_context().verify(pin, user_sudo.spa_pin_hash)
+        )
+        if valid:
+            if user_sudo.spa_pin_failed_count or user_sudo.spa_pin_locked_until:
+                user_sudo._write_server(
+                    {"spa_pin_failed_count": 0, "spa_pin_locked_until": False}
+                )
+            return None
+        count = user_sudo.spa_pin_failed_count + 1
+        if count >= PIN_MAX_TRIES:
+            user_sudo._write_server(
+                {
+                    "spa_pin_failed_count": 0,
+                    "spa_pin_locked_until": now + timedelta(minutes=PIN_LOCK_MINUTES),
+                }
+            )
+            return self.env._(
+                "Wrong PIN %(count)s times: %(user)s is locked out of the kiosk for "
+                "%(minutes)s minutes.",
+                count=PIN_MAX_TRIES,
+                user=self.display_name,
+                minutes=PIN_LOCK_MINUTES,
+            )
+        user_sudo._write_server({"spa_pin_failed_count": count})
+        return self.env._(
+            "Wrong PIN. %(left)s tries left before the kiosk locks %(user)s out.",
+            left=PIN_MAX_TRIES - count,
+            user=self.display_name,
+        )
