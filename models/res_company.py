@@ -8,6 +8,7 @@ COMPANY_SETTINGS_FIELDS = (
     "spa_retention_years",
     "spa_consent_link_on_booking",
     "spa_consent_link_days",
+    "spa_tsa_url",
 )
 
 
@@ -47,6 +48,13 @@ class ResCompany(models.Model):
         string="Consent Link Validity (days)",
         default=30,
         help="Days a consent link sent to a client stays open for signing.",
+    )
+
+    spa_tsa_url = fields.Char(
+        string="Time-Stamping Authority URL",
+        help="RFC 3161 service that signs the daily anchor of the evidence chain "
+        "(e.g. https://freetsa.org/tsr). Empty: anchors are recorded without a "
+        "timestamp token.",
     )
 
     spa_evidence_sequence = fields.Integer(

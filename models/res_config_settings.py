@@ -13,3 +13,4 @@ class ResConfigSettings(models.TransientModel):
     spa_consent_link_days = fields.Integer(
         related="company_id.spa_consent_link_days", readonly=False
     )
+    spa_tsa_url = fields.Char(related="company_id.spa_tsa_url", readonly=False)
