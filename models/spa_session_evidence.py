@@ -131,7 +131,7 @@ class SpaSession(models.Model):
     # The bundle
     # ------------------------------------------------------------------
 
-    def _evidence_bundle(self, pseudonymous=False):
+    def _evidence_bundle(self, pseudonymous=True):
         """A JSON-serialisable dict with the evidence of the finished
         sessions of ``self`` (others are left out): per session an HL7 FHIR
         R4 Bundle, the hash input exactly as the integrity check recomputes
@@ -140,8 +140,10 @@ class SpaSession(models.Model):
         links of the places involved and the anchors with their tokens.
 
         Managers only (``AccessError`` otherwise, ``sudo()`` included): a
-        bundle discloses clinical data. With ``pseudonymous``, the client is
-        named by a keyed pseudonym only (stable within this database).
+        bundle discloses clinical data. With ``pseudonymous`` (the default:
+        an inspector rarely needs more), the client is named by a keyed
+        pseudonym only, stable within this database; without it, by name
+        and contact details.
         """
         self._evidence_check_companies()
         self.check_access("read")
@@ -337,8 +339,12 @@ class SpaSession(models.Model):
                 ],
                 "name": [{"text": partner.name}],
                 "telecom": [
-                    {"system": "email", "value": partner.email},
-                    {"system": "phone", "value": partner.phone},
+                    {"system": system, "value": value}
+                    for system, value in (
+                        ("email", partner.email),
+                        ("phone", partner.phone),
+                    )
+                    if value
                 ],
             }
         resources = [patient]
