@@ -9,8 +9,8 @@ from . import spa_protocol
 from . import spa_protocol_step
 from . import spa_consent
 from . import spa_session_tablet
+from . import spa_session_evidence_mixin
 from . import spa_session
-from . import spa_session_evidence
 from . import spa_session_rules
 from . import spa_session_step
 from . import spa_checkin

@@ -637,7 +637,7 @@ class TestEvidenceBundle(SpaCommon):
         wizard = (
             self.env["spa.evidence.export.wizard"]
             .with_user(self.manager)
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create({})
         )
         self.assertEqual(wizard.session_count, 2)

@@ -454,6 +454,11 @@ def verify_bundle(bundle, ca_file=None):
     return verdicts
 
 
+def _say(text, stream=None):
+    """One line of the verifier's report."""
+    (stream or sys.stdout).write(f"{text}\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Check a spa session evidence bundle offline."
@@ -470,18 +475,18 @@ def main(argv=None):
             bundle = json.load(handle)
         verdicts = verify_bundle(bundle, args.tsa_ca)
     except (OSError, ValueError) as error:
-        print(f"cannot read the bundle: {error}", file=sys.stderr)
+        _say(f"cannot read the bundle: {error}", sys.stderr)
         return 2
     if not verdicts:
-        print("the bundle holds no session")
+        _say("the bundle holds no session")
         return 1
     failed = 0
     for reference, ok, messages in verdicts:
-        print(f"{reference}: {'VERIFIED' if ok else 'FAILED'}")
+        _say(f"{reference}: {'VERIFIED' if ok else 'FAILED'}")
         for message in messages:
-            print(f"  - {message}")
+            _say(f"  - {message}")
         failed += not ok
-    print(f"{len(verdicts) - failed} verified, {failed} failed")
+    _say(f"{len(verdicts) - failed} verified, {failed} failed")
     return 1 if failed else 0
 
 

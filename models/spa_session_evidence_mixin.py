@@ -48,17 +48,17 @@ def _compact(resource):
     return resource
 
 
-class SpaSession(models.Model):
-    """Evidence anyone can verify: a finished session exported as a JSON
-    bundle an inspector checks without Odoo (``tools/verify_evidence.py``):
-    an HL7 FHIR R4 Bundle of what happened, the exact text its evidence hash
-    covers (the payload the integrity check recomputes), its place in the
-    company's chain, and the Merkle inclusion proof against the anchor of
-    its chain with the anchor's RFC 3161 timestamp token."""
+class SpaSessionEvidenceMixin(models.AbstractModel):
+    """Evidence anyone can verify, for ``spa.session``: a finished session
+    exported as a JSON bundle an inspector checks without Odoo
+    (``tools/verify_evidence.py``): an HL7 FHIR R4 Bundle of what happened,
+    the exact text its evidence hash covers (the payload the integrity check
+    recomputes), its place in the company's chain, and the Merkle inclusion
+    proof against the anchor of its chain with the anchor's RFC 3161
+    timestamp token."""
 
-    _inherit = "spa.session"
-
-    _evidence_anchored = True
+    _name = "spa.session.evidence.mixin"
+    _description = "Spa Session Evidence Bundle"
 
     # ------------------------------------------------------------------
     # Entry points: a button (the export wizard) and RPC
