@@ -332,7 +332,10 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         text (its digest until it is anonymised; empty once anonymised).
         A finished record without evidence is reported, and so are the
         neighbours of a removed link: the link before a removed last link
-        (the head) is reported, as is the link after a removed one.
+        (the head) is reported, as is the link after a removed one. Where
+        the chain is anchored, the records of every anchor whose chain head,
+        Merkle root or timestamp token the chain no longer gives are
+        reported too (a rewrite of the whole chain after the anchor).
 
         :return: recordset, empty when the evidence is intact
         """

@@ -581,6 +581,22 @@ class TestEvidenceBundle(SpaCommon):
         # The untouched bundle still verifies (the tampers worked on copies).
         self.assertTrue(all(ok for ok, __ in self.verify(bundle).values()))
 
+    def test_bundle_queries_do_not_grow_with_the_sessions(self):
+        sessions, __ = self.anchored_sessions()
+        more = self.finished_session() | self.finished_session(partner=self.client2)
+        self.anchor()
+        one = sessions[:1].with_user(self.manager)
+        five = (sessions | more).with_user(self.manager)
+        one._evidence_bundle()  # warm the caches (parameters, translations)
+
+        def count(records):
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            records._evidence_bundle()
+            return self.cr.sql_log_count - before
+
+        self.assertLessEqual(count(five), count(one) + 2)
+
     def test_who_may_export(self):
         sessions, __ = self.anchored_sessions()
         for user in (self.front_desk, self.therapist, self.plain_user):
