@@ -111,6 +111,34 @@ class SpaEvidenceAnchor(models.Model):
     # Anchoring
     # ------------------------------------------------------------------
 
+    def action_anchor_now(self):
+        """Anchor the chains of the manager's companies now (as the daily
+        action does), e.g. before exporting today's sessions; managers
+        only. The list's header button calls it on the selection, which
+        does not matter."""
+        companies = self.env["spa.session"]._evidence_check_companies()
+        anchors = self._anchor_companies(companies)
+        if anchors:
+            message = self.env._(
+                "%(count)s chain(s) anchored.", count=len(anchors.company_id)
+            )
+            kind = "success"
+        else:
+            message = self.env._(
+                "Nothing to anchor: no session finished since the last anchor, or "
+                "the time-stamping authority did not answer."
+            )
+            kind = "warning"
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": message,
+                "type": kind,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
     @api.model
     def _cron_anchor_chains(self):
         """Daily: anchor the chain head of every company whose chain grew."""

@@ -301,6 +301,20 @@ class TestEvidenceBundle(SpaCommon):
         self.assertEqual(later.first_sequence, anchor.chain_sequence + 1)
         self.assertTrue(later.tsa_token)
 
+    def test_anchor_now_is_the_managers(self):
+        self.finished_session()
+        for user in (self.front_desk, self.therapist):
+            with self.assertRaises(AccessError):
+                self.Anchor.with_user(user).action_anchor_now()
+        self.assertFalse(self.Anchor.sudo().search([]))
+        action = self.Anchor.with_user(self.manager).action_anchor_now()
+        self.assertEqual(action["params"]["type"], "success")
+        anchor = self.Anchor.with_user(self.manager).search([])
+        self.assertEqual(anchor.chain_sequence, self.env.company.spa_evidence_sequence)
+        action = self.Anchor.with_user(self.manager).action_anchor_now()
+        self.assertEqual(action["params"]["type"], "warning")
+        self.assertEqual(self.Anchor.sudo().search_count([]), 1)
+
     def test_anchors_are_frozen(self):
         __, anchor = self.anchored_sessions()
         for env in (
@@ -666,12 +680,39 @@ class TestEvidenceBundle(SpaCommon):
 
 @tagged("post_install", "-at_install", "spa_evidence")
 class TestEvidenceBundleDownload(HttpCase, SpaCommon):
-    def test_download_as_manager_only(self):
+    def finished(self):
         self.give_consent()
         session = self.session_of(self.book()).with_user(self.therapist)
         session.action_start()
         self.run_compliant_protocol(session)
         session.action_done()
+        return session
+
+    def test_tour_anchor_now_and_export_a_session(self):
+        session = self.finished()
+        tsa_dir = tempfile.mkdtemp(prefix="spa-tsa-")
+        self.addCleanup(shutil.rmtree, tsa_dir, True)
+        tsa = LocalTimestampAuthority(
+            make_authority(os.path.join(tsa_dir, "tsa"), "Tour")
+        )
+        self.addCleanup(tsa.stop)
+        self.env.company.write({"spa_tsa_url": tsa.url})
+        self.start_tour(
+            "/odoo/action-spa_session_protocol.spa_evidence_anchor_action",
+            "spa_evidence_anchor_now",
+            login="spa_mgr",
+        )
+        anchor = self.env["spa.evidence.anchor"].search([])
+        self.assertEqual(anchor.chain_hash, session.sudo().evidence_hash)
+        self.assertTrue(anchor.tsa_token)
+        self.start_tour(
+            f"/odoo/spa.session/{session.id}",
+            "spa_evidence_export_session",
+            login="spa_mgr",
+        )
+
+    def test_download_as_manager_only(self):
+        session = self.finished()
         wizard = (
             self.env["spa.evidence.export.wizard"]
             .with_user(self.manager)
