@@ -6,7 +6,7 @@ import requests
 from odoo import api, fields, models
 
 from ..tools import timestamp
-from ..tools.verify_evidence import merkle_proof, merkle_root, token_digest
+from ..tools.verify_evidence import merkle_root, token_digest
 
 _logger = logging.getLogger(__name__)
 
@@ -270,18 +270,6 @@ class SpaEvidenceAnchor(models.Model):
             return info["digest"] == bytes.fromhex(token_digest(self.merkle_root))
         except ValueError:
             return False
-
-    def _proof_for(self, hashes, place):
-        """The Merkle inclusion proof of ``place`` (``hashes``: the anchored
-        places' hashes in order)."""
-        self.ensure_one()
-        index = place - self.first_sequence
-        return {
-            "anchor_id": self.id,
-            "leaf_index": index,
-            "tree_size": self.chain_sequence - self.first_sequence + 1,
-            "path": merkle_proof(hashes, index),
-        }
 
     def _bundle_values(self):
         self.ensure_one()

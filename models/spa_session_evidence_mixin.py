@@ -8,7 +8,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools import evidence
-from ..tools.verify_evidence import BUNDLE_FORMAT, PAIN_CODE
+from ..tools.verify_evidence import BUNDLE_FORMAT, PAIN_CODE, merkle_proof, merkle_root
 
 LOINC = "http://loinc.org"
 PAIN_DISPLAY = "Pain severity - 0-10 verbal numeric rating"
@@ -30,6 +30,18 @@ def _fhir_date(value):
     if not value:
         return None
     return fields.Date.to_string(value) if not isinstance(value, str) else value
+
+
+def _merkle_proof(hashes, first, place):
+    """The inclusion proof of ``place`` in the Merkle tree over ``hashes``
+    (the links from place ``first`` on, in order)."""
+    return {
+        "first_sequence": first,
+        "leaf_index": place - first,
+        "tree_size": len(hashes),
+        "root": merkle_root(hashes),
+        "path": merkle_proof(hashes, place - first),
+    }
 
 
 def _compact(resource):
@@ -165,38 +177,39 @@ class SpaSessionEvidenceMixin(models.AbstractModel):
         for company in sessions.company_id:
             company_sessions = sessions.filtered(lambda s, c=company: s.company_id == c)
             company_anchors = anchors.filtered(lambda a, c=company: a.company_id == c)
-            anchor_of = {}
-            low, high = None, None
+            pending_first = (company_anchors[-1:].chain_sequence or 0) + 1
+            head = company.sudo().spa_evidence_sequence or 0
+            ranges = {}
             for session in company_sessions:
                 place = session.evidence_sequence
                 anchor = company_anchors.filtered(
                     lambda a, p=place: a.first_sequence <= p <= a.chain_sequence
                 )[:1]
-                anchor_of[session.id] = anchor
                 if anchor:
-                    first, last = anchor.first_sequence, anchor.chain_sequence
+                    ranges[session.id] = (
+                        anchor,
+                        anchor.first_sequence,
+                        anchor.chain_sequence,
+                    )
                 else:
-                    first = (company_anchors[-1:].chain_sequence or 0) + 1
-                    last = max(company.sudo().spa_evidence_sequence, place)
-                low = first if low is None else min(low, first)
-                high = last if high is None else max(high, last)
+                    # Not anchored yet: the proof is against the root of the
+                    # links since the last anchor, which the next anchor
+                    # will fix.
+                    ranges[session.id] = (anchor, pending_first, max(head, place))
+            low = min((first for __, first, __ in ranges.values()), default=None)
+            high = max((last for __, __, last in ranges.values()), default=None)
             links = self._evidence_chain_links(company, low, high)
             hashes = {link["sequence"]: link["hash"] for link in links}
             company_used = Anchor.browse()
             for session in company_sessions:
-                anchor = anchor_of[session.id]
-                proof = False
-                if anchor:
-                    company_used |= anchor
-                    proof = anchor._proof_for(
-                        [
-                            hashes.get(place, "")
-                            for place in range(
-                                anchor.first_sequence, anchor.chain_sequence + 1
-                            )
-                        ],
-                        session.evidence_sequence,
-                    )
+                anchor, first, last = ranges[session.id]
+                company_used |= anchor
+                proof = _merkle_proof(
+                    [hashes.get(place, "") for place in range(first, last + 1)],
+                    first,
+                    session.evidence_sequence,
+                )
+                proof["anchor_id"] = anchor.id or False
                 entries.append(
                     session._evidence_bundle_entry(
                         payloads[session.id], texts[session.id], proof, pseudonymous

@@ -500,6 +500,14 @@ class TestEvidenceBundle(SpaCommon):
         ok, messages = self.verify(bundle)[newer.name]
         self.assertTrue(ok, messages)
         self.assertIn("not anchored yet", messages[0])
+        proof = bundle["sessions"][0]["merkle_proof"]
+        self.assertFalse(proof["anchor_id"])
+        self.assertEqual(proof["first_sequence"], newer.evidence_sequence)
+        # Its proof must fit the links since the last anchor.
+        bundle["chains"][0]["links"][0]["hash"] = "$2$" + "0" * 64
+        ok, messages = self.verify(bundle)[newer.name]
+        self.assertFalse(ok)
+        self.assertTrue(any("root of the chain's links" in m for m in messages))
 
     def test_tampered_bundles_are_rejected_naming_what_broke(self):
         sessions, __ = self.anchored_sessions()
@@ -584,6 +592,13 @@ class TestEvidenceBundle(SpaCommon):
             tampered["anchors"][0]["tsa_token"] = base64.b64encode(token).decode()
             self.assert_rejected(
                 tampered, done.name, "not signed by a trusted time-stamping authority"
+            )
+
+        with self.subTest("forged Merkle proof"):
+            tampered = copy.deepcopy(bundle)
+            self.entry(tampered, done)["merkle_proof"]["path"][0] = "00" * 32
+            self.assert_rejected(
+                tampered, done.name, "the Merkle inclusion proof does not lead"
             )
 
         with self.subTest("changed clinical note"):

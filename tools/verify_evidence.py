@@ -338,7 +338,7 @@ def _check_chain(chain, anchors_by_id, errors_by_place, anchor_errors):
     return by_place
 
 
-def _check_session(session, link, anchor, anchor_problems, errors):
+def _check_session(session, chain_links, anchor, anchor_problems, errors):
     evidence = session.get("evidence") or {}
     text = evidence.get("hash_input")
     stored = evidence.get("hash")
@@ -356,6 +356,7 @@ def _check_session(session, link, anchor, anchor_problems, errors):
         errors.append(
             "the evidence hash does not match the hash input: the record was changed"
         )
+    link = chain_links.get(evidence.get("sequence"))
     if payload.get("sequence") != evidence.get("sequence"):
         errors.append("the place in the chain is not the one the record was hashed at")
     if link is None:
@@ -372,27 +373,50 @@ def _check_session(session, link, anchor, anchor_problems, errors):
         if digest != payload.get("text_digest"):
             errors.append("the clinical text does not match the digest the hash covers")
     _check_fhir(session, payload.get("facts") or {}, errors)
-    proof = session.get("merkle_proof")
-    if anchor is None:
-        return
+    _check_proof(session.get("merkle_proof"), evidence, anchor, chain_links, errors)
+    errors.extend(anchor_problems)
+
+
+def _check_proof(proof, evidence, anchor, chain_links, errors):
+    """The Merkle inclusion proof leads from the session's hash to its root,
+    and that root is its anchor's (or, not anchored yet, the root of the
+    bundle's links it covers)."""
     if not proof:
         errors.append("the Merkle inclusion proof is missing")
         return
+    first = proof.get("first_sequence")
+    size = proof.get("tree_size")
     root = merkle_root_from_proof(
-        stored or "",
+        evidence.get("hash") or "",
         proof.get("leaf_index", -1),
-        proof.get("tree_size", 0),
+        size or 0,
         proof.get("path") or [],
     )
     if (
-        root != anchor.get("merkle_root")
-        or proof.get("leaf_index")
-        != (evidence.get("sequence") or 0) - (anchor.get("first_sequence") or 0)
-        or proof.get("tree_size")
-        != (anchor.get("chain_sequence") or 0) - (anchor.get("first_sequence") or 0) + 1
+        root is None
+        or root != proof.get("root")
+        or not isinstance(first, int)
+        or proof.get("leaf_index") != (evidence.get("sequence") or 0) - first
     ):
-        errors.append("the Merkle inclusion proof does not lead to the anchor's root")
-    errors.extend(anchor_problems)
+        errors.append("the Merkle inclusion proof does not lead to its root")
+        return
+    if anchor is not None:
+        if (
+            root != anchor.get("merkle_root")
+            or first != anchor.get("first_sequence")
+            or size != (anchor.get("chain_sequence") or 0) - first + 1
+        ):
+            errors.append(
+                "the Merkle inclusion proof does not lead to the anchor's root"
+            )
+        return
+    covered = [chain_links.get(place) for place in range(first, first + (size or 0))]
+    if any(link is None for link in covered) or root != merkle_root(
+        [link.get("hash") for link in covered]
+    ):
+        errors.append(
+            "the Merkle inclusion proof does not lead to the root of the chain's links"
+        )
 
 
 def verify_bundle(bundle, ca_file=None):
@@ -441,10 +465,12 @@ def verify_bundle(bundle, ca_file=None):
             else:
                 notes.append(f"anchor {anchor_id}: {message}")
         else:
-            notes.append("not anchored yet: hash and chain only")
+            notes.append(
+                "not anchored yet: hash, chain and Merkle proof only (no timestamp)"
+            )
         _check_session(
             session,
-            (links.get(company) or {}).get(place),
+            links.get(company) or {},
             anchor,
             problems,
             errors,
