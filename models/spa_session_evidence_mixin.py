@@ -32,18 +32,6 @@ def _fhir_date(value):
     return fields.Date.to_string(value) if not isinstance(value, str) else value
 
 
-def _merkle_proof(hashes, first, place):
-    """The inclusion proof of ``place`` in the Merkle tree over ``hashes``
-    (the links from place ``first`` on, in order)."""
-    return {
-        "first_sequence": first,
-        "leaf_index": place - first,
-        "tree_size": len(hashes),
-        "root": merkle_root(hashes),
-        "path": merkle_proof(hashes, place - first),
-    }
-
-
 def _compact(resource):
     """``resource`` without its empty elements (FHIR has no nulls)."""
     if isinstance(resource, dict):
@@ -201,15 +189,24 @@ class SpaSessionEvidenceMixin(models.AbstractModel):
             links = self._evidence_chain_links(company, low, high)
             hashes = {link["sequence"]: link["hash"] for link in links}
             company_used = Anchor.browse()
+            # One tree per anchored range (a day's links, typically): its
+            # leaves and root are computed once for all its sessions.
+            trees = {}
             for session in company_sessions:
                 anchor, first, last = ranges[session.id]
                 company_used |= anchor
-                proof = _merkle_proof(
-                    [hashes.get(place, "") for place in range(first, last + 1)],
-                    first,
-                    session.evidence_sequence,
-                )
-                proof["anchor_id"] = anchor.id or False
+                if (first, last) not in trees:
+                    leaves = [hashes.get(place, "") for place in range(first, last + 1)]
+                    trees[first, last] = (leaves, merkle_root(leaves))
+                leaves, root = trees[first, last]
+                proof = {
+                    "anchor_id": anchor.id or False,
+                    "first_sequence": first,
+                    "leaf_index": session.evidence_sequence - first,
+                    "tree_size": len(leaves),
+                    "root": root,
+                    "path": merkle_proof(leaves, session.evidence_sequence - first),
+                }
                 entries.append(
                     session._evidence_bundle_entry(
                         payloads[session.id], texts[session.id], proof, pseudonymous
