@@ -88,3 +88,17 @@ def test_not_a_bundle_is_refused():
 
     with pytest.raises(ValueError):
         verifier.verify_bundle({"format": "other"})
+
+
+def test_cli_answers_2_for_what_is_not_a_bundle(tmp_path, capsys):
+    path = tmp_path / "bundle.json"
+    for content in (
+        "not json",
+        '{"format": "other"}',
+        '{"format": "spa-evidence-bundle", "sessions": [1]}',
+    ):
+        path.write_text(content)
+        assert verifier.main([str(path)]) == 2
+        assert "cannot read the bundle" in capsys.readouterr().err
+    path.write_text('{"format": "spa-evidence-bundle", "sessions": []}')
+    assert verifier.main([str(path)]) == 1

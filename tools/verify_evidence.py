@@ -500,7 +500,8 @@ def main(argv=None):
         with open(args.bundle, encoding="utf-8") as handle:
             bundle = json.load(handle)
         verdicts = verify_bundle(bundle, args.tsa_ca)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, TypeError, AttributeError, KeyError) as error:
+        # A file that is not a bundle, or a malformed one: no verdict.
         _say(f"cannot read the bundle: {error}", sys.stderr)
         return 2
     if not verdicts:
