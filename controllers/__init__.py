@@ -1,3 +1,4 @@
 from . import portal
 from . import tablet
 from . import kiosk
+from . import evidence

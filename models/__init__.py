@@ -1,6 +1,7 @@
 from . import spa_write_policy_mixin
 from . import ir_attachment
 from . import spa_evidence_chain_mixin
+from . import spa_evidence_anchor
 from . import spa_retention_mixin
 from . import spa_qualification
 from . import spa_certification
@@ -9,6 +10,7 @@ from . import spa_protocol
 from . import spa_protocol_step
 from . import spa_consent
 from . import spa_session_tablet
+from . import spa_session_evidence_mixin
 from . import spa_session
 from . import spa_session_rules
 from . import spa_session_step

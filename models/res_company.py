@@ -9,6 +9,7 @@ COMPANY_SETTINGS_FIELDS = (
     "spa_consent_link_on_booking",
     "spa_consent_link_days",
     "spa_kiosk_idle_minutes",
+    "spa_tsa_url",
 )
 
 
@@ -55,6 +56,12 @@ class ResCompany(models.Model):
         default=3,
         help="A treatment room's tablet locks itself after this many minutes "
         "without a touch; the therapist unlocks it again with their PIN.",
+    )
+    spa_tsa_url = fields.Char(
+        string="Time-Stamping Authority URL",
+        help="RFC 3161 service that signs the daily anchor of the evidence chain "
+        "(e.g. https://freetsa.org/tsr). Empty: anchors are recorded without a "
+        "timestamp token.",
     )
 
     spa_evidence_sequence = fields.Integer(

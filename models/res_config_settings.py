@@ -16,3 +16,4 @@ class ResConfigSettings(models.TransientModel):
     spa_kiosk_idle_minutes = fields.Integer(
         related="company_id.spa_kiosk_idle_minutes", readonly=False
     )
+    spa_tsa_url = fields.Char(related="company_id.spa_tsa_url", readonly=False)

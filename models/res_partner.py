@@ -55,6 +55,19 @@ class ResPartner(models.Model):
             "Pain History of %(client)s", client=self.display_name
         )
         return action
+    def action_spa_export_evidence(self):
+        """Open the export of this client's finished sessions' evidence
+        (managers: the bundle holds clinical data)."""
+        self.ensure_one()
+        self.env["spa.session"]._evidence_check_companies()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Export Evidence"),
+            "res_model": "spa.evidence.export.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self.id},
+        }
 
     def action_spa_erase_clinical_data(self):
         """Erasure request of clients: anonymise the clinical free text of

@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from ..tools import evidence
+from ..tools.verify_evidence import merkle_root
 
 MANAGER_GROUP = "spa_session_protocol.group_spa_manager"
 # Records read per query by the integrity check (as account checks its
@@ -34,6 +35,8 @@ class SpaEvidenceChainMixin(models.AbstractModel):
     _evidence_final_states = ("done", "stopped")
     # When the record reached its final state (orders the links).
     _evidence_date_field = "date_done"
+    # Whether the chain is anchored (spa.evidence.anchor records its heads).
+    _evidence_anchored = False
     # The clinical free text: covered by a digest (``evidence_text_digest``)
     # until it is anonymised, then it must be empty. Declared by the model,
     # shared with ``spa.retention.mixin``: ``(field, ...)`` of the record and
@@ -329,7 +332,10 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         text (its digest until it is anonymised; empty once anonymised).
         A finished record without evidence is reported, and so are the
         neighbours of a removed link: the link before a removed last link
-        (the head) is reported, as is the link after a removed one.
+        (the head) is reported, as is the link after a removed one. Where
+        the chain is anchored, the records of every anchor whose chain head,
+        Merkle root or timestamp token the chain no longer gives are
+        reported too (a rewrite of the whole chain after the anchor).
 
         :return: recordset, empty when the evidence is intact
         """
@@ -435,17 +441,49 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                 for step in (-1, 1)
                 if place + step in by_place
             }
+            if self._evidence_anchored:
+                self._evidence_check_anchors(company, by_place, result)
             result["reported_ids"] = result["broken_ids"] | neighbours
             results.append(result)
         return results
+
+    @api.model
+    def _evidence_check_anchors(self, company, by_place, result):
+        """Check ``company``'s chain against its anchors (``by_place``:
+        ``{place: (record id, stored hash)}`` as read from the database).
+
+        An anchor fixed the chain head and the Merkle root over the places
+        it covers: a rewrite of the chain after it (every hash recomputed,
+        the company's chain head included) no longer gives that head or that
+        root, and the anchor's timestamp token must still stamp its root.
+        The records of the places of a failing anchor are reported; the
+        anchors in ``result["broken_anchors"]``.
+        """
+        anchors = (
+            self.env["spa.evidence.anchor"]
+            .sudo()
+            .search([("company_id", "=", company.id)], order="chain_sequence")
+        )
+        result["anchors_checked"] = len(anchors)
+        result["broken_anchors"] = anchors.browse()
+        for anchor in anchors:
+            places = range(anchor.first_sequence, anchor.chain_sequence + 1)
+            links = [by_place.get(place) for place in places]
+            hashes = [link[1] if link else "" for link in links]
+            head = links[-1][1] if links[-1] else False
+            if (
+                head != anchor.chain_hash
+                or merkle_root(hashes) != anchor.merkle_root
+                or not anchor._token_matches_root()
+            ):
+                result["broken_anchors"] |= anchor
+                result["broken_ids"].update(link[0] for link in links if link)
 
     def _evidence_check_batch(self, result, previous):
         """Check a batch of one company's chain, in place order, continuing
         from ``previous`` (place, hash, version of the link before); record
         the findings in ``result``. Returns the last link of the batch."""
-        facts_by_record, texts_by_record = self._evidence_parts(
-            {r.id: r.evidence_version or 1 for r in self}
-        )
+        payloads, texts_by_record = self._evidence_stored_payloads()
         chain = []
         __, last_hash, last_version = previous
         for record in self:
@@ -460,18 +498,12 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                 result["broken_ids"].add(record.id)
             if record.state not in self._evidence_final_states:
                 result["broken_ids"].add(record.id)
-            payload = self._evidence_payload(
-                version,
-                facts_by_record[record.id],
-                record.evidence_sequence,
-                record.evidence_text_digest,
-            )
             chain.append(
                 (
                     record.id,
                     record.evidence_hash,
                     record.evidence_previous_hash,
-                    payload,
+                    payloads[record.id],
                     version,
                 )
             )
@@ -486,3 +518,24 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         last = self[-1:]
         result["last"] = last.evidence_sequence
         return (last.evidence_sequence, last.evidence_hash, last.evidence_version or 1)
+
+    def _evidence_stored_payloads(self):
+        """``{id: payload}, {id: texts}``: what the hash of each secured
+        record of ``self`` covers, under the version it was secured with, as
+        the integrity check recomputes it (the evidence bundle exports these
+        very payloads), and its clinical free text. ``self`` is read as it is
+        in the cache: call ``_evidence_refresh`` first to read the database.
+        """
+        facts_by_record, texts_by_record = self._evidence_parts(
+            {r.id: r.evidence_version or 1 for r in self}
+        )
+        payloads = {
+            record.id: self._evidence_payload(
+                record.evidence_version or 1,
+                facts_by_record[record.id],
+                record.evidence_sequence,
+                record.evidence_text_digest,
+            )
+            for record in self.sudo()
+        }
+        return payloads, texts_by_record

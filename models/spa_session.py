@@ -64,10 +64,13 @@ class SpaSession(models.Model):
         "spa.evidence.chain.mixin",
         "spa.retention.mixin",
         "spa.session.tablet.mixin",
+        "spa.session.evidence.mixin",
         "mail.thread",
         "mail.activity.mixin",
     ]
     _order = "date_planned desc, id desc"
+    # Its chain is anchored daily (spa.evidence.anchor).
+    _evidence_anchored = True
     _check_company_auto = True
 
     # Default-deny (see spa.write.policy.mixin): everything not listed here is

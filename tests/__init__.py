@@ -2,6 +2,7 @@ from . import test_booking
 from . import test_consent
 from . import test_evidence
 from . import test_evidence_coverage
+from . import test_evidence_bundle
 from . import test_portal
 from . import test_performance
 from . import test_security

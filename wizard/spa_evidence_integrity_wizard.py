@@ -33,15 +33,24 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
         help="Places of an evidence chain that no finished session holds any "
         "more: a finished session was removed from the chain.",
     )
+    broken_anchor_ids = fields.Many2many(
+        "spa.evidence.anchor",
+        string="Anchors No Longer Matching",
+        readonly=True,
+        help="Anchors whose recorded chain head, Merkle root or timestamp token "
+        "the chain no longer gives: the chain was rewritten after they were made.",
+    )
     broken_count = fields.Integer(compute="_compute_broken_count")
     is_intact = fields.Boolean(compute="_compute_broken_count")
 
-    @api.depends("broken_session_ids", "missing_places")
+    @api.depends("broken_session_ids", "missing_places", "broken_anchor_ids")
     def _compute_broken_count(self):
         for wizard in self:
             wizard.broken_count = len(wizard.broken_session_ids)
-            wizard.is_intact = not wizard.broken_session_ids and not (
-                wizard.missing_places
+            wizard.is_intact = not (
+                wizard.broken_session_ids
+                or wizard.missing_places
+                or wizard.broken_anchor_ids
             )
 
     @api.model
@@ -81,6 +90,17 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
                 if result["missing"]
             )
             or False,
+            broken_anchor_ids=[
+                Command.set(
+                    sorted(
+                        {
+                            anchor.id
+                            for result in results
+                            for anchor in result.get("broken_anchors") or []
+                        }
+                    )
+                )
+            ],
             broken_session_ids=[
                 Command.set(
                     sorted(
@@ -101,8 +121,10 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
             )
         return self.env._(
             "%(company)s: places %(first)s to %(last)s checked (%(count)s sessions), "
-            "chain head recorded: place %(head)s, hash versions %(versions)s.",
+            "chain head recorded: place %(head)s, hash versions %(versions)s, "
+            "%(anchors)s anchor(s) checked.",
             company=result["company"].name,
+            anchors=result.get("anchors_checked", 0),
             first=result["first"],
             last=result["last"],
             count=result["checked"],
