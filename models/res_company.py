@@ -8,6 +8,7 @@ COMPANY_SETTINGS_FIELDS = (
     "spa_retention_years",
     "spa_consent_link_on_booking",
     "spa_consent_link_days",
+    "spa_aftercare_enabled",
 )
 
 
@@ -47,6 +48,14 @@ class ResCompany(models.Model):
         string="Consent Link Validity (days)",
         default=30,
         help="Days a consent link sent to a client stays open for signing.",
+    )
+
+    spa_aftercare_enabled = fields.Boolean(
+        string="Send Aftercare Emails",
+        default=True,
+        help="When a session ends, email the client the aftercare instructions of "
+        "its protocol (done) or the referral letter (stopped with a referral to a "
+        "healthcare professional).",
     )
 
     spa_evidence_sequence = fields.Integer(

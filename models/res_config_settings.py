@@ -13,3 +13,6 @@ class ResConfigSettings(models.TransientModel):
     spa_consent_link_days = fields.Integer(
         related="company_id.spa_consent_link_days", readonly=False
     )
+    spa_aftercare_enabled = fields.Boolean(
+        related="company_id.spa_aftercare_enabled", readonly=False
+    )
