@@ -46,7 +46,9 @@ class TestAftercare(SpaCommon):
         )
 
     def queued_mails(self, message):
-        return self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        return (
+            self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        )
 
     def done_session(self):
         session = self.started_session()
@@ -133,7 +135,9 @@ class TestAftercare(SpaCommon):
         session = self.done_session()
         self.assertEqual(session.state, "done")
         self.assertFalse(self.client_messages(session))
-        self.assertIn("has no email address", " ".join(self.notes(session).mapped("body")))
+        self.assertIn(
+            "has no email address", " ".join(self.notes(session).mapped("body"))
+        )
 
     def test_unsendable_address_is_noted_not_raised(self):
         self.client.email = "not an address"

@@ -84,15 +84,11 @@ class TestClientRecordRules(ClientPortalCommon):
 
     def test_portal_reads_only_their_finished_and_planned_sessions(self):
         Session = self.env["spa.session"].with_user(self.portal_user)
-        self.assertEqual(
-            Session.search([]), self.done | self.stopped | self.planned
-        )
+        self.assertEqual(Session.search([]), self.done | self.stopped | self.planned)
         for foreign in (self.others, self.running):
             with self.assertRaises(AccessError):
                 foreign.with_user(self.portal_user).read(["name"])
-        self.assertEqual(
-            Session.with_user(self.portal_user2).search([]), self.others
-        )
+        self.assertEqual(Session.with_user(self.portal_user2).search([]), self.others)
 
     def test_portal_reads_lines_and_checkins_of_finished_sessions_only(self):
         Step = self.env["spa.session.step"].with_user(self.portal_user)
@@ -102,9 +98,7 @@ class TestClientRecordRules(ClientPortalCommon):
             Checkin.search([]), (self.done | self.stopped).sudo().checkin_ids
         )
         with self.assertRaises(AccessError):
-            self.running.sudo().step_ids[:1].with_user(self.portal_user).read(
-                ["name"]
-            )
+            self.running.sudo().step_ids[:1].with_user(self.portal_user).read(["name"])
         with self.assertRaises(AccessError):
             self.others.sudo().checkin_ids[:1].with_user(self.portal_user).read(
                 ["pain_level"]
@@ -270,7 +264,9 @@ class TestClientPortalPages(ClientPortalCommon, HttpCase):
     def test_other_client_gets_nothing(self):
         self.authenticate("spa_portal_carl", "spa_portal_carl")
         page = self.records_page(self.url_open("/my/spa"))
-        self.assertEqual(self.ids_in(page, "o_spa_portal_sessions"), set(self.others.ids))
+        self.assertEqual(
+            self.ids_in(page, "o_spa_portal_sessions"), set(self.others.ids)
+        )
         self.assertNotIn(self.done.name, page.text_content())
         for session in (self.done, self.stopped, self.planned, self.running):
             response = self.url_open(f"/my/spa/session/{session.id}/pdf")
@@ -315,9 +311,11 @@ class TestClientPortalPages(ClientPortalCommon, HttpCase):
         )
         self.assertEqual(response.status_code, 200)
         self.assertIn("/my/spa?message=withdrawn", response.url)
-        self.assertTrue(self.records_page(response).xpath(
-            ".//*[contains(@class, 'o_spa_portal_withdrawn')]"
-        ))
+        self.assertTrue(
+            self.records_page(response).xpath(
+                ".//*[contains(@class, 'o_spa_portal_withdrawn')]"
+            )
+        )
         self.consent.invalidate_recordset()
         self.assertEqual(self.consent.state, "withdrawn")
         self.assertEqual(self.consent.withdrawn_via, "portal")
