@@ -11,7 +11,7 @@
     "development_status": "Alpha",
     "application": True,
     "installable": True,
-    "depends": ["calendar", "mail", "portal"],
+    "depends": ["calendar", "mail", "portal", "survey"],
     "data": [
         "security/spa_session_protocol_security.xml",
         "security/ir.model.access.csv",

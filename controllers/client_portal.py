@@ -3,7 +3,9 @@
 What a client sees here is what the record rules of ``base.group_portal`` let
 them read: every search and check runs as the client, never as superuser; the
 controller adds only the client's own partner to the domain, for the staff
-who open their own portal too.
+who open their own portal too. Only the names of what those records point to
+(the protocols' names, the questionnaires' titles), which clients may not read
+by themselves, are read as superuser, for the records found as the client.
 """
 
 from odoo import fields, http
@@ -44,25 +46,11 @@ class SpaClientPortal(CustomerPortal):
     def _spa_consent_domain(self):
         return [("partner_id", "in", self._spa_client_partners().ids)]
 
-    def _spa_intakes_sudo(self):
-        """The client's completed intakes (Odoo Survey answers), when the
-        survey module is installed."""
-        if "survey.user_input" not in request.env:
-            return None
-        # sudo: portal users have no access to survey answers; the search is
-        # narrowed to the client's own completed answers.
-        return (
-            request.env["survey.user_input"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", self._spa_client_partners().ids),
-                    ("state", "=", "done"),
-                ],
-                order="end_datetime desc, id desc",
-                limit=20,
-            )
-        )
+    def _spa_intake_domain(self):
+        return [
+            ("partner_id", "in", self._spa_client_partners().ids),
+            ("state", "=", "done"),
+        ]
 
     def _spa_own(self, model, record_id, states=None):
         """The record ``record_id`` of ``model`` when the client may read it
@@ -131,6 +119,22 @@ class SpaClientPortal(CustomerPortal):
             self._spa_appointment_domain(), order="date_planned asc, id"
         )
         consents = Consent.search(self._spa_consent_domain())
+        Intake = request.env["survey.user_input"]
+        intakes = Intake.browse()
+        if Intake.has_access("read"):
+            intakes = Intake.search(
+                self._spa_intake_domain(),
+                order="end_datetime desc, id desc",
+                limit=20,
+            )
+        # sudo: clients do not read the protocols' configuration, only the
+        # names of the treatments of their own records (found above as them).
+        consents_sudo = consents.sudo()
+        protocols_sudo = (
+            sessions.protocol_id.sudo()
+            | appointments.protocol_id.sudo()
+            | consents_sudo.protocol_ids
+        )
         values.update(
             {
                 "page_name": "spa",
@@ -140,7 +144,15 @@ class SpaClientPortal(CustomerPortal):
                 "session_count": session_count,
                 "appointments": appointments,
                 "consents": consents,
-                "intakes": self._spa_intakes_sudo(),
+                "intakes": intakes,
+                # sudo: the titles of the questionnaires the client answered
+                # (their answers were found above, as them).
+                "intake_titles": {i.id: i.sudo().survey_id.title for i in intakes},
+                "protocol_names": {p.id: p.name for p in protocols_sudo},
+                "consent_protocols": {
+                    consent.id: ", ".join(consent.protocol_ids.mapped("name"))
+                    for consent in consents_sudo
+                },
                 "message": message,
             }
         )

@@ -806,7 +806,9 @@ class SpaSession(models.Model):
         aftercare when done, its referral letter when stopped with a
         referral; none otherwise, or when the company switched them off."""
         self.ensure_one()
-        if not self.company_id.spa_aftercare_enabled:
+        # sudo: the company's setting decides, whatever the finishing user
+        # may read of the company record.
+        if not self.company_id.sudo().spa_aftercare_enabled:
             return self.env["mail.template"]
         if self.state == "done":
             return self.protocol_id.aftercare_template_id
@@ -865,7 +867,7 @@ class SpaSession(models.Model):
                         error=str(error),
                     )
             if problem:
-                session.message_post(body=problem, subtype_xmlid="mail.mt_note")
+                session._message_log(body=problem)
 
     def _schedule_referral_followup(self):
         """A to-do for a manager on each session stopped with a referral:

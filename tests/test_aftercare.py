@@ -148,7 +148,11 @@ class TestAftercare(SpaCommon):
 
     def test_broken_template_never_blocks_finishing(self):
         self.aftercare.sudo().body_html = "<p><t t-out='object.no_such_field'/></p>"
-        session = self.done_session()
+        with self.assertLogs(
+            "odoo.addons.spa_session_protocol.models.spa_session", level="WARNING"
+        ) as logged:
+            session = self.done_session()
+        self.assertIn("not sent", logged.output[0])
         self.assertEqual(session.state, "done")
         self.assertTrue(session.evidence_hash)
         self.assertIn(

@@ -72,6 +72,19 @@ class ClientPortalCommon(SpaCommon):
         self.run_compliant_protocol(self.others)
         self.others.action_done()
         self.other_consent = self.others.consent_id
+        # Health questionnaires (Odoo Survey answers): the client's completed
+        # one, their unfinished one, another client's.
+        survey = self.env["survey.survey"].create({"title": "Health questionnaire"})
+        Answer = self.env["survey.user_input"]
+        self.intake = Answer.create(
+            {"survey_id": survey.id, "partner_id": self.me.id, "state": "done"}
+        )
+        self.unfinished_intake = Answer.create(
+            {"survey_id": survey.id, "partner_id": self.me.id, "state": "in_progress"}
+        )
+        self.other_intake = Answer.create(
+            {"survey_id": survey.id, "partner_id": self.other.id, "state": "done"}
+        )
 
 
 @tagged("post_install", "-at_install", "spa_portal", "spa_client_portal")
@@ -117,6 +130,15 @@ class TestClientRecordRules(ClientPortalCommon):
         self.assertEqual(Consent.search([]), self.consent)
         with self.assertRaises(AccessError):
             self.other_consent.with_user(self.portal_user).read(["name"])
+
+    def test_portal_reads_only_their_completed_intakes(self):
+        Answer = self.env["survey.user_input"].with_user(self.portal_user)
+        self.assertEqual(Answer.search([]), self.intake)
+        for foreign in (self.other_intake, self.unfinished_intake):
+            with self.assertRaises(AccessError):
+                foreign.with_user(self.portal_user).read(["state"])
+        with self.assertRaises(AccessError):
+            self.intake.with_user(self.portal_user).write({"state": "new"})
 
     def test_portal_writes_nothing(self):
         session = self.done.with_user(self.portal_user)
@@ -241,6 +263,10 @@ class TestClientPortalPages(ClientPortalCommon, HttpCase):
         self.assertEqual(
             self.ids_in(page, "o_spa_portal_consents"), set(self.consent.ids)
         )
+        self.assertEqual(
+            self.ids_in(page, "o_spa_portal_intakes"), set(self.intake.ids)
+        )
+        self.assertIn("Health questionnaire", page.text_content())
         self.assertTrue(page.xpath(".//*[contains(@class, 'o_spa_portal_referral')]"))
         self.assertNotIn("INTERNAL", page.text_content())
         self.assertNotIn(self.others.name, page.text_content())
@@ -268,6 +294,9 @@ class TestClientPortalPages(ClientPortalCommon, HttpCase):
             self.ids_in(page, "o_spa_portal_sessions"), set(self.others.ids)
         )
         self.assertNotIn(self.done.name, page.text_content())
+        self.assertEqual(
+            self.ids_in(page, "o_spa_portal_intakes"), set(self.other_intake.ids)
+        )
         for session in (self.done, self.stopped, self.planned, self.running):
             response = self.url_open(f"/my/spa/session/{session.id}/pdf")
             self.assertEqual(response.status_code, 404)
