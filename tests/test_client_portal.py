@@ -384,3 +384,33 @@ class TestClientPortalTour(ClientPortalCommon, HttpCase):
         self.run_compliant_protocol(session)
         session.action_done()
         self.start_tour("/my", "spa_client_portal_tour", login="spa_portal_clara")
+
+
+@tagged("post_install", "-at_install", "spa_portal", "spa_client_portal")
+class TestClientPortalQueries(ClientPortalCommon, HttpCase):
+    """The client's page reads their records in batches: its queries do not
+    grow with the number of sessions it lists."""
+
+    def page_queries(self):
+        before = self.cr.sql_log_count
+        response = self.url_open("/my/spa")
+        self.assertEqual(response.status_code, 200)
+        return self.cr.sql_log_count - before
+
+    def finished(self, hours):
+        session = self.session_for(self.me, hours)
+        self.run_compliant_protocol(session)
+        session.action_done()
+
+    def test_records_page_is_flat_in_sessions(self):
+        self.give_consent(partner=self.me)
+        self.finished(1)
+        self.authenticate("spa_portal_clara", "spa_portal_clara")
+        self.url_open("/my/spa")  # caches warm: what is measured is the page
+        few = self.page_queries()
+        for hours in (3, 5, 7, 9):
+            self.finished(hours)
+        self.env.flush_all()
+        many = self.page_queries()
+        self.assertGreater(few, 0, "the page's queries are counted")
+        self.assertEqual(few, many, "the page must not query per session")
