@@ -2,3 +2,4 @@ from . import portal
 from . import tablet
 from . import kiosk
 from . import evidence
+from . import client_portal

@@ -10,6 +10,7 @@ COMPANY_SETTINGS_FIELDS = (
     "spa_consent_link_days",
     "spa_kiosk_idle_minutes",
     "spa_tsa_url",
+    "spa_aftercare_enabled",
 )
 
 
@@ -62,6 +63,13 @@ class ResCompany(models.Model):
         help="RFC 3161 service that signs the daily anchor of the evidence chain "
         "(e.g. https://freetsa.org/tsr). Empty: anchors are recorded without a "
         "timestamp token.",
+    )
+    spa_aftercare_enabled = fields.Boolean(
+        string="Send Aftercare Emails",
+        default=True,
+        help="When a session ends, email the client the aftercare instructions of "
+        "its protocol (done) or the referral letter (stopped with a referral to a "
+        "healthcare professional).",
     )
 
     spa_evidence_sequence = fields.Integer(

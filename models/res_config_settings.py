@@ -17,3 +17,6 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.spa_kiosk_idle_minutes", readonly=False
     )
     spa_tsa_url = fields.Char(related="company_id.spa_tsa_url", readonly=False)
+    spa_aftercare_enabled = fields.Boolean(
+        related="company_id.spa_aftercare_enabled", readonly=False
+    )

@@ -145,6 +145,14 @@ class SpaConsent(models.Model):
     recorded_by_id = fields.Many2one("res.users", readonly=True, copy=False)
     withdrawn_at = fields.Datetime(readonly=True, copy=False, tracking=True)
     withdrawn_by_id = fields.Many2one("res.users", readonly=True, copy=False)
+    withdrawn_via = fields.Selection(
+        [("staff", "By the staff"), ("portal", "By the client on the portal")],
+        string="Withdrawn Through",
+        readonly=True,
+        copy=False,
+        help="Who recorded the withdrawal: a member of staff, or the client "
+        "themselves from their portal.",
+    )
     withdraw_reason = fields.Text(string="Withdrawal Reason", copy=False)
     note = fields.Text()
     consent_text = fields.Html(
@@ -424,6 +432,32 @@ class SpaConsent(models.Model):
 
     def action_withdraw(self):
         """Withdraw the consents at once."""
+        return self._spa_withdraw("staff")
+
+    def _action_withdraw_from_portal(self):
+        """The client withdrew their consent from their portal: at once, as
+        themselves (``withdrawn_by_id`` is their portal user), recorded as
+        done on the portal. The portal route checked, as the client, that
+        the consent is theirs (record rules) before calling this."""
+        self.ensure_one()
+        if self.env.user._is_internal():
+            raise UserError(
+                self.env._(
+                    "Staff withdraw a consent from the consent form, not from the "
+                    "client's portal."
+                )
+            )
+        self._spa_withdraw("portal")
+        self.message_post(
+            body=self.env._(
+                "Consent withdrawn by the client on their portal (%(user)s).",
+                user=self.env.user.name,
+            ),
+            author_id=self.partner_id.id,
+        )
+        return True
+
+    def _spa_withdraw(self, via):
         not_given = self.filtered(lambda c: c.state != "given")
         if not_given:
             raise UserError(
@@ -443,6 +477,7 @@ class SpaConsent(models.Model):
                 "state": "withdrawn",
                 "withdrawn_at": fields.Datetime.now(),
                 "withdrawn_by_id": self.env.user.id,
+                "withdrawn_via": via,
             }
         )
         return True

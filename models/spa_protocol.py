@@ -20,6 +20,8 @@ PROTOCOL_FIELDS = (
     "pain_stop_threshold",
     "consent_validity_days",
     "responsible_id",
+    "aftercare_template_id",
+    "referral_template_id",
 )
 
 
@@ -105,6 +107,29 @@ class SpaProtocol(models.Model):
         ],
         help="Manager who follows up sessions stopped with a referral. "
         "Left empty: the first manager of the session's company.",
+    )
+    aftercare_template_id = fields.Many2one(
+        "mail.template",
+        string="Aftercare Email",
+        domain=[("model", "=", "spa.session")],
+        default=lambda self: self.env.ref(
+            "spa_session_protocol.mail_template_aftercare", raise_if_not_found=False
+        ),
+        ondelete="set null",
+        help="Sent to the client when a session of this protocol is done "
+        "(aftercare instructions). Leave empty to send none.",
+    )
+    referral_template_id = fields.Many2one(
+        "mail.template",
+        string="Referral Email",
+        domain=[("model", "=", "spa.session")],
+        default=lambda self: self.env.ref(
+            "spa_session_protocol.mail_template_referral", raise_if_not_found=False
+        ),
+        ondelete="set null",
+        help="Sent to the client when a session of this protocol is stopped with a "
+        "referral to a healthcare professional: what happened and whom to see. "
+        "Leave empty to send none.",
     )
 
     _sql_constraints = [

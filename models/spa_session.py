@@ -1,8 +1,9 @@
+import logging
 from collections import defaultdict
 
 from odoo import Command, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, email_normalize
 
 from ..tools import evidence, session_rules
 from .spa_write_policy_mixin import (
@@ -12,6 +13,8 @@ from .spa_write_policy_mixin import (
     ROLE_OWN_THERAPIST,
     THERAPIST_GROUP,
 )
+
+_logger = logging.getLogger(__name__)
 
 POSITIONINGS = [
     ("prone_table", "Prone on a massage table"),
@@ -696,6 +699,7 @@ class SpaSession(models.Model):
             }
         )
         self._secure_evidence()
+        self._spa_send_aftercare()
         return True
 
     def action_stop(self, reason=None, note=None):
@@ -781,8 +785,87 @@ class SpaSession(models.Model):
                     )
                 )
         self._secure_evidence()
-        self.filtered("referral_recommended")._schedule_referral_followup()
+        referred = self.filtered("referral_recommended")
+        referred._schedule_referral_followup()
+        referred._spa_send_aftercare()
         return True
+
+    def _get_report_base_filename(self):
+        """The file name of a session's printed record (portal downloads)."""
+        self.ensure_one()
+        return self.env._("Session Record %(name)s", name=self.name)
+
+    # ------------------------------------------------------------------
+    # Aftercare: the client's email when the session ends
+    # ------------------------------------------------------------------
+
+    def _spa_aftercare_template(self):
+        """The email a finished session sends its client: the protocol's
+        aftercare when done, its referral letter when stopped with a
+        referral; none otherwise, or when the company switched them off."""
+        self.ensure_one()
+        # sudo: the company's setting decides, whatever the finishing user
+        # may read of the company record.
+        if not self.company_id.sudo().spa_aftercare_enabled:
+            return self.env["mail.template"]
+        if self.state == "done":
+            return self.protocol_id.aftercare_template_id
+        if self.state == "stopped" and self.referral_recommended:
+            return self.protocol_id.referral_template_id
+        return self.env["mail.template"]
+
+    def _spa_send_aftercare(self):
+        """Email each finished session's client its aftercare (or referral)
+        and log it in the session's chatter.
+
+        Finishing the session never depends on the email: the message is
+        queued (sent by the mail queue, whose failures show on the message),
+        a client without a valid address is noted in the chatter, and a
+        template that cannot be rendered is logged, not raised."""
+        for session in self:
+            template = session._spa_aftercare_template()
+            if not template:
+                continue
+            partner = session.partner_id
+            problem = False
+            if not partner.email:
+                problem = self.env._(
+                    "No email was sent (%(template)s): %(client)s has no email "
+                    "address.",
+                    template=template.name,
+                    client=partner.name,
+                )
+            elif not email_normalize(partner.email):
+                problem = self.env._(
+                    "No email was sent (%(template)s): the email address of "
+                    "%(client)s (%(email)s) is not valid.",
+                    template=template.name,
+                    client=partner.name,
+                    email=partner.email,
+                )
+            else:
+                try:
+                    with self.env.cr.savepoint():
+                        session.with_context(
+                            mail_notify_force_send=False
+                        ).message_post_with_source(
+                            template,
+                            message_type="comment",
+                            subtype_xmlid="mail.mt_comment",
+                        )
+                except (UserError, ValueError) as error:
+                    _logger.warning(
+                        "Aftercare email of session %s not sent: %s",
+                        session.id,
+                        error,
+                    )
+                    problem = self.env._(
+                        "The email %(template)s could not be prepared: %(error)s",
+                        template=template.name,
+                        error=str(error),
+                    )
+            if problem:
+                session._message_log(body=problem)
 
     def _schedule_referral_followup(self):
         """A to-do for a manager on each session stopped with a referral:

@@ -17,6 +17,8 @@ from . import test_tablet_api
 from . import test_robustness
 from . import test_ui
 from . import test_write_policy
+from . import test_aftercare
+from . import test_client_portal
 from . import test_every_path
 from . import test_one_source
 from . import test_body_regions
