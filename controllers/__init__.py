@@ -1,2 +1,3 @@
 from . import portal
 from . import tablet
+from . import survey

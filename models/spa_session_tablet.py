@@ -14,6 +14,7 @@ import pytz
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools import session_rules
 from .spa_write_policy_mixin import THERAPIST_GROUP
 
 OP_KINDS = ("tick", "skip", "checkin", "record")
@@ -108,6 +109,11 @@ class SpaSessionTablet(models.AbstractModel):
         checkins = session.checkin_ids
         positionings = self._tablet_labels("spa.session", "positioning")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
+        intake_status, intake = session._spa_intake_statuses()[session.id]
+        intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
+        intake_url = False
+        if session.state == "draft" and intake_status in ("missing", "expired"):
+            intake_url = f"/spa/tablet/session/{session.id}/intake"
         return {
             "id": session.id,
             "name": session.name,
@@ -122,6 +128,14 @@ class SpaSessionTablet(models.AbstractModel):
             "consent_status": statuses[session.id],
             "consent_status_label": status_labels.get(statuses[session.id]),
             "consent_name": session.consent_id.display_name or False,
+            # Rule 7, asked of the same implementation as the start.
+            "intake_status": intake_status,
+            "intake_status_label": intake_labels.get(intake_status, False),
+            "intake_cautions": [
+                {"question": question, "answer": answer}
+                for question, answer in session_rules.intake_cautions(intake)
+            ],
+            "intake_url": intake_url,
             "pain_stop_threshold": session.pain_stop_threshold,
             "stop_pain_levels": session.stop_pain_levels,
             "min_checkin_count": session.min_checkin_count,

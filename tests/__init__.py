@@ -18,3 +18,5 @@ from . import test_ui
 from . import test_write_policy
 from . import test_every_path
 from . import test_one_source
+from . import test_intake
+from . import test_intake_ui

@@ -43,6 +43,10 @@ class SpaCommon(TransactionCase):
             }
         )
         cls.steps_by_name = {s.name: s for s in cls.protocol.step_ids}
+        # Rule 7: the built-in protocol's clients answered its health intake.
+        cls.intake_survey = cls.protocol.intake_survey_id
+        cls.intake = cls.give_intake(cls.client)
+        cls.intake2 = cls.give_intake(cls.client2)
 
     # ------------------------------------------------------------------
     # Helpers
@@ -67,6 +71,38 @@ class SpaCommon(TransactionCase):
             company_ids=[Command.set(company.ids)],
         )
         return company, manager
+
+    @classmethod
+    def give_intake(cls, partner, answers=(), finished_days_ago=0, survey=None):
+        """A completed health intake of ``partner``, answered "no" to every
+        question except those whose answer is in ``answers``
+        (``survey.question.answer`` records or xml ids)."""
+        survey = (survey or cls.protocol.intake_survey_id).sudo()
+        chosen = cls.env["survey.question.answer"]
+        for answer in answers:
+            chosen |= (
+                cls.env.ref(f"spa_session_protocol.{answer}")
+                if isinstance(answer, str)
+                else answer
+            )
+        user_input = survey._create_answer(partner=partner, check_attempts=False)
+        for question in survey.question_ids:
+            if question.question_type != "simple_choice":
+                continue
+            options = question.suggested_answer_ids
+            answer = (options & chosen)[:1] or options.filtered(
+                lambda a: not a.spa_contraindication
+            )[:1]
+            user_input._save_lines(question, answer.id)
+        user_input._mark_done()
+        if finished_days_ago:
+            user_input.write(
+                {
+                    "end_datetime": fields.Datetime.now()
+                    - timedelta(days=finished_days_ago)
+                }
+            )
+        return user_input
 
     def new_consent(self, partner=None, protocols=None, user=None, **vals):
         """A consent created (draft, unless ``vals`` says otherwise) by

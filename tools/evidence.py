@@ -18,7 +18,8 @@ import json
 # consent's giving, the steps' and check-ins' outcome. 2: also the consent as
 # agreed (text, protocols, state and withdrawal as of the session's end), the
 # steps as copied (instructions), the planned times, the company of every line.
-MAX_HASH_VERSION = 2
+# 3: also the health intake the start relied on and its clearance.
+MAX_HASH_VERSION = 3
 HASH_VERSION = MAX_HASH_VERSION
 
 
