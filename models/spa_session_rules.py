@@ -128,8 +128,10 @@ class SpaSession(models.Model):
     # Rule facts (gathered in batch)
     # ------------------------------------------------------------------
 
-    def _rule_facts(self):
-        """Plain facts of each session for ``session_rules``, in a few queries."""
+    def _rule_facts(self, with_intake=False):
+        """Plain facts of each session for ``session_rules``, in a few queries
+        (``with_intake``: also the answers of the intake a started session
+        relied on, for rule 7's badge and cautions)."""
         # sudo: the rules must see every check-in and step of the session,
         # whatever the reading user may browse; nothing is returned to them.
         # with_prefetch(): the lines of all of ``self`` in one query each, even
@@ -154,7 +156,7 @@ class SpaSession(models.Model):
             checkins_by_session[checkin.session_id.id].append(checkin._to_facts())
         consent_facts = sessions_sudo.consent_id._to_facts()
         intake_facts = {}
-        for company in sessions_sudo.company_id:
+        for company in sessions_sudo.company_id if with_intake else ():
             relied = sessions_sudo.filtered(lambda s, c=company: s.company_id == c)
             intake_facts.update(relied.intake_id._spa_intake_facts(company))
         text_versions = {
@@ -242,7 +244,7 @@ class SpaSession(models.Model):
     def _spa_intake_statuses(self):
         """``{session id: (badge, IntakeFacts or None)}``: rule 7 as it
         stands now (``session_rules.intake_status``)."""
-        facts = self._rule_facts()
+        facts = self._rule_facts(with_intake=True)
         intakes = self._spa_candidate_intakes()
         today = self._spa_today_by_session()
         return {

@@ -61,6 +61,8 @@ class SpaSessionTablet(models.AbstractModel):
         statuses = sessions._tablet_consent_statuses()
         state_labels = self._tablet_labels("spa.session", "state")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
+        intakes = sessions._spa_intake_statuses()
+        intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
         return [
             {
                 "id": session.id,
@@ -72,6 +74,8 @@ class SpaSessionTablet(models.AbstractModel):
                 "state_label": state_labels.get(session.state),
                 "consent_status": statuses[session.id],
                 "consent_status_label": status_labels.get(statuses[session.id]),
+                "intake_status": intakes[session.id][0],
+                "intake_status_label": intake_labels.get(intakes[session.id][0], False),
                 "step_done_count": session.step_done_count,
                 "step_total_count": session.step_total_count,
             }

@@ -152,6 +152,9 @@ class SpaCommon(TransactionCase):
     def started_session(self, therapist=None, **book_vals):
         therapist = therapist or self.therapist
         self.give_consent()
+        # Rule 7: the client answered the health intake (today, as the clock
+        # of the test says).
+        self.give_intake(book_vals.get("partner") or self.client)
         session = self.session_of(
             self.book(therapist=therapist, **book_vals)
         ).with_user(therapist)

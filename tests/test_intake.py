@@ -1,13 +1,16 @@
 """Rule 7: a session starts only with a recent, completed health intake of its
 client without an uncleared blocking answer; the intake is evidence."""
 
+import os
 from datetime import timedelta
 
+import polib
 from freezegun import freeze_time
 from lxml import html
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
+from odoo.modules import get_module_path
 from odoo.tests import Form, tagged
 
 from odoo.addons.spa_session_protocol.tools import evidence
@@ -44,17 +47,28 @@ class TestIntake(SpaCommon):
         self.assertEqual(flags, {False, "caution", "block"})
         # Conditional follow-ups, with Survey's own conditional questions.
         self.assertTrue(questions.filtered("triggering_answer_ids"))
-        # In French too.
-        self.env["res.lang"]._activate_lang("fr_FR")
-        self.env["ir.module.module"]._load_module_terms(
-            ["spa_session_protocol"], ["fr_FR"], overwrite=True
+        # In French too: every question, answer and the title have their
+        # French text in i18n/fr.po (read without the template, which the
+        # translations' release regenerates).
+        po = polib.pofile(
+            os.path.join(get_module_path("spa_session_protocol"), "i18n", "fr.po")
         )
-        fever = self.env.ref("spa_session_protocol.survey_intake_q_fever")
-        self.env.cr.execute(
-            "SELECT title FROM survey_question WHERE id = %s", [fever.id]
-        )
-        print("DEBUG title jsonb", self.env.cr.fetchone())
-        self.assertIn("fièvre", fever.with_context(lang="fr_FR").title)
+        french = {
+            occurrence: entry.msgstr
+            for entry in po
+            if entry.msgstr
+            for occurrence, __ in entry.occurrences
+        }
+        records = survey | questions | questions.suggested_answer_ids
+        missing = []
+        for record in records:
+            xmlid = record.get_external_id()[record.id]
+            fname = "value" if record._name == "survey.question.answer" else "title"
+            if not french.get(f"model:{record._name},{fname}:{xmlid}"):
+                missing.append(xmlid)
+        self.assertFalse(missing, f"no French text for {missing}")
+        fever = "model:survey.question,title:spa_session_protocol.survey_intake_q_fever"
+        self.assertIn("fièvre", french[fever])
 
     # ------------------------------------------------------------------
     # Rule 7 on start
@@ -325,3 +339,48 @@ class TestIntake(SpaCommon):
         )
         self.assertTrue(row.has_intake)
         self.assertTrue(row.intake_required)
+
+    def test_start_is_flat_in_sessions_and_intakes(self):
+        """Rule 7 is gathered in batch: starting three sessions, each client
+        with several intakes, takes the queries of starting one."""
+        Partner = self.env["res.partner"]
+
+        def ready(count):
+            sessions = self.env["spa.session"]
+            for i in range(count):
+                partner = Partner.create({"name": f"Batch client {count}-{i}"})
+                for days in (40, 5, 1):
+                    self.give_intake(partner, finished_days_ago=days)
+                sessions |= self.planned(partner)
+            self.env.flush_all()
+            self.env.invalidate_all()
+            return sessions.with_user(self.therapist)
+
+        def queries(sessions):
+            sessions.check_access("read")
+            before = self.cr.sql_log_count
+            sessions.action_start()
+            self.env.flush_all()
+            return self.cr.sql_log_count - before
+
+        one = queries(ready(1))
+        three_sessions = ready(3)
+        three = queries(three_sessions)
+        self.assertEqual(set(three_sessions.mapped("state")), {"in_progress"})
+        self.assertLessEqual(three, one + 6, "action_start must not query per session")
+
+    def test_booking_warns_without_a_valid_intake(self):
+        """The appointment form shows the intake badge before it is saved,
+        beside the consent badge."""
+        form = Form(self.env["calendar.event"].with_user(self.front_desk))
+        form.name = "Upper-back release"
+        form.start = fields.Datetime.now() + timedelta(days=1)
+        form.stop = form.start + timedelta(hours=1)
+        form.spa_protocol_id = self.protocol
+        form.spa_client_id = self.newcomer
+        form.spa_therapist_id = self.therapist
+        self.assertEqual(form.spa_intake_status, "missing")
+        form.spa_client_id = self.client
+        self.assertEqual(form.spa_intake_status, "valid")
+        event = form.save()
+        self.assertEqual(event.spa_intake_status, "valid")
