@@ -136,6 +136,22 @@ class SpaConsentPortal(CustomerPortal):
         protocols = consent_sudo.protocol_ids.filtered("intake_survey_id")
         if not protocols:
             return False
+        # The rule's own verdict (rule 7), as a session of the first such
+        # protocol would see it: no link when the client's intake is valid.
+        session_sudo = (
+            request.env["spa.session"]
+            .sudo()
+            .new(
+                {
+                    "partner_id": consent_sudo.partner_id.id,
+                    "protocol_id": protocols[0].id,
+                    "company_id": consent_sudo.company_id.id,
+                }
+            )
+        )
+        status, __ = session_sudo._spa_intake_statuses()[session_sudo.id]
+        if status in ("valid", "caution"):
+            return False
         return consent_sudo.get_portal_url(suffix="/intake")
 
     @http.route(

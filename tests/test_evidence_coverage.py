@@ -240,10 +240,10 @@ class TestEvidenceCoverage(SpaCommon):
             [step.id],
         )
         self.assertFalse(self.check())
-        # A session finished now chains to it with version 2.
+        # A session finished now chains to it with the latest version.
         after = self.finished_session(note="after")
         self.assertEqual(after.evidence_previous_hash, v1_hash)
-        self.assertEqual(after.evidence_version, 2)
+        self.assertEqual(after.evidence_version, evidence.MAX_HASH_VERSION)
         self.assertFalse(self.check())
         checkin = session.checkin_ids.filtered(lambda c: c.pain_level == 2)
         self.tamper("UPDATE spa_checkin SET pain_level = 0 WHERE id = %s", [checkin.id])
@@ -276,7 +276,9 @@ class TestEvidenceCoverage(SpaCommon):
             f"places 1 to {self.session.evidence_sequence} checked",
             wizard.checked_summary,
         )
-        self.assertIn("hash versions 2", wizard.checked_summary)
+        self.assertIn(
+            f"hash versions {evidence.MAX_HASH_VERSION}", wizard.checked_summary
+        )
 
     def test_the_check_costs_the_same_for_more_sessions(self):
         Session = self.env["spa.session"].with_user(self.manager)

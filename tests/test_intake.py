@@ -59,9 +59,8 @@ class TestIntake(SpaCommon):
             if entry.msgstr
             for occurrence, __ in entry.occurrences
         }
-        records = survey | questions | questions.suggested_answer_ids
         missing = []
-        for record in records:
+        for record in [survey, *questions, *questions.suggested_answer_ids]:
             xmlid = record.get_external_id()[record.id]
             fname = "value" if record._name == "survey.question.answer" else "title"
             if not french.get(f"model:{record._name},{fname}:{xmlid}"):

@@ -280,17 +280,11 @@ def intake_problems(intake, session, on_day):
     ``on_day`` (rule 7): completed, of the session's client, for the
     protocol's survey, finished no more than ``intake_validity_days`` before
     that day, without an uncleared ``block`` answer."""
-    if (
-        intake is None
-        or intake.state != "done"
-        or intake.survey_id != session.intake_survey_id
-        or (session.partner_id is not None and intake.partner_id != session.partner_id)
-        or intake.finished_on is None
-    ):
+    if not _answered_by(intake, session, on_day):
         return [(NO_INTAKE, {})]
     problems = []
     age = (on_day - intake.finished_on).days
-    if age > session.intake_validity_days or age < 0:
+    if age > session.intake_validity_days:
         problems.append(
             (
                 INTAKE_EXPIRED,
@@ -304,6 +298,20 @@ def intake_problems(intake, session, on_day):
     if blocking:
         problems.append((INTAKE_BLOCKED, {"answers": blocking}))
     return problems
+
+
+def _answered_by(intake, session, on_day):
+    """Whether ``intake`` is a completed intake of the session's client for
+    its protocol's survey, finished by ``on_day`` (one finished later did not
+    exist yet)."""
+    return (
+        intake is not None
+        and intake.state == "done"
+        and intake.survey_id == session.intake_survey_id
+        and (session.partner_id is None or intake.partner_id == session.partner_id)
+        and intake.finished_on is not None
+        and intake.finished_on <= on_day
+    )
 
 
 def best_intake(intakes, session, on_day):
@@ -330,13 +338,7 @@ def start_intake(session, intakes, on_day):
 def _explain_missing_intake(intakes, session, on_day):
     """The problems of the client's latest completed intake for the survey
     (or "no intake")."""
-    relevant = [
-        i
-        for i in intakes
-        if i.state == "done"
-        and i.survey_id == session.intake_survey_id
-        and (session.partner_id is None or i.partner_id == session.partner_id)
-    ]
+    relevant = [i for i in intakes if _answered_by(i, session, on_day)]
     if not relevant:
         return [(NO_INTAKE, {})]
     latest = max(relevant, key=lambda i: (i.finished_at or datetime.min, i.id))
