@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
+from ..tools import evidence
 from .common import SpaCommon
 from .test_consent import SIGNATURE
 
@@ -52,8 +53,9 @@ class TestEvidence(SpaCommon):
         done = self.finished_session()
         stopped = self.finished_session(stop=True)
         for session in done | stopped:
-            self.assertTrue(session.evidence_hash.startswith("$2$"))
-            self.assertEqual(session.evidence_version, 2)
+            version = evidence.MAX_HASH_VERSION
+            self.assertTrue(session.evidence_hash.startswith(f"${version}$"))
+            self.assertEqual(session.evidence_version, version)
             self.assertTrue(session.evidence_text_digest)
         self.assertEqual(stopped.evidence_sequence, done.evidence_sequence + 1)
         self.assertEqual(stopped.evidence_previous_hash, done.evidence_hash)

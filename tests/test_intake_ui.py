@@ -53,3 +53,40 @@ class TestIntakeTabletUi(SpaTabletUiCommon):
         self.run_tour("spa_tablet_intake_caution", TABLET_PORTRAIT)
         self.assertEqual(session.state, "in_progress")
         self.assertEqual(session.sudo().intake_id, intake)
+
+    def test_staff_fill_in_the_clients_intake_but_do_not_reread_it(self):
+        """At check-in the front desk (or the therapist on the tablet) opens
+        the client's intake with Survey's own flow; once it is finished, its
+        answers are not shown to them again."""
+        newcomer = self.env["res.partner"].create({"name": "Nina Newcomer"})
+        event = self.book(partner=newcomer)
+        url = event.with_user(self.front_desk).action_spa_fill_intake()["url"]
+        self.authenticate("spa_fd", "spa_fd")
+        response = self.url_open(url)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("Health intake: upper-back release", response.text)
+        self.assertNotIn("o_survey_answer_wrong_user", response.text)
+        # The therapist's tablet route leads to the same unfinished intake.
+        session = self.session_of(event)
+        self.authenticate("spa_th", "spa_th")
+        response = self.url_open(
+            f"/spa/tablet/session/{session.id}/intake", allow_redirects=False
+        )
+        self.assertIn(url, response.headers.get("Location", ""))
+        # Another therapist's tablet does not open it.
+        self.authenticate("spa_th2", "spa_th2")
+        response = self.url_open(
+            f"/spa/tablet/session/{session.id}/intake", allow_redirects=False
+        )
+        self.assertNotEqual(response.status_code, 303)
+        # Finished: the front desk cannot read the answers back.
+        user_input = self.env["survey.user_input"].search(
+            [("partner_id", "=", newcomer.id)]
+        )
+        for question in user_input.survey_id.question_ids:
+            if question.question_type == "simple_choice":
+                user_input._save_lines(question, question.suggested_answer_ids[:1].id)
+        user_input._mark_done()
+        self.authenticate("spa_fd", "spa_fd")
+        response = self.url_open(url)
+        self.assertNotIn("injury, a fracture or surgery", response.text)
