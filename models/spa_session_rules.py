@@ -236,7 +236,8 @@ class SpaSession(models.Model):
                 self.env._(
                     "Only the front desk, a manager or the session's own therapist "
                     "can open the health intake of %(session)s.",
-                    session=self.name,
+                    # sudo: name the session refused, whatever they may read.
+                    session=self.sudo().name,
                 )
             )
         return self.protocol_id._spa_intake_answer_for(self.partner_id)
