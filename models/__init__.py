@@ -23,3 +23,4 @@ from . import survey_question_answer
 from . import survey_user_input
 from . import survey_user_input_line
 from . import survey_survey
+from . import ir_http
