@@ -14,11 +14,13 @@
     "depends": ["calendar", "mail", "portal", "survey"],
     "data": [
         "security/spa_session_protocol_security.xml",
+        "security/spa_intake_security.xml",
         "security/ir.model.access.csv",
         "data/ir_sequence_data.xml",
         "data/spa_qualification_data.xml",
         "data/spa_body_region_data.xml",
         "data/mail_template_aftercare_data.xml",
+        "data/survey_intake_data.xml",
         "data/spa_protocol_data.xml",
         "views/spa_body_region_views.xml",
         "views/spa_protocol_views.xml",
@@ -53,6 +55,8 @@
         "report/spa_compliance_summary_report.xml",
         "wizard/spa_compliance_summary_wizard_views.xml",
         "wizard/spa_kiosk_pin_wizard_views.xml",
+        "wizard/spa_intake_clear_wizard_views.xml",
+        "views/survey_views.xml",
         "views/spa_menus.xml",
         "views/spa_compliance_menus.xml",
         "views/spa_evidence_menus.xml",
@@ -60,6 +64,7 @@
     ],
     "demo": [
         "demo/spa_demo.xml",
+        "demo/spa_intake_demo.xml",
         "demo/spa_session_demo.xml",
     ],
     "assets": {

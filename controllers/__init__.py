@@ -3,3 +3,4 @@ from . import tablet
 from . import kiosk
 from . import evidence
 from . import client_portal
+from . import survey

@@ -79,6 +79,9 @@ class SpaConsentPortal(CustomerPortal):
             "just_signed": message == "signed" and status == "given",
             "region_error": bool(region_error),
             "sensitive_regions": consent_sudo.protocol_ids.sensitive_region_ids,
+            "intake_url": self._spa_intake_url(consent_sudo, access_token)
+            if status == "given"
+            else False,
             "consent_text": consent_sudo.consent_text
             if status != "sign"
             else consent_sudo._agreed_text(),
@@ -158,3 +161,47 @@ class SpaConsentPortal(CustomerPortal):
             "force_refresh": True,
             "redirect_url": consent_sudo.get_portal_url(query_string="&message=signed"),
         }
+
+    def _spa_intake_url(self, consent_sudo, access_token):
+        """The link to the health intake after the consent, when one of its
+        protocols asks for an intake the client has not answered recently."""
+        protocols = consent_sudo.protocol_ids.filtered("intake_survey_id")
+        if not protocols:
+            return False
+        # The rule's own verdict (rule 7), as a session of the first such
+        # protocol would see it: no link when the client's intake is valid.
+        session_sudo = (
+            request.env["spa.session"]
+            .sudo()
+            .new(
+                {
+                    "partner_id": consent_sudo.partner_id.id,
+                    "protocol_id": protocols[0].id,
+                    "company_id": consent_sudo.company_id.id,
+                }
+            )
+        )
+        status, __ = session_sudo._spa_intake_statuses()[session_sudo.id]
+        if status in ("valid", "caution"):
+            return False
+        return consent_sudo.get_portal_url(suffix="/intake")
+
+    @http.route(
+        "/my/spa/consent/<int:consent_id>/intake",
+        type="http",
+        auth="public",
+        website=True,
+        sitemap=False,
+    )
+    def spa_consent_intake(self, consent_id, access_token=None, **kw):
+        """From the consent's link, on to the health intake of its protocol:
+        the client answers with Survey's own flow, the answer is theirs
+        (its partner is the consent's client)."""
+        consent_sudo = self._spa_consent_sudo(consent_id, access_token)
+        if not consent_sudo or consent_sudo.state != "given":
+            raise request.not_found()
+        protocol_sudo = consent_sudo.protocol_ids.filtered("intake_survey_id")[:1]
+        if not protocol_sudo:
+            raise request.not_found()
+        user_input_sudo = protocol_sudo._spa_intake_answer_for(consent_sudo.partner_id)
+        return request.redirect(user_input_sudo._spa_answer_url())

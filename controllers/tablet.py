@@ -142,3 +142,16 @@ class SpaTabletController(http.Controller):
             return {"ok": True, "consent_id": consent.id, "name": consent.name}
         except UserError as error:
             return {"ok": False, "error": _message(error)}
+
+    # ------------------------------------------------------------------
+    # The health intake on the tablet
+    # ------------------------------------------------------------------
+
+    @http.route("/spa/tablet/session/<int:session_id>/intake", type="http", auth="user")
+    def session_intake(self, session_id):
+        """The client answers the health intake on the therapist's tablet,
+        with Survey's own flow; the answer is the client's."""
+        session = request.env["spa.session"]._tablet_session(session_id)
+        if session.state != "draft":
+            raise request.not_found()
+        return request.redirect(session._spa_intake_answer()._spa_answer_url())

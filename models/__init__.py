@@ -24,3 +24,8 @@ from . import res_partner
 from . import spa_session_refusal
 from . import mail_activity
 from . import mail_message
+from . import survey_question_answer
+from . import survey_user_input
+from . import survey_user_input_line
+from . import survey_survey
+from . import ir_http

@@ -100,6 +100,26 @@ class CalendarEvent(models.Model):
         compute="_compute_spa_consent_status",
     )
 
+    spa_intake_status = fields.Selection(
+        [
+            ("valid", "Intake valid"),
+            ("caution", "Intake: caution"),
+            ("missing", "No intake"),
+            ("expired", "Intake too old"),
+            ("blocked", "Intake blocks"),
+        ],
+        string="Intake Status",
+        compute="_compute_spa_intake_status",
+        help="Whether the client's health intake lets the session start now "
+        "(rule 7, what the start would decide); 'caution': it does, and the "
+        "therapist has answers to take care of.",
+    )
+    spa_intake_cautions = fields.Text(
+        string="Intake Cautions",
+        compute="_compute_spa_intake_status",
+        groups="spa_session_protocol.group_spa_therapist",
+    )
+
     @api.depends("spa_session_ids.state")
     def _compute_spa_session_id(self):
         for event in self:
@@ -264,6 +284,74 @@ class CalendarEvent(models.Model):
             event.spa_consent_status = session_rules.badge_status(
                 situation, by_partner[event.spa_client_id.id], today[company.id], now
             )
+
+    @api.depends(
+        "spa_client_id",
+        "spa_protocol_id",
+        "spa_session_ids.state",
+        "spa_session_ids.company_id",
+    )
+    def _compute_spa_intake_status(self):
+        """Rule 7 as the start would decide it now, asked of the same
+        implementation (``spa.session._spa_intake_statuses``)."""
+        self.spa_intake_status = False
+        self.spa_intake_cautions = False
+        events = self.filtered(
+            lambda e: e.spa_client_id and e.spa_protocol_id.intake_survey_id
+        )
+        if not events:
+            return
+        Session = self.env["spa.session"]
+        # sudo: the badge tells whether an intake lets the session start;
+        # which answers need care is shown to therapists only (field groups).
+        sessions_sudo = Session.sudo()
+        situation = {}
+        for event in events:
+            session = event.spa_session_id._origin.sudo()
+            if not (session and session.protocol_id == event.spa_protocol_id):
+                # No session yet (a new appointment): the one it would get.
+                session = Session.sudo().new(
+                    {
+                        "partner_id": event.spa_client_id.id,
+                        "protocol_id": event.spa_protocol_id.id,
+                        "company_id": event._spa_consent_company().id,
+                    }
+                )
+            situation[event] = session
+            sessions_sudo |= session
+        statuses = sessions_sudo._spa_intake_statuses()
+        for event in events:
+            status, intake = statuses[situation[event].id]
+            event.spa_intake_status = status
+            event.spa_intake_cautions = (
+                "\n".join(
+                    self.env._("'%(question)s': %(answer)s", question=q, answer=a)
+                    for q, a in session_rules.intake_cautions(intake)
+                )
+                or False
+            )
+
+    def action_spa_fill_intake(self):
+        """Open the protocol's health intake for the appointment's client (at
+        check-in, on the front desk's screen or the therapist's tablet)."""
+        self.ensure_one()
+        if not (self.spa_client_id and self.spa_protocol_id.intake_survey_id):
+            raise UserError(
+                self.env._("This appointment's protocol has no health intake.")
+            )
+        # sudo: the appointment's session, readable or not; the caller's
+        # role on it is checked by _spa_intake_answer.
+        session = self.sudo().spa_session_id.with_env(self.env)
+        if not session or session.sudo().state != "draft":
+            raise UserError(
+                self.env._("The health intake is filled in before the session starts.")
+            )
+        user_input_sudo = session._spa_intake_answer()
+        return {
+            "type": "ir.actions.act_url",
+            "target": "self",
+            "url": user_input_sudo._spa_answer_url(),
+        }
 
     # ------------------------------------------------------------------
     # Booking: one session per appointment

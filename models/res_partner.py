@@ -69,6 +69,10 @@ class ResPartner(models.Model):
             "context": {"default_partner_id": self.id},
         }
 
+    spa_session_ids = fields.One2many(
+        "spa.session", "partner_id", string="Spa Sessions", readonly=True
+    )
+
     def action_spa_erase_clinical_data(self):
         """Erasure request of clients: anonymise the clinical free text of
         their finished sessions and the signatures of their ended consents.

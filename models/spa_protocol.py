@@ -22,6 +22,8 @@ PROTOCOL_FIELDS = (
     "responsible_id",
     "aftercare_template_id",
     "referral_template_id",
+    "intake_survey_id",
+    "intake_validity_days",
 )
 
 
@@ -93,6 +95,21 @@ class SpaProtocol(models.Model):
         tracking=True,
         help="Days a consent stays valid when given without an explicit end date.",
     )
+    intake_survey_id = fields.Many2one(
+        "survey.survey",
+        string="Health Intake",
+        ondelete="restrict",
+        tracking=True,
+        help="The health questionnaire a client answers before a session of this "
+        "protocol. Left empty: no intake is needed.",
+    )
+    intake_validity_days = fields.Integer(
+        string="Intake Validity (Days)",
+        default=30,
+        tracking=True,
+        help="A session starts only with an intake of its client finished no more "
+        "than this many days before.",
+    )
     session_ids = fields.One2many("spa.session", "protocol_id", string="Sessions")
     responsible_id = fields.Many2one(
         "res.users",
@@ -153,7 +170,43 @@ class SpaProtocol(models.Model):
             "CHECK(consent_validity_days > 0)",
             "The consent validity must be at least one day.",
         ),
+        (
+            "intake_validity_days_check",
+            "CHECK(intake_validity_days >= 0)",
+            "The intake validity cannot be negative.",
+        ),
     ]
+
+    def _spa_intake_answer_for(self, partner):
+        """The client's intake to fill in for this protocol's survey: their
+        unfinished one, else a new one (``survey.user_input``, sudo: clients
+        and the front desk have no right on answers; the caller checked the
+        link or the role). The partner is set: the intake is theirs."""
+        self.ensure_one()
+        survey_sudo = self.sudo().intake_survey_id
+        if not survey_sudo:
+            raise UserError(
+                self.env._(
+                    "Protocol '%(protocol)s' has no health intake.",
+                    protocol=self.name,
+                )
+            )
+        UserInput = self.env["survey.user_input"].sudo()
+        pending = UserInput.search(
+            [
+                ("survey_id", "=", survey_sudo.id),
+                ("partner_id", "=", partner.id),
+                ("state", "in", ("new", "in_progress")),
+                ("test_entry", "=", False),
+            ],
+            order="id desc",
+            limit=1,
+        )
+        if pending:
+            return pending
+        # The client's own answer even if they have a user account: the
+        # answer is keyed on the partner, whoever fills it in.
+        return survey_sudo._create_answer(partner=partner, check_attempts=False)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_used(self):

@@ -149,6 +149,16 @@ class SpaSession(models.Model):
         tracking=True,
         ondelete="restrict",
     )
+    # Rule 7: the health intake the start relied on (set by action_start).
+    intake_id = fields.Many2one(
+        "survey.user_input",
+        string="Health Intake",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        groups=THERAPIST_GROUP,
+    )
     state = fields.Selection(
         [
             ("draft", "Planned"),
@@ -637,19 +647,26 @@ class SpaSession(models.Model):
             by_partner[(consent.partner_id.id, consent.company_id.id)].append(
                 consent_facts[consent.id]
             )
+        intakes = self._spa_candidate_intakes()
         problems_by_session = {}
         chosen = {}
+        chosen_intake = {}
         for session in self:
             problems, consent = session_rules.start_problems(
                 facts[session.id],
                 by_partner[(session.partner_id.id, session.company_id.id)],
                 today[session.id],
                 now,
+                intakes=intakes[session.id],
             )
             if problems:
                 problems_by_session[session.id] = problems
             else:
                 chosen[session.id] = consent.id
+                intake = session_rules.start_intake(
+                    facts[session.id], intakes[session.id], today[session.id]
+                )[1]
+                chosen_intake[session.id] = intake.id if intake else False
         if problems_by_session:
             self._raise_problems(
                 problems_by_session, self.env._("The session cannot start:")
@@ -667,6 +684,7 @@ class SpaSession(models.Model):
                     "date_start": now,
                     "started_by_id": self.env.user.id,
                     "consent_id": chosen[session.id],
+                    "intake_id": chosen_intake[session.id],
                 }
             )
         return True
@@ -1101,17 +1119,35 @@ class SpaSession(models.Model):
                 for section, (relation, fnames) in spec.items()
             }
         if version == 3:
+            # 3 adds the body regions (rule 8) and the health intake the start
+            # relied on (rule 7): whose answers, to which questionnaire,
+            # finished when, and the manager's clearance of its blocking answers.
             spec = self._get_evidence_hash_fields(2)
             extra = {
                 # Body regions (rule 8).
                 "steps": ("planned_region_ids", "touched_region_ids"),
                 "consent": ("body_region_ids",),
                 "checkins": ("body_region_id",),
+                # Health intake (rule 7).
+                "session": ("intake_id",),
             }
-            return {
+            spec = {
                 section: (relation, (*fnames, *extra.get(section, ())))
                 for section, (relation, fnames) in spec.items()
             }
+            spec["intake"] = (
+                "intake_id",
+                (
+                    "partner_id",
+                    "survey_id",
+                    "state",
+                    "end_datetime",
+                    "spa_cleared_by_id",
+                    "spa_cleared_at",
+                    "spa_clearance_note",
+                ),
+            )
+            return spec
         raise NotImplementedError(f"evidence hash version {version} does not exist")
 
     @api.model

@@ -5,6 +5,8 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..tools import session_rules
+
 _logger = logging.getLogger(__name__)
 
 # Identical refusals within this window share one row (with a count).
@@ -14,6 +16,32 @@ REFUSED_ACTIONS = [
     ("start", "Start"),
     ("done", "Completion"),
 ]
+
+# The rule that refused, for the analysis "blocked attempts by reason": the
+# first problem of the refusal, by the rules' own codes.
+REFUSAL_REASONS = [
+    ("consent", "Consent"),
+    ("intake", "Health intake"),
+    ("steps", "Steps"),
+    ("checkins", "Check-ins"),
+    ("stop_rule", "Stop rule"),
+    ("therapist", "No therapist"),
+    ("other", "Other"),
+]
+
+
+def reason_of(code):
+    """The reason (``REFUSAL_REASONS``) of a rules' problem code."""
+    if code in session_rules.CONSENT_CODES:
+        return "consent"
+    if code in session_rules.INTAKE_CODES:
+        return "intake"
+    return {
+        session_rules.STEPS_MISSING: "steps",
+        session_rules.CHECKINS_MISSING: "checkins",
+        session_rules.STOP_RULE: "stop_rule",
+        session_rules.NO_THERAPIST: "therapist",
+    }.get(code, "other")
 
 
 class SpaSessionRefusal(models.Model):
@@ -65,6 +93,13 @@ class SpaSessionRefusal(models.Model):
     problem_codes = fields.Char(
         readonly=True, help="Comma-separated codes of the rules that refused."
     )
+    reason = fields.Selection(
+        REFUSAL_REASONS,
+        compute="_compute_reason",
+        store=True,
+        index=True,
+        help="The rule that refused the attempt (the first one, when several did).",
+    )
     date = fields.Datetime(
         string="First Attempt",
         required=True,
@@ -85,6 +120,12 @@ class SpaSessionRefusal(models.Model):
         aggregator="sum",
         help="Identical attempts counted on this row.",
     )
+
+    @api.depends("problem_codes")
+    def _compute_reason(self):
+        for refusal in self:
+            codes = (refusal.problem_codes or "").split(",")
+            refusal.reason = reason_of(codes[0]) if codes[0] else "other"
 
     @api.model
     def _log_refusals(self, sessions, problems_by_session):

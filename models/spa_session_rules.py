@@ -1,6 +1,7 @@
 from collections import defaultdict
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 from ..tools import session_rules
 
@@ -25,6 +26,12 @@ class SpaSession(models.Model):
         copy=False,
         help="The session rested on a consent valid when it started (and, when "
         "done, at completion).",
+    )
+    intake_cautions = fields.Text(
+        compute="_compute_intake_cautions",
+        groups="spa_session_protocol.group_spa_therapist",
+        help="What the client's health intake asks the therapist to take care of: "
+        "the intake the session relied on, or the one it would start with.",
     )
     stop_pain_levels = fields.Json(
         compute="_compute_stop_pain_levels",
@@ -74,6 +81,19 @@ class SpaSession(models.Model):
                 company._spa_date_of(session.date_done),
             )
 
+    @api.depends("state", "partner_id", "protocol_id", "intake_id")
+    def _compute_intake_cautions(self):
+        statuses = self._spa_intake_statuses()
+        for session in self:
+            __, intake = statuses.get(session.id, (False, None))
+            session.intake_cautions = (
+                "\n".join(
+                    self.env._("'%(question)s': %(answer)s", question=q, answer=a)
+                    for q, a in session_rules.intake_cautions(intake)
+                )
+                or False
+            )
+
     @api.depends("pain_stop_threshold")
     def _compute_stop_pain_levels(self):
         for session in self:
@@ -108,8 +128,10 @@ class SpaSession(models.Model):
     # Rule facts (gathered in batch)
     # ------------------------------------------------------------------
 
-    def _rule_facts(self):
-        """Plain facts of each session for ``session_rules``, in a few queries."""
+    def _rule_facts(self, with_intake=False):
+        """Plain facts of each session for ``session_rules``, in a few queries
+        (``with_intake``: also the answers of the intake a started session
+        relied on, for rule 7's badge and cautions)."""
         # sudo: the rules must see every check-in and step of the session,
         # whatever the reading user may browse; nothing is returned to them.
         # with_prefetch(): the lines of all of ``self`` in one query each, even
@@ -136,6 +158,10 @@ class SpaSession(models.Model):
         for checkin in sessions_sudo.checkin_ids:
             checkins_by_session[checkin.session_id.id].append(checkin._to_facts())
         consent_facts = sessions_sudo.consent_id._to_facts()
+        intake_facts = {}
+        for company in sessions_sudo.company_id if with_intake else ():
+            relied = sessions_sudo.filtered(lambda s, c=company: s.company_id == c)
+            intake_facts.update(relied.intake_id._spa_intake_facts(company))
         text_versions = {
             protocol.id: protocol._consent_text_version()
             for protocol in sessions_sudo.protocol_id
@@ -156,8 +182,81 @@ class SpaSession(models.Model):
                 has_therapist=bool(session.therapist_id),
                 company_id=session.company_id.id or None,
                 date_done=session.date_done or None,
+                partner_id=session.partner_id.id or None,
+                intake_survey_id=session.protocol_id.intake_survey_id.id or None,
+                intake_validity_days=session.protocol_id.intake_validity_days,
+                intake=intake_facts.get(session.intake_id.id),
             )
         return facts
+
+    def _spa_candidate_intakes(self):
+        """``{session id: [IntakeFacts]}``: the completed intakes of each
+        session's client for its protocol's survey (rule 7), their day judged
+        in the session's company."""
+        # sudo: any intake of the client counts, whoever filled it in (the
+        # client online, the front desk at check-in, the therapist); the
+        # search is narrowed to the clients and surveys of these sessions.
+        sessions_sudo = self.sudo()
+        surveys = sessions_sudo.protocol_id.intake_survey_id
+        result = {session.id: [] for session in self}
+        if not surveys:
+            return result
+        inputs_sudo = (
+            self.env["survey.user_input"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", sessions_sudo.partner_id.ids),
+                    ("survey_id", "in", surveys.ids),
+                    ("state", "=", "done"),
+                    ("test_entry", "=", False),
+                ]
+            )
+        )
+        if not inputs_sudo:
+            return result
+        facts_by_company = {
+            company.id: inputs_sudo._spa_intake_facts(company)
+            for company in sessions_sudo.company_id
+        }
+        for session in sessions_sudo:
+            facts = facts_by_company.get(session.company_id.id, {})
+            result[session.id] = [
+                facts[i.id]
+                for i in inputs_sudo
+                if i.id in facts and i.partner_id == session.partner_id
+            ]
+        return result
+
+    def _spa_intake_answer(self):
+        """The client's intake to fill in now for this session (its
+        protocol's survey): the front desk at check-in, the therapist on the
+        tablet. Only the session's own therapist, the front desk and
+        managers open it (``_spa_not_handled_by_caller``)."""
+        self.ensure_one()
+        if self._spa_not_handled_by_caller():
+            raise AccessError(
+                self.env._(
+                    "Only the front desk, a manager or the session's own therapist "
+                    "can open the health intake of %(session)s.",
+                    # sudo: name the session refused, whatever they may read.
+                    session=self.sudo().name,
+                )
+            )
+        return self.protocol_id._spa_intake_answer_for(self.partner_id)
+
+    def _spa_intake_statuses(self):
+        """``{session id: (badge, IntakeFacts or None)}``: rule 7 as it
+        stands now (``session_rules.intake_status``)."""
+        facts = self._rule_facts(with_intake=True)
+        intakes = self._spa_candidate_intakes()
+        today = self._spa_today_by_session()
+        return {
+            session.id: session_rules.intake_status(
+                facts[session.id], intakes[session.id], today[session.id]
+            )
+            for session in self
+        }
 
     def _completion_problems(self):
         """``{session id: problems}`` that block completing each session,
@@ -186,6 +285,8 @@ class SpaSession(models.Model):
         for code, params in problems:
             if code in session_rules.CONSENT_CODES:
                 parts.append(self._format_consent_problem(code, params))
+            elif code in session_rules.INTAKE_CODES:
+                parts.append(self._format_intake_problem(code, params))
             elif code == session_rules.NO_THERAPIST:
                 parts.append(self.env._("no therapist assigned"))
             elif code == session_rules.STEPS_MISSING:
@@ -263,4 +364,28 @@ class SpaSession(models.Model):
             )
         if code == session_rules.CONSENT_AFTER_START:
             return self.env._("the consent was given after the session started")
+        return code
+
+    def _format_intake_problem(self, code, params):
+        if code == session_rules.NO_INTAKE:
+            return self.env._(
+                "no completed health intake of the client for protocol '%(protocol)s'",
+                protocol=self.protocol_id.name,
+            )
+        if code == session_rules.INTAKE_EXPIRED:
+            return self.env._(
+                "the client's health intake is too old (finished on %(date)s, "
+                "valid %(days)s days): the client answers it again",
+                date=params.get("finished_on") or "-",
+                days=params.get("validity_days"),
+            )
+        if code == session_rules.INTAKE_BLOCKED:
+            return self.env._(
+                "the client's health intake has a blocking answer (%(answers)s): "
+                "a manager must clear it first",
+                answers=", ".join(
+                    self.env._("'%(question)s': %(answer)s", question=q, answer=a)
+                    for q, a in params.get("answers", ())
+                ),
+            )
         return code

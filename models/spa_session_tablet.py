@@ -61,6 +61,8 @@ class SpaSessionTablet(models.AbstractModel):
         statuses = sessions._tablet_consent_statuses()
         state_labels = self._tablet_labels("spa.session", "state")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
+        intakes = sessions._spa_intake_statuses()
+        intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
         return [
             {
                 "id": session.id,
@@ -72,6 +74,8 @@ class SpaSessionTablet(models.AbstractModel):
                 "state_label": state_labels.get(session.state),
                 "consent_status": statuses[session.id],
                 "consent_status_label": status_labels.get(statuses[session.id]),
+                "intake_status": intakes[session.id][0],
+                "intake_status_label": intake_labels.get(intakes[session.id][0], False),
                 "step_done_count": session.step_done_count,
                 "step_total_count": session.step_total_count,
             }
@@ -110,6 +114,11 @@ class SpaSessionTablet(models.AbstractModel):
         positionings = self._tablet_labels("spa.session", "positioning")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
         region_warnings = session._tablet_region_warnings()
+        intake_status, intake = session._spa_intake_statuses()[session.id]
+        intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
+        intake_url = False
+        if session.state == "draft" and intake_status in ("missing", "expired"):
+            intake_url = f"/spa/tablet/session/{session.id}/intake"
         return {
             "id": session.id,
             "name": session.name,
@@ -124,6 +133,14 @@ class SpaSessionTablet(models.AbstractModel):
             "consent_status": statuses[session.id],
             "consent_status_label": status_labels.get(statuses[session.id]),
             "consent_name": session.consent_id.display_name or False,
+            # Rule 7, asked of the same implementation as the start.
+            "intake_status": intake_status,
+            "intake_status_label": intake_labels.get(intake_status, False),
+            "intake_cautions": [
+                {"question": question, "answer": answer}
+                for question, answer in session_rules.intake_cautions(intake)
+            ],
+            "intake_url": intake_url,
             "pain_stop_threshold": session.pain_stop_threshold,
             "stop_pain_levels": session.stop_pain_levels,
             "min_checkin_count": session.min_checkin_count,

@@ -53,8 +53,10 @@ class SpaComplianceReport(models.Model):
             "checkin_required_count",
             "checkin_missing_count",
             "has_valid_consent",
+            "intake_id",
         ],
-        "spa.session.refusal": ["session_id"],
+        "spa.protocol": ["intake_survey_id"],
+        "spa.session.refusal": ["session_id", "reason", "attempt_count"],
     }
     _order = "date desc, session_id desc"
     _rec_name = "session_id"
@@ -142,6 +144,37 @@ class SpaComplianceReport(models.Model):
         help="Refused attempts to start or complete the session.",
     )
 
+    # Rule 7: the health intake.
+    intake_required = fields.Boolean(
+        readonly=True,
+        help="The session's protocol asks for a health intake.",
+    )
+    has_intake = fields.Boolean(
+        string="Started with an Intake",
+        readonly=True,
+        help="The session started relying on a health intake of its client.",
+    )
+    intake_coverage = fields.Float(
+        string="Intake Coverage (%)",
+        readonly=True,
+        aggregator="avg",
+        help="Share of the started sessions of protocols with a health intake "
+        "that started relying on a valid intake of their client.",
+    )
+    intake_refusal_count = fields.Integer(
+        string="Starts Blocked by the Intake",
+        readonly=True,
+        aggregator="sum",
+        help="Refused attempts whose first reason was the health intake "
+        "(missing, too old or with a blocking answer).",
+    )
+    consent_refusal_count = fields.Integer(
+        string="Attempts Blocked by the Consent",
+        readonly=True,
+        aggregator="sum",
+        help="Refused attempts whose first reason was the consent.",
+    )
+
     def _select(self):
         unfinished = self._unfinished_condition()
         # The rules' verdict, stored on the session (see _from).
@@ -201,7 +234,16 @@ class SpaComplianceReport(models.Model):
                         0.0
                     )
             END AS documentation_lag,
-            COALESCE(r.refusal_count, 0) AS refusal_count
+            COALESCE(r.refusal_count, 0) AS refusal_count,
+            COALESCE(r.intake_refusal_count, 0) AS intake_refusal_count,
+            COALESCE(r.consent_refusal_count, 0) AS consent_refusal_count,
+            (p.intake_survey_id IS NOT NULL) AS intake_required,
+            (s.intake_id IS NOT NULL) AS has_intake,
+            CASE
+                WHEN s.state IN ('in_progress', 'done', 'stopped')
+                    AND p.intake_survey_id IS NOT NULL
+                    THEN CASE WHEN s.intake_id IS NOT NULL THEN 100.0 ELSE 0.0 END
+            END AS intake_coverage
         """
 
     def _unfinished_condition(self):
@@ -222,10 +264,16 @@ class SpaComplianceReport(models.Model):
         return """
             spa_session s
             LEFT JOIN (
-                SELECT session_id, SUM(attempt_count) AS refusal_count
+                SELECT session_id,
+                       SUM(attempt_count) AS refusal_count,
+                       SUM(attempt_count) FILTER (WHERE reason = 'intake')
+                           AS intake_refusal_count,
+                       SUM(attempt_count) FILTER (WHERE reason = 'consent')
+                           AS consent_refusal_count
                   FROM spa_session_refusal
                  GROUP BY session_id
             ) r ON r.session_id = s.id
+            LEFT JOIN spa_protocol p ON p.id = s.protocol_id
         """
 
     def _where(self):

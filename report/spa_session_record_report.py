@@ -59,6 +59,10 @@ class SpaSessionRecordReport(models.AbstractModel):
             "doc_ids": docids,
             "doc_model": "spa.session",
             "docs": sessions,
+            # The health intake is clinical detail: therapists and managers.
+            "intake_shown": self.env.user.has_group(
+                "spa_session_protocol.group_spa_therapist"
+            ),
             "valid_consent": {
                 line.session_id.id: line.has_valid_consent for line in lines_sudo
             },

@@ -24,3 +24,5 @@ from . import test_one_source
 from . import test_body_regions
 from . import test_kiosk
 from . import test_kiosk_ui
+from . import test_intake
+from . import test_intake_ui

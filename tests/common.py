@@ -44,6 +44,10 @@ class SpaCommon(TransactionCase):
         )
         cls.steps_by_name = {s.name: s for s in cls.protocol.step_ids}
         cls.room = cls.env["spa.room"].create({"name": "Room One"})
+        # Rule 7: the built-in protocol's clients answered its health intake.
+        cls.intake_survey = cls.protocol.intake_survey_id
+        cls.intake = cls.give_intake(cls.client)
+        cls.intake2 = cls.give_intake(cls.client2)
 
     # ------------------------------------------------------------------
     # Helpers
@@ -68,6 +72,38 @@ class SpaCommon(TransactionCase):
             company_ids=[Command.set(company.ids)],
         )
         return company, manager
+
+    @classmethod
+    def give_intake(cls, partner, answers=(), finished_days_ago=0, survey=None):
+        """A completed health intake of ``partner``, answered "no" to every
+        question except those whose answer is in ``answers``
+        (``survey.question.answer`` records or xml ids)."""
+        survey = (survey or cls.protocol.intake_survey_id).sudo()
+        chosen = cls.env["survey.question.answer"]
+        for answer in answers:
+            chosen |= (
+                cls.env.ref(f"spa_session_protocol.{answer}")
+                if isinstance(answer, str)
+                else answer
+            )
+        user_input = survey._create_answer(partner=partner, check_attempts=False)
+        for question in survey.question_ids:
+            if question.question_type != "simple_choice":
+                continue
+            options = question.suggested_answer_ids
+            answer = (options & chosen)[:1] or options.filtered(
+                lambda a: not a.spa_contraindication
+            )[:1]
+            user_input._save_lines(question, answer.id)
+        user_input._mark_done()
+        if finished_days_ago:
+            user_input.write(
+                {
+                    "end_datetime": fields.Datetime.now()
+                    - timedelta(days=finished_days_ago)
+                }
+            )
+        return user_input
 
     def new_consent(self, partner=None, protocols=None, user=None, **vals):
         """A consent created (draft, unless ``vals`` says otherwise) by
@@ -123,6 +159,9 @@ class SpaCommon(TransactionCase):
     def started_session(self, therapist=None, **book_vals):
         therapist = therapist or self.therapist
         self.give_consent()
+        # Rule 7: the client answered the health intake (today, as the clock
+        # of the test says).
+        self.give_intake(book_vals.get("partner") or self.client)
         session = self.session_of(
             self.book(therapist=therapist, **book_vals)
         ).with_user(therapist)

@@ -163,6 +163,7 @@ class TestAccessMatrix(SpaCommon):
         partner = cls.env["res.partner"].create(
             {"name": f"Matrix client of {therapist.name}"}
         )
+        cls.give_intake(partner)
         Consent = cls.env["spa.consent"].with_user(therapist)
         consent_vals = {
             "partner_id": partner.id,

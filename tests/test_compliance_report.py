@@ -40,6 +40,8 @@ class ComplianceCommon(SpaCommon):
         Partner = cls.env["res.partner"]
         cls.client3 = Partner.create({"name": "Cora Client"})
         cls.client4 = Partner.create({"name": "Cid Client"})
+        cls.give_intake(cls.client3)
+        cls.give_intake(cls.client4)
 
     def refused(self, method, *args):
         """Call an action that must be refused, without a savepoint: the

@@ -26,6 +26,8 @@ class TestEvidence(SpaCommon):
         partner = partner or self.client
         if consent is None:
             self.give_consent(partner=partner)
+        # Rule 7: the client answered the health intake (as the test's clock says).
+        self.give_intake(partner)
         session = self.session_of(self.book(partner=partner)).with_user(self.therapist)
         session.action_start()
         session.write({"screening_note": f"Stiff neck ({note})"})
@@ -402,6 +404,7 @@ class TestEvidence(SpaCommon):
             {"name": "Camille Cliente", "lang": "fr_FR"}
         )
         consent = self.give_consent(partner=french_client)
+        self.give_intake(french_client)
         self.assertIn("J'accepte", consent.consent_text)
         # The fingerprint is taken on the source text: the French copy covers
         # the protocol as well as the English one.

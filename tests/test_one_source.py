@@ -66,7 +66,9 @@ class TestOneSource(SpaCommon, HttpCase):
         return True, ""
 
     def new_client(self, name):
-        return self.env["res.partner"].create({"name": name})
+        client = self.env["res.partner"].create({"name": name})
+        self.give_intake(client)
+        return client
 
     # Client situations, before the appointment is booked.
 

@@ -571,3 +571,16 @@ class TestWritePolicy(SpaCommon):
             {"checked_count": 0, "broken_session_ids": [Command.clear()]},
         )
         self.assertIsNotNone(exc, "a manager created an integrity report of their own")
+
+    def test_intake_spa_fields(self):
+        """Rule 7's fields on Survey's models: which answers are
+        contraindications is the managers'; a clearance is written by
+        ``action_spa_clear`` only, never by a caller's write."""
+        answer = self.env.ref("spa_session_protocol.survey_intake_q_allergy_yes")
+        self.check_model({"*": answer})
+        self.check_model({"*": self.intake})
+        manager = self.env(user=self.manager)
+        wizard = manager["spa.intake.clear.wizard"].create(
+            {"user_input_id": self.intake.id, "note": "Letter"}
+        )
+        self.check_model({"*": wizard.sudo()})

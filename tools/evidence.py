@@ -19,7 +19,8 @@ import json
 # agreed (text, protocols, state and withdrawal as of the session's end), the
 # steps as copied (instructions), the planned times, the company of every line.
 # 3: also the body regions (steps' planned and touched regions, the consent's
-# sensitive regions, the check-ins' regions).
+# sensitive regions, the check-ins' regions) and the health intake the start
+# relied on with its clearance.
 MAX_HASH_VERSION = 3
 HASH_VERSION = MAX_HASH_VERSION
 

@@ -24,6 +24,10 @@ STEPS_MISSING = "steps_missing"
 CHECKINS_MISSING = "checkins_missing"
 STOP_RULE = "stop_rule"
 NO_THERAPIST = "no_therapist"
+# Rule 7: the health intake.
+NO_INTAKE = "no_intake"
+INTAKE_EXPIRED = "intake_expired"
+INTAKE_BLOCKED = "intake_blocked"
 
 STEP_NOT_IN_PROGRESS = "step_not_in_progress"
 STEP_NOT_TODO = "step_not_todo"
@@ -44,6 +48,16 @@ BADGE_MISSING = "missing"
 BADGE_EXPIRED = "expired"
 BADGE_WITHDRAWN = "withdrawn"
 BADGE_RECONSENT = "reconsent"
+
+# The appointment's intake badge (``calendar.event.spa_intake_status``).
+INTAKE_VALID = "valid"
+INTAKE_CAUTION = "caution"
+INTAKE_MISSING = "missing"
+INTAKE_EXPIRED_BADGE = "expired"
+INTAKE_BLOCKED_BADGE = "blocked"
+
+CAUTION = "caution"
+BLOCK = "block"
 
 STARTED_STATES = frozenset({"in_progress", "done", "stopped"})
 
@@ -89,6 +103,30 @@ class CheckinFacts:
 
 
 @dataclass(frozen=True)
+class IntakeAnswerFacts:
+    """An answer of an intake that its survey marks as a contraindication."""
+
+    question: str
+    answer: str
+    contraindication: str  # caution | block
+
+
+@dataclass(frozen=True)
+class IntakeFacts:
+    """A client's answers to a health intake (``survey.user_input``)."""
+
+    id: int
+    partner_id: int | None
+    survey_id: int
+    state: str  # new | in_progress | done
+    finished_at: datetime | None = None
+    # the company's day it was finished on (the session's company)
+    finished_on: date | None = None
+    answers: tuple = ()  # IntakeAnswerFacts of the flagged answers
+    cleared: bool = False
+
+
+@dataclass(frozen=True)
 class SessionFacts:
     id: int
     protocol_id: int
@@ -104,6 +142,12 @@ class SessionFacts:
     has_therapist: bool = True
     company_id: int | None = None
     date_done: datetime | None = None
+    partner_id: int | None = None
+    # Rule 7: the protocol's intake survey (None: no intake needed), how many
+    # days an intake stays valid, and the intake a started session relied on.
+    intake_survey_id: int | None = None
+    intake_validity_days: int = 30
+    intake: IntakeFacts | None = None
 
 
 def ordered_steps(steps):
@@ -197,10 +241,11 @@ def best_consent(consents, protocol_id, on_day, at, text_version=None):
     return max(usable, key=lambda c: (c.valid_until, c.given_at, c.id))
 
 
-def start_problems(session, consents, on_day, at):
+def start_problems(session, consents, on_day, at, intakes=()):
     """Problems that block starting ``session`` at ``at`` (a datetime).
 
-    ``consents`` are the candidate consents of the session's client.
+    ``consents`` are the candidate consents of the session's client,
+    ``intakes`` their health intakes (rule 7, ``start_intake``).
     Returns ``(problems, consent)``: the consent the start relies on.
     """
     problems = []
@@ -212,7 +257,123 @@ def start_problems(session, consents, on_day, at):
     )
     if consent is None:
         problems.extend(_explain_missing_consent(consents, session, on_day, at))
+    problems.extend(start_intake(session, intakes, on_day)[0])
     return problems, consent
+
+
+def intake_blocking_answers(intake):
+    """``(question, answer)`` of the answers of ``intake`` that block a
+    session, unless a manager cleared the intake."""
+    if intake is None or intake.cleared:
+        return []
+    return [
+        (a.question, a.answer) for a in intake.answers if a.contraindication == BLOCK
+    ]
+
+
+def intake_cautions(intake):
+    """``(question, answer)`` of the answers of ``intake`` the therapist must
+    know (``caution``; also ``block`` answers a manager cleared)."""
+    if intake is None:
+        return []
+    return [
+        (a.question, a.answer)
+        for a in intake.answers
+        if a.contraindication == CAUTION
+        or (intake.cleared and a.contraindication == BLOCK)
+    ]
+
+
+def intake_problems(intake, session, on_day):
+    """Problems of ``intake`` as the intake ``session`` starts with on
+    ``on_day`` (rule 7): completed, of the session's client, for the
+    protocol's survey, finished no more than ``intake_validity_days`` before
+    that day, without an uncleared ``block`` answer."""
+    if not _answered_by(intake, session, on_day):
+        return [(NO_INTAKE, {})]
+    problems = []
+    age = (on_day - intake.finished_on).days
+    if age > session.intake_validity_days:
+        problems.append(
+            (
+                INTAKE_EXPIRED,
+                {
+                    "finished_on": intake.finished_on,
+                    "validity_days": session.intake_validity_days,
+                },
+            )
+        )
+    blocking = intake_blocking_answers(intake)
+    if blocking:
+        problems.append((INTAKE_BLOCKED, {"answers": blocking}))
+    return problems
+
+
+def _answered_by(intake, session, on_day):
+    """Whether ``intake`` is a completed intake of the session's client for
+    its protocol's survey, finished by ``on_day`` (one finished later did not
+    exist yet)."""
+    return (
+        intake is not None
+        and intake.state == "done"
+        and intake.survey_id == session.intake_survey_id
+        and (session.partner_id is None or intake.partner_id == session.partner_id)
+        and intake.finished_on is not None
+        and intake.finished_on <= on_day
+    )
+
+
+def best_intake(intakes, session, on_day):
+    """The intake ``session`` starts with on ``on_day``, or None: the most
+    recently finished one without problems."""
+    usable = [i for i in intakes if not intake_problems(i, session, on_day)]
+    if not usable:
+        return None
+    return max(usable, key=lambda i: (i.finished_at or datetime.min, i.id))
+
+
+def start_intake(session, intakes, on_day):
+    """``(problems, intake)``: rule 7 for starting ``session`` on ``on_day``
+    with the client's ``intakes``; no intake is needed when its protocol has
+    no intake survey."""
+    if not session.intake_survey_id:
+        return [], None
+    intake = best_intake(intakes, session, on_day)
+    if intake is not None:
+        return [], intake
+    return _explain_missing_intake(intakes, session, on_day), None
+
+
+def _explain_missing_intake(intakes, session, on_day):
+    """The problems of the client's latest completed intake for the survey
+    (or "no intake")."""
+    relevant = [i for i in intakes if _answered_by(i, session, on_day)]
+    if not relevant:
+        return [(NO_INTAKE, {})]
+    latest = max(relevant, key=lambda i: (i.finished_at or datetime.min, i.id))
+    return intake_problems(latest, session, on_day) or [(NO_INTAKE, {})]
+
+
+def intake_status(session, intakes, on_day):
+    """``(badge, intake)``: the appointment's intake badge, what the start
+    would decide now (``False`` when the protocol needs no intake), and the
+    intake it would rely on (a started session: the one it relied on)."""
+    if not session.intake_survey_id:
+        return False, None
+    if session.state in STARTED_STATES:
+        intake = session.intake
+        if intake is None:
+            return INTAKE_MISSING, None
+        return (INTAKE_CAUTION if intake_cautions(intake) else INTAKE_VALID), intake
+    problems, intake = start_intake(session, intakes, on_day)
+    if intake is not None:
+        return (INTAKE_CAUTION if intake_cautions(intake) else INTAKE_VALID), intake
+    found = {code for code, __ in problems}
+    if INTAKE_BLOCKED in found:
+        return INTAKE_BLOCKED_BADGE, None
+    if INTAKE_EXPIRED in found:
+        return INTAKE_EXPIRED_BADGE, None
+    return INTAKE_MISSING, None
 
 
 def same_company(consents, company_id):
@@ -492,3 +653,5 @@ CONSENT_CODES = frozenset(
         CONSENT_TEXT_CHANGED,
     }
 )
+
+INTAKE_CODES = frozenset({NO_INTAKE, INTAKE_EXPIRED, INTAKE_BLOCKED})

@@ -97,6 +97,13 @@ export class SessionChecklist extends Component {
         return consentBadgeClass(status);
     }
 
+    intakeBadgeClass(status) {
+        if (status === "valid") {
+            return "text-bg-success";
+        }
+        return status === "caution" ? "text-bg-warning" : "text-bg-danger";
+    }
+
     consentLabel(item) {
         return item.consent_status_label || _t("Consent unknown");
     }

@@ -5,7 +5,7 @@ import { registry } from "@web/core/registry";
  * would, until the pad reports a signature (the pad is cleared once more
  * when the dialog finishes opening, so draw again if needed).
  */
-async function drawSignature() {
+export async function drawSignature() {
     const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
     for (let attempt = 0; attempt < 20; attempt++) {
         const canvas = document.querySelector(".modal.show canvas");
