@@ -1,5 +1,8 @@
 """Survey's own answering flow, for the spa's health intakes."""
 
+from werkzeug.exceptions import NotFound
+
+from odoo import http
 from odoo.http import request
 
 from odoo.addons.survey.controllers.main import Survey
@@ -38,3 +41,25 @@ class SpaIntakeSurvey(Survey):
         ):
             return True
         return validity
+
+    @http.route()
+    def survey_print(self, survey_token, review=False, answer_token=None, **post):
+        """A health intake's answers are clinical detail: printed for the
+        client who holds their link (not logged in, or logged in as that
+        client) and for therapists and managers, never for another user such
+        as the front desk who filled it in with the client at check-in."""
+        survey_sudo, answer_sudo = self._fetch_from_access_token(
+            survey_token, answer_token
+        )
+        user = request.env.user
+        if (
+            answer_sudo
+            and not user._is_public()
+            and answer_sudo.partner_id != user.partner_id
+            and not user.has_group(THERAPIST_GROUP)
+            and answer_sudo._spa_is_intake_survey(survey_sudo)
+        ):
+            raise NotFound()
+        return super().survey_print(
+            survey_token, review=review, answer_token=answer_token, **post
+        )

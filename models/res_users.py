@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 from .spa_room import SECRET_GROUP
@@ -56,6 +56,7 @@ class ResUsers(models.Model):
         # Never readable: the field only takes a new PIN.
         self.spa_pin = False
 
+    @api.depends("spa_pin_hash")
     def _compute_spa_has_pin(self):
         # sudo: whether a PIN is set is no secret; its hash is.
         for user, user_sudo in zip(self, self.sudo(), strict=True):
@@ -63,8 +64,8 @@ class ResUsers(models.Model):
 
     def _inverse_spa_pin(self):
         for user in self:
-            if user.spa_pin:
-                user._spa_set_pin(user.spa_pin)
+            # An empty PIN removes it (as _spa_set_pin says).
+            user._spa_set_pin(user.spa_pin or "")
         # The PIN typed never stays readable, not even in this transaction.
         self.invalidate_recordset(["spa_pin"])
 

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from .spa_write_policy_mixin import ROLE_MANAGER
 
@@ -65,6 +66,60 @@ class SpaBodyRegion(models.Model):
             "A region's shape on the body chart must have a size.",
         ),
     ]
+
+    def _spa_regions_in_use(self):
+        """The regions of ``self`` a session line, a consent or a check-in
+        names: they are part of what those records prove."""
+        # sudo: whether a region is used anywhere decides, readable or not.
+        Line = self.env["spa.session.step"].sudo().with_context(active_test=False)
+        Consent = self.env["spa.consent"].sudo().with_context(active_test=False)
+        Checkin = self.env["spa.checkin"].sudo().with_context(active_test=False)
+        used = self.browse()
+        for region in self:
+            if (
+                Line.search_count(
+                    [
+                        "|",
+                        ("planned_region_ids", "in", region.id),
+                        ("touched_region_ids", "in", region.id),
+                    ],
+                    limit=1,
+                )
+                or Consent.search_count([("body_region_ids", "in", region.id)], limit=1)
+                or Checkin.search_count([("body_region_id", "=", region.id)], limit=1)
+            ):
+                used |= region
+        return used
+
+    def write(self, vals):
+        if "is_sensitive" in vals:
+            changed = self.filtered(
+                lambda r: r.is_sensitive != bool(vals["is_sensitive"])
+            )
+            used = changed._spa_regions_in_use()
+            if used:
+                raise UserError(
+                    self.env._(
+                        "Whether %(regions)s is sensitive cannot change: sessions or "
+                        "consents already name it (rule 8 judged them by it). Create "
+                        "another region instead.",
+                        regions=", ".join(used.mapped("name")),
+                    )
+                )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        used = self._spa_regions_in_use()
+        if used:
+            raise UserError(
+                self.env._(
+                    "%(regions)s cannot be deleted: sessions, consents or check-ins "
+                    "name it, and their records must stay as they were. Archive it "
+                    "instead.",
+                    regions=", ".join(used.mapped("name")),
+                )
+            )
 
     @api.model
     def _spa_chart_payload(self, regions=None):

@@ -118,6 +118,8 @@ class SpaConsent(models.Model):
     )
     body_region_ids = fields.Many2many(
         "spa.body.region",
+        # An archived region stays what the record names (rule 8, evidence).
+        context={"active_test": False},
         string="Sensitive Regions Agreed",
         domain=[("is_sensitive", "=", True)],
         copy=False,

@@ -68,6 +68,8 @@ class SpaProtocolStep(models.Model):
     )
     body_region_ids = fields.Many2many(
         "spa.body.region",
+        # An archived region stays what the record names (rule 8, evidence).
+        context={"active_test": False},
         string="Body Regions",
         help="The regions of the body this step touches. A sensitive one needs a "
         "written or signed consent naming it before the step is ticked.",

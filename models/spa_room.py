@@ -315,17 +315,27 @@ class SpaRoom(models.Model):
         refused = self.env._(
             "The tablet is unlocked for %(session)s only.", session=session.name
         )
-        if op.get("kind") in ("tick", "skip"):
-            step_id = op.get("step_id")
-            # sudo: which session a step belongs to decides the scope.
-            step = (
-                self.env["spa.session.step"].sudo().browse(step_id).exists()
-                if isinstance(step_id, int) and 0 < step_id < 2**31
-                else None
-            )
-            if step and step.session_id != session:
-                raise UserError(refused)
-        elif op.get("kind") in ("checkin", "record") and (
-            op.get("session_id") != session.id
-        ):
+        kind = op.get("kind")
+        if kind not in ("tick", "skip", "regions", "checkin", "record"):
+            # Nothing else is sent with an unlock; the runner refuses it anyway.
             raise UserError(refused)
+        step_id = op.get("step_id")
+        if kind in ("tick", "skip", "regions") or step_id not in (None, False):
+            # The same reading of the id as the runner's (an int or its digits).
+            try:
+                step_id = self.env["spa.session"]._tablet_id(step_id, "step_id")
+            except UserError:
+                raise UserError(refused) from None
+            # sudo: which session a step belongs to decides the scope.
+            step = self.env["spa.session.step"].sudo().browse(step_id).exists()
+            if not step or step.session_id != session:
+                raise UserError(refused)
+        if kind in ("checkin", "record"):
+            try:
+                session_id = self.env["spa.session"]._tablet_id(
+                    op.get("session_id"), "session_id"
+                )
+            except UserError:
+                raise UserError(refused) from None
+            if session_id != session.id:
+                raise UserError(refused)

@@ -79,6 +79,8 @@ class SpaSessionStep(models.Model):
         "step_id",
         "region_id",
         string="Planned Regions",
+        # An archived region stays what the record names (rule 8, evidence).
+        context={"active_test": False},
         readonly=True,
         copy=False,
         groups=THERAPIST_GROUP,
@@ -89,6 +91,8 @@ class SpaSessionStep(models.Model):
         "step_id",
         "region_id",
         string="Touched Regions",
+        # An archived region stays what the record names (rule 8, evidence).
+        context={"active_test": False},
         copy=False,
         groups=THERAPIST_GROUP,
         help="The regions this step touches, copied from the protocol; the "

@@ -430,6 +430,45 @@ class SpaWritePolicyMixin(models.AbstractModel):
         }
         return self.with_env(self.env(context=context))
 
+    # ------------------------------------------------------------------
+    # Searching: a field the caller may not read is no criterion either
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None):
+        if not self.env.su:
+            self._spa_check_domain_groups(domain)
+        return super()._search(domain, offset=offset, limit=limit, order=order)
+
+    @api.model
+    def _spa_check_domain_groups(self, domain):
+        """Refuse a search whose criteria name a field of a group the caller
+        lacks, anywhere along a path (``step_ids.touched_region_ids``): the
+        ORM checks a field's groups when it reads it, not every relation of a
+        search path, and a criterion answers questions about the value."""
+        for leaf in domain or ():
+            if not isinstance(leaf, (list, tuple)) or len(leaf) != 3:
+                continue
+            path = leaf[0]
+            if not isinstance(path, str):
+                continue
+            model = self
+            for name in path.split("."):
+                field = model._fields.get(name)
+                if field is None:
+                    break
+                if field.groups and not self.env.user.has_groups(field.groups):
+                    raise AccessError(
+                        self.env._(
+                            "You may not search on %(field)s (%(model)s).",
+                            field=field.string,
+                            model=model._description,
+                        )
+                    )
+                if not field.relational:
+                    break
+                model = self.env[field.comodel_name]
+
     @api.model_create_multi
     def create(self, vals_list):
         defaults = self._spa_context_defaults()

@@ -26,3 +26,4 @@ from . import test_kiosk
 from . import test_kiosk_ui
 from . import test_intake
 from . import test_intake_ui
+from . import test_review_regions_kiosk

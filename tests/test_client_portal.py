@@ -36,6 +36,9 @@ class ClientPortalCommon(SpaCommon):
         )
         cls.me = cls.portal_user.partner_id
         cls.other = cls.portal_user2.partner_id
+        # Rule 7: both clients answered the protocol's health intake.
+        cls.intake = cls.give_intake(cls.me)
+        cls.other_intake = cls.give_intake(cls.other)
 
     def session_for(self, partner, hours, start=True):
         """A session of ``partner`` booked ``hours`` from now, started."""
@@ -72,18 +75,11 @@ class ClientPortalCommon(SpaCommon):
         self.run_compliant_protocol(self.others)
         self.others.action_done()
         self.other_consent = self.others.consent_id
-        # Health questionnaires (Odoo Survey answers): the client's completed
-        # one, their unfinished one, another client's.
-        survey = self.env["survey.survey"].create({"title": "Health questionnaire"})
-        Answer = self.env["survey.user_input"]
-        self.intake = Answer.create(
-            {"survey_id": survey.id, "partner_id": self.me.id, "state": "done"}
-        )
-        self.unfinished_intake = Answer.create(
-            {"survey_id": survey.id, "partner_id": self.me.id, "state": "in_progress"}
-        )
-        self.other_intake = Answer.create(
-            {"survey_id": survey.id, "partner_id": self.other.id, "state": "done"}
+        # Health questionnaires (the protocol's intake, Odoo Survey answers):
+        # the client's completed one (setUpClass), an unfinished one, another
+        # client's.
+        self.unfinished_intake = self.protocol.intake_survey_id.sudo()._create_answer(
+            partner=self.me, check_attempts=False
         )
 
 
@@ -137,8 +133,11 @@ class TestClientRecordRules(ClientPortalCommon):
         for foreign in (self.other_intake, self.unfinished_intake):
             with self.assertRaises(AccessError):
                 foreign.with_user(self.portal_user).read(["state"])
-        with self.assertRaises(AccessError):
+        # Refused: no write right, and the intake a session relied on is
+        # evidence besides.
+        with self.assertRaises(UserError):
             self.intake.with_user(self.portal_user).write({"state": "new"})
+        self.assertEqual(self.intake.state, "done")
 
     def test_portal_writes_nothing(self):
         session = self.done.with_user(self.portal_user)

@@ -92,3 +92,22 @@ class TestIntakeTabletUi(SpaTabletUiCommon):
         self.authenticate("spa_fd", "spa_fd")
         response = self.url_open(url)
         self.assertNotIn("injury, a fracture or surgery", response.text)
+        # Nor through Survey's print page, which shows a finished answer to
+        # whoever holds its link: an intake is printed for the client and the
+        # therapists only.
+        print_url = (
+            f"/survey/print/{user_input.survey_id.access_token}"
+            f"?answer_token={user_input.access_token}"
+        )
+        with mute_logger("odoo.http"):
+            response = self.url_open(print_url)
+        self.assertEqual(response.status_code, 404)
+        self.assertNotIn("injury, a fracture or surgery", response.text)
+        self.authenticate("spa_th", "spa_th")
+        response = self.url_open(print_url)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("injury, a fracture or surgery", response.text)
+        self.authenticate(None, None)
+        response = self.url_open(print_url)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("injury, a fracture or surgery", response.text)
