@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from odoo import fields
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from .common import SpaCommon
@@ -172,3 +173,30 @@ class TestAftercare(SpaCommon):
         session = self.stopped_by_pain(hours=4)
         message = self.client_messages(session)
         self.assertIn("kinésithérapeute", str(message.body))
+
+    def test_the_front_desk_does_not_read_the_referral_letter(self):
+        """The referral letter says why the session was stopped (clinical
+        detail): the client gets it by email; in the session's chatter it is
+        read by therapists and managers, not by the front desk."""
+        session = self.stopped_by_pain()
+        letter = self.client_messages(session)
+        self.assertIn("severe pain", str(letter.body))
+        desk_session = session.with_user(self.front_desk)
+        self.assertNotIn(letter, desk_session.message_ids)
+        with self.assertRaises(AccessError):
+            letter.with_user(self.front_desk).read(["body"])
+        self.assertFalse(
+            self.env["mail.message"]
+            .with_user(self.front_desk)
+            .search([("id", "=", letter.id)])
+        )
+        for user in (self.therapist, self.manager):
+            self.assertIn(
+                "severe pain", letter.with_user(user).read(["body"])[0]["body"]
+            )
+        # The front desk still reads what they write on the session.
+        note = desk_session.message_post(body="Client arrived late")
+        self.assertEqual(
+            note.with_user(self.front_desk).read(["body"])[0]["body"],
+            "<p>Client arrived late</p>",
+        )
