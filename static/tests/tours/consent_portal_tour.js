@@ -41,8 +41,9 @@ export async function drawSignature() {
     throw new Error("The signature pad did not accept the drawn signature.");
 }
 
-registry.category("web_tour.tours").add("spa_consent_portal_tour", {
-    steps: () => [
+/** The client reads the consent text, then signs it with a finger. */
+export function signConsentSteps() {
+    return [
         {
             content: "The client reads the consent text of the protocol",
             trigger: ".o_spa_consent_text:contains(upper-back release)",
@@ -62,6 +63,12 @@ registry.category("web_tour.tours").add("spa_consent_portal_tour", {
             trigger: ".o_portal_sign_submit:enabled",
             run: "click",
         },
+    ];
+}
+
+registry.category("web_tour.tours").add("spa_consent_portal_tour", {
+    steps: () => [
+        ...signConsentSteps(),
         {
             content: "The page confirms the consent is recorded",
             trigger: ".o_spa_consent_signed",

@@ -1,6 +1,6 @@
 import { registry } from "@web/core/registry";
 
-import { drawSignature } from "./consent_portal_tour";
+import { signConsentSteps } from "./consent_portal_tour";
 
 /** One answer of the health intake, by its question and choice text. */
 function answer(question, choice) {
@@ -13,25 +13,7 @@ function answer(question, choice) {
 
 registry.category("web_tour.tours").add("spa_intake_portal_tour", {
     steps: () => [
-        {
-            content: "The client reads the consent text of the protocol",
-            trigger: ".o_spa_consent_text:contains(upper-back release)",
-        },
-        {
-            content: "They agree and open the signing dialog",
-            trigger: "button.o_spa_consent_sign",
-            run: "click",
-        },
-        {
-            content: "They sign with a finger on the pad",
-            trigger: ".modal.show canvas",
-            run: drawSignature,
-        },
-        {
-            content: "They send the signed consent",
-            trigger: ".o_portal_sign_submit:enabled",
-            run: "click",
-        },
+        ...signConsentSteps(),
         {
             content: "The page confirms the consent and leads on to the health questions",
             trigger: ".o_spa_consent_signed",
