@@ -55,6 +55,7 @@ class ResPartner(models.Model):
             "Pain History of %(client)s", client=self.display_name
         )
         return action
+
     def action_spa_export_evidence(self):
         """Open the export of this client's finished sessions' evidence
         (managers: the bundle holds clinical data)."""

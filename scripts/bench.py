@@ -861,12 +861,32 @@ def percentile(values, pct):
     return values[min(len(values) - 1, round(pct / 100 * (len(values) - 1)))]
 
 
+def tablet_read_queries(env, user, session_id):
+    """Queries of opening a session on the tablet (what the route
+    ``/spa/tablet/session/<id>`` runs), as its therapist: cold (a new
+    request, nothing of the session in cache; the registry's caches warm)
+    and warm (opened again in the same transaction)."""
+    user_env = env(user=user.id)
+
+    def open_session():
+        user_env["spa.session"]._tablet_session(session_id)._tablet_payload()
+
+    for __ in range(2):  # the registry's caches, as a running server has them
+        open_session()
+        env.invalidate_all()
+    cold = query_count(user_env, open_session)
+    warm = query_count(user_env, open_session)
+    figure("P4", "opening a session, cold (queries)", cold, "<= 10", cold <= 10)
+    figure("P4", "opening a session, opened again (queries)", warm, "<= 10", warm <= 10)
+
+
 def bench_p4(env, args, fd, users):
     log(
         f"\nP4 tablet round trip: {len(users)} tablets over HTTP JSON-RPC, "
         "Odoo with --workers=2 on loopback"
     )
     sessions = tablet_sessions(env, fd, users, per_user=2)
+    tablet_read_queries(env, users[0], sessions[users[0]][0])
     port = free_port()
     server = start_server(args, port)
     base = f"http://127.0.0.1:{port}"
