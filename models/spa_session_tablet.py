@@ -109,14 +109,15 @@ class SpaSessionTablet(models.AbstractModel):
         self._tablet_check_user()
         session = self
         session.check_access("read")
-        # The body chart first: every active region in one query, so the
-        # consent's and the lines' regions are read from cache.
+        # Each fact is read once, in batches, in an order that lets the
+        # later reads find it in cache: the body chart (every active region,
+        # one query: the consent's and the lines' regions), the consent
+        # badge (the client's consents, among them the one the session
+        # relied on; the rules' facts of the session), rule 7 (the client's
+        # intakes, among them the one relied on), then rule 8's warnings
+        # over the same facts. No appointment is read.
         body_regions = self.env["spa.body.region"]._spa_chart_payload()
-        # The rules' facts are read once; the consent badge, rule 8's
-        # warnings and rule 7's status are asked of them.
         statuses = session._tablet_consent_statuses()
-        # Rule 7 first: the client's intakes in one batch, the one a started
-        # session relied on among them.
         intake_status, intake = session._spa_intake_statuses()[session.id]
         facts = session._rule_facts(with_intake=True)
         checkins = session.checkin_ids
