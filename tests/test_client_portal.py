@@ -51,10 +51,6 @@ class ClientPortalCommon(SpaCommon):
         """For the client: a done session, a stopped one with a referral, a
         running one, a planned one; for another client, a done one."""
         self.consent = self.give_consent(partner=self.me)
-        # Health questionnaires (Odoo Survey answers): the client's completed
-        # intake (rule 7: their sessions start on it), another client's.
-        self.intake = self.give_intake(self.me)
-        self.other_intake = self.give_intake(self.other)
         self.done = self.session_for(self.me, 1)
         self.run_compliant_protocol(self.done)
         self.done.action_done()
@@ -76,10 +72,18 @@ class ClientPortalCommon(SpaCommon):
         self.run_compliant_protocol(self.others)
         self.others.action_done()
         self.other_consent = self.others.consent_id
-        # And an unfinished questionnaire of the client.
+        # Health questionnaires (Odoo Survey answers): the client's completed
+        # one, their unfinished one, another client's.
         survey = self.env["survey.survey"].create({"title": "Health questionnaire"})
-        self.unfinished_intake = self.env["survey.user_input"].create(
+        Answer = self.env["survey.user_input"]
+        self.intake = Answer.create(
+            {"survey_id": survey.id, "partner_id": self.me.id, "state": "done"}
+        )
+        self.unfinished_intake = Answer.create(
             {"survey_id": survey.id, "partner_id": self.me.id, "state": "in_progress"}
+        )
+        self.other_intake = Answer.create(
+            {"survey_id": survey.id, "partner_id": self.other.id, "state": "done"}
         )
 
 
