@@ -241,23 +241,9 @@ class CalendarEvent(models.Model):
         (self - events).spa_consent_status = False
         if not events:
             return
-        # sudo: the badge tells the front desk whether a consent covers the
-        # appointment; reading the consents' validity is not clinical detail.
-        consents_sudo = (
-            self.env["spa.consent"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", events.spa_client_id.ids),
-                    ("protocol_ids", "in", events.spa_protocol_id.ids),
-                    ("state", "!=", "draft"),
-                ]
-            )
+        by_partner = self.env["spa.consent"]._spa_badge_facts(
+            events.spa_client_id, events.spa_protocol_id
         )
-        facts = consents_sudo._to_facts()
-        by_partner = defaultdict(list)
-        for consent in consents_sudo:
-            by_partner[consent.partner_id.id].append(facts[consent.id])
         # (an appointment edited in a form is a new record: its session is
         # the stored one)
         session_facts = events.spa_session_id._origin._rule_facts()

@@ -15,6 +15,23 @@ BODY_REGION_FIELDS = (
     "chart_y",
     "chart_rx",
     "chart_ry",
+    "active",
+    "sequence",
+)
+
+
+# What the body chart draws of each region.
+CHART_FIELDS = (
+    "code",
+    "name",
+    "side",
+    "is_sensitive",
+    "chart_x",
+    "chart_y",
+    "chart_rx",
+    "chart_ry",
+    "active",
+    "sequence",
 )
 
 
@@ -124,7 +141,9 @@ class SpaBodyRegion(models.Model):
     @api.model
     def _spa_chart_payload(self, regions=None):
         """The regions as the body chart draws them (tablet, session record)."""
-        regions = self.search([]) if regions is None else regions
+        if regions is None:
+            # One query: the search reads what the chart draws.
+            regions = self.search_fetch([], CHART_FIELDS)
         return [
             {
                 "id": region.id,

@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import uuid
+from collections import defaultdict
 from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -487,6 +488,27 @@ class SpaConsent(models.Model):
     # ------------------------------------------------------------------
     # Rule facts
     # ------------------------------------------------------------------
+
+    @api.model
+    def _spa_badge_facts(self, partners, protocols):
+        """``{partner id: [ConsentFacts]}``: the consents the consent badge
+        weighs for these clients and protocols (``session_rules.badge_status``
+        over them: the appointment's badge and the tablet's), read in one
+        batch."""
+        # sudo: the badge tells the front desk whether a consent covers the
+        # appointment; reading the consents' validity is not clinical detail.
+        consents_sudo = self.sudo().search(
+            [
+                ("partner_id", "in", partners.ids),
+                ("protocol_ids", "in", protocols.ids),
+                ("state", "!=", "draft"),
+            ]
+        )
+        facts = consents_sudo._to_facts()
+        by_partner = defaultdict(list)
+        for consent in consents_sudo:
+            by_partner[consent.partner_id.id].append(facts[consent.id])
+        return by_partner
 
     def _to_facts(self):
         """Plain facts of each consent, for the rule functions."""

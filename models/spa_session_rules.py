@@ -53,7 +53,9 @@ class SpaSession(models.Model):
     def _compute_checkin_requirements(self):
         """Check-ins the protocol required for what was done, and how many of
         them are missing (``session_rules.required_checkins``)."""
-        facts = self._rule_facts()
+        # Lines and check-ins are all this rule weighs: the consent is not
+        # read on every check-in.
+        facts = self._rule_facts(with_consent=False)
         for session in self:
             required, missing = session_rules.required_checkins(facts[session.id])
             session.checkin_required_count = required
@@ -128,10 +130,12 @@ class SpaSession(models.Model):
     # Rule facts (gathered in batch)
     # ------------------------------------------------------------------
 
-    def _rule_facts(self, with_intake=False):
+    def _rule_facts(self, with_intake=False, with_consent=True):
         """Plain facts of each session for ``session_rules``, in a few queries
         (``with_intake``: also the answers of the intake a started session
-        relied on, for rule 7's badge and cautions)."""
+        relied on, for rule 7's badge and cautions; ``with_consent=False``:
+        without the consent it relies on, for a rule that does not weigh it,
+        such as ``required_checkins``)."""
         # sudo: the rules must see every check-in and step of the session,
         # whatever the reading user may browse; nothing is returned to them.
         # with_prefetch(): the lines of all of ``self`` in one query each, even
@@ -157,7 +161,7 @@ class SpaSession(models.Model):
         checkins_by_session = defaultdict(list)
         for checkin in sessions_sudo.checkin_ids:
             checkins_by_session[checkin.session_id.id].append(checkin._to_facts())
-        consent_facts = sessions_sudo.consent_id._to_facts()
+        consent_facts = sessions_sudo.consent_id._to_facts() if with_consent else {}
         intake_facts = {}
         for company in sessions_sudo.company_id if with_intake else ():
             relied = sessions_sudo.filtered(lambda s, c=company: s.company_id == c)
@@ -245,11 +249,37 @@ class SpaSession(models.Model):
             )
         return self.protocol_id._spa_intake_answer_for(self.partner_id)
 
-    def _spa_intake_statuses(self):
+    def _spa_consent_badges(self):
+        """``{session id: badge}``: the consent badge of each session, what
+        the server would decide now (``session_rules.badge_status``, as the
+        appointment's ``spa_consent_status`` shows it), without going through
+        the appointments."""
+        # The candidates first: the consent a session relied on is among
+        # them, so the rules' facts find it in cache.
+        by_partner = self.env["spa.consent"]._spa_badge_facts(
+            self.partner_id, self.protocol_id
+        )
+        facts = self._rule_facts()
+        today = self._spa_today_by_session()
+        now = fields.Datetime.now()
+        return {
+            session.id: session_rules.badge_status(
+                facts[session.id],
+                by_partner[session.partner_id.id],
+                today[session.id],
+                now,
+            )
+            for session in self
+        }
+
+    def _spa_intake_statuses(self, facts=None):
         """``{session id: (badge, IntakeFacts or None)}``: rule 7 as it
-        stands now (``session_rules.intake_status``)."""
-        facts = self._rule_facts(with_intake=True)
+        stands now (``session_rules.intake_status``); ``facts``: the
+        sessions' ``_rule_facts(with_intake=True)`` when the caller has them."""
+        # The candidates first: the intake a started session relied on is
+        # among them, so its answers are read in the same batch.
         intakes = self._spa_candidate_intakes()
+        facts = facts or self._rule_facts(with_intake=True)
         today = self._spa_today_by_session()
         return {
             session.id: session_rules.intake_status(

@@ -109,12 +109,21 @@ class SpaSessionTablet(models.AbstractModel):
         self._tablet_check_user()
         session = self
         session.check_access("read")
+        # Each fact is read once, in batches, in an order that lets the
+        # later reads find it in cache: the body chart (every active region,
+        # one query: the consent's and the lines' regions), the consent
+        # badge (the client's consents, among them the one the session
+        # relied on; the rules' facts of the session), rule 7 (the client's
+        # intakes, among them the one relied on), then rule 8's warnings
+        # over the same facts. No appointment is read.
+        body_regions = self.env["spa.body.region"]._spa_chart_payload()
         statuses = session._tablet_consent_statuses()
+        intake_status, intake = session._spa_intake_statuses()[session.id]
+        facts = session._rule_facts(with_intake=True)
         checkins = session.checkin_ids
         positionings = self._tablet_labels("spa.session", "positioning")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
-        region_warnings = session._tablet_region_warnings()
-        intake_status, intake = session._spa_intake_statuses()[session.id]
+        region_warnings = session._tablet_region_warnings(facts)
         intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
         intake_url = False
         if session.state == "draft" and intake_status in ("missing", "expired"):
@@ -157,7 +166,7 @@ class SpaSessionTablet(models.AbstractModel):
             "is_stop_triggered": session.is_stop_triggered,
             "referral_recommended": session.referral_recommended,
             "stop_reason": session.stop_reason or False,
-            "body_regions": self.env["spa.body.region"]._spa_chart_payload(),
+            "body_regions": body_regions,
             "steps": [
                 {
                     "id": step.id,
@@ -205,15 +214,16 @@ class SpaSessionTablet(models.AbstractModel):
             ],
         }
 
-    def _tablet_region_warnings(self):
+    def _tablet_region_warnings(self, facts=None):
         """``{line id: text}``: the to-do lines rule 8 would refuse to tick
         now (the session's consent does not cover a sensitive region they
         touch), said before the therapist performs the step. The rules'
-        own function decides (``session_rules``)."""
+        own function decides (``session_rules``); ``facts``: the session's
+        ``_rule_facts()`` when the caller has them."""
         self.ensure_one()
         if self.state != "in_progress":
             return {}
-        facts = self._rule_facts()[self.id]
+        facts = (facts or self._rule_facts())[self.id]
         warnings = {}
         for step_facts in facts.steps:
             if step_facts.state != "todo":
@@ -227,16 +237,13 @@ class SpaSessionTablet(models.AbstractModel):
         return warnings
 
     def _tablet_consent_statuses(self):
-        """Consent state per session, as the appointment's badge shows it."""
-        statuses = {}
-        for session in self:
-            if session.event_id:
-                statuses[session.id] = session.event_id.spa_consent_status or False
-            else:
-                statuses[session.id] = self._tablet_status_for(
-                    session.partner_id, session.protocol_id
-                )
-        return statuses
+        """Consent state per session, as the appointment's badge shows it:
+        the same rule (``_spa_consent_badges``), without reading the
+        appointments."""
+        return {
+            session_id: status or False
+            for session_id, status in self._spa_consent_badges().items()
+        }
 
     @api.model
     def _tablet_status_for(self, partner, protocol):

@@ -1,9 +1,16 @@
+import uuid
 from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import tagged
 
+from ..controllers.tablet import SpaTabletController
 from .common import SpaCommon
+
+AFTERCARE_DONE_QUERIES = 84
+TABLET_READ_COLD = 23
+TABLET_TICK = 13
+TABLET_CHECKIN = 17
 
 
 @tagged("post_install", "-at_install", "spa_performance")
@@ -53,15 +60,114 @@ class TestQueryCounts(SpaCommon):
         self.assertEqual(session.state, "done")
         return self.cr.sql_log_count - before
 
+    def _warm_registry(self, session):
+        """The registry's caches (the user's groups, access rights and record
+        rules), as a running server has them; nothing of the records."""
+        session.with_user(self.therapist).check_access("read")
+        self.env.invalidate_all()
+
     def test_action_done_query_count(self):
         session = self._ready_session()
-        self.env.invalidate_all()
-        # 20, and 3 for the body regions (rule 8 and the evidence): the
-        # lines' planned and touched regions and the consent's, one query each.
-        with self.assertQueryCount(23):
+        self._warm_registry(session)
+        # Each fact read once, the evidence hash (v3: the lines' planned and
+        # touched regions, the consent's regions, the intake) over the same
+        # cache as the rules' check: lock (2), session, lines (2) and their
+        # touched regions (2), check-ins (2), consent with its protocols and
+        # regions (4), planned regions, intake, evidence chain (2), the
+        # company's aftercare switch, the write.
+        with self.assertQueryCount(19):
             session.action_done()
             self.env.flush_all()
         self.assertEqual(session.state, "done")
+        self.assertTrue(session.evidence_hash)
+
+    def test_action_done_query_count_with_aftercare_mail(self):
+        """The aftercare mail switched on: what the client's email adds."""
+        self.company.spa_aftercare_enabled = True
+        self.client.email = "clara@example.com"
+        session = self._ready_session()
+        # The template compiled once, as a running server has it.
+        template = self.env.ref("spa_session_protocol.mail_template_aftercare")
+        template._render_field("body_html", session.ids)
+        self._warm_registry(session)
+        with self.assertQueryCount(AFTERCARE_DONE_QUERIES):
+            session.action_done()
+            self.env.flush_all()
+        self.assertEqual(session.state, "done")
+        self.assertTrue(
+            session.message_ids.filtered(lambda m: self.client in m.partner_ids),
+            "the aftercare email was queued for the client",
+        )
+
+    # ------------------------------------------------------------------
+    # The tablet (issue 14, P4): its session read, a tick, a check-in
+    # ------------------------------------------------------------------
+
+    def _tablet_session(self):
+        session = self.started_session()
+        session.write({"positioning": "seated"})
+        self.tick(session, *self.MANDATORY[:3])
+        self.checkin(session, "Warm-up")
+        self.env.flush_all()
+        return session
+
+    def test_tablet_session_read_query_count(self):
+        """Opening a session on the tablet (``/spa/tablet/session/<id>``):
+        the rules' facts read once, for the consent badge, rule 7 and rule
+        8, without going through the appointment."""
+        session = self._tablet_session()
+        env = self.env(user=self.therapist)
+
+        def open_session():
+            return env["spa.session"]._tablet_session(session.id)._tablet_payload()
+
+        # The registry's caches (groups, access rights, record rules of
+        # every model read), as a running server has them after a first read.
+        for __ in range(2):
+            open_session()
+            self.env.invalidate_all()
+        # A new request: nothing of the session in cache (cold). Session (2),
+        # body chart, consents (5), lines (3), check-ins (2), intake (5),
+        # the names shown (5: client, who ticked, qualification).
+        with self.assertQueryCount(TABLET_READ_COLD):
+            payload = open_session()
+        self.assertEqual(len(payload["steps"]), 9)
+        self.assertEqual(payload["consent_status"], "valid")
+        self.assertEqual(payload["intake_status"], "valid")
+        self.assertEqual(len(payload["checkins"]), 1)
+        # Opened again (warm): what is searched anew each time (the
+        # session's existence, the chart, the consents, the intakes).
+        with self.assertQueryCount(4):
+            self.assertEqual(open_session(), payload)
+
+    def _sync(self, env, op):
+        result = SpaTabletController()._sync_one(
+            {"uuid": str(uuid.uuid4()), **op}, env=env
+        )
+        self.assertTrue(result["ok"], result)
+        return result
+
+    def test_tablet_tick_query_count(self):
+        session = self._tablet_session()
+        env = self.env(user=self.therapist)
+        tick = {"kind": "tick", "session_id": session.id}
+        first = self.step(session, "Locate the target area")
+        self._sync(env, {**tick, "step_id": first.id})
+        self.env.invalidate_all()
+        step = self.step(session, "Stabilise and apply pressure")
+        with self.assertQueryCount(TABLET_TICK):
+            self._sync(env, {**tick, "step_id": step.id})
+        self.assertEqual(step.state, "done")
+
+    def test_tablet_checkin_query_count(self):
+        session = self._tablet_session()
+        env = self.env(user=self.therapist)
+        checkin = {"kind": "checkin", "session_id": session.id, "pain_level": 2}
+        self._sync(env, checkin)
+        self.env.invalidate_all()
+        with self.assertQueryCount(TABLET_CHECKIN):
+            self._sync(env, checkin)
+        self.assertEqual(session.checkin_count, 3)
 
     def test_action_done_flat_in_steps(self):
         """A 30-step protocol completes in as many queries as the 9-step one."""
