@@ -167,7 +167,7 @@ class TestRunnerScreenshots(SpaTabletUiCommon):
             for screen in self.SCREENS:
                 self.browser_size = size
                 png = self._shoot(f"spa_tablet_shot_{screen}")
-                (out / f"runner_{screen}_{size}.png").write_bytes(png)
+                (out / f"therapist_{screen}_{size}.png").write_bytes(png)
 
     def _shoot(self, tour):
         """Run a tour that ends on the screen to capture, then capture it."""
