@@ -1,5 +1,6 @@
 import os
 import pathlib
+import re
 import shutil
 import uuid
 
@@ -352,6 +353,38 @@ class TestBodyRegions(BodyRegionCommon):
         # clinical detail: never the front desk's
         with self.assertRaises(AccessError):
             self.client.with_user(self.front_desk).read(["spa_region_pain_ids"])
+
+    def test_regions_in_use_keep_their_meaning(self):
+        """A region named by a session line, a consent or a check-in can be
+        neither deleted nor made (in)sensitive; one no record names can. The
+        check is one grouped query per field, whatever the number of regions."""
+        Region = self.env["spa.body.region"]
+        spare = Region.create(
+            [{"name": f"Spare {i}", "code": f"spare_{i}"} for i in range(3)]
+        )
+        # before any booking, the built-in protocol's lines name nothing yet
+        self.assertFalse(spare._spa_regions_in_use())
+        session = self.running_until_pressure()
+        line = session.step_ids.filtered(lambda s: s.name == PRESSURE)
+        line.write({"touched_region_ids": [Command.link(spare[0].id)]})
+        self.tick(session, PRESSURE)
+        self.checkin(session, PRESSURE, pain=3, body_region_id=spare[1].id)
+        everything = spare | self.gluteal | self.regions["abdomen"]
+        with self.assertQueryCount(4):
+            used = everything._spa_regions_in_use()
+        self.assertEqual(used, spare[:2] | self.gluteal)
+        for region in spare[:2] | self.gluteal:
+            with self.subTest(region=region.code):
+                with self.assertRaisesRegex(UserError, re.escape(region.name)):
+                    region.unlink()
+                with self.assertRaisesRegex(UserError, re.escape(region.name)):
+                    region.write({"is_sensitive": not region.is_sensitive})
+        with self.assertRaisesRegex(UserError, "Spare 0") as caught:
+            (spare[0] | spare[2]).unlink()
+        self.assertNotIn("Spare 2", str(caught.exception))
+        spare[2].write({"is_sensitive": True})
+        spare[2].unlink()
+        self.assertFalse(spare[2].exists())
 
 
 @tagged("post_install", "-at_install", "spa_body_regions", "spa_write_policy")
