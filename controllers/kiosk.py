@@ -1,6 +1,11 @@
 """Routes of the treatment room's tablet (the kiosk).
 
-No Odoo login: the room's secret token in the URL opens the day's plan; a
+No Odoo login: the page is ``/spa/kiosk`` for every room. The room's secret
+token reaches the tablet in the URL's fragment (``/spa/kiosk#<token>``, which
+a browser never sends to a server); the kiosk's script keeps it on the device
+and sends it in the body of each JSON request (the ``token`` parameter),
+never in a path or a query string, so no access log, proxy log, browser
+history or Referer header carries it. The token opens the day's plan; a
 therapist unlocks one session with their PIN and gets a short-lived unlock
 bound to the room, themselves and that session. Every request that acts runs
 as that therapist (``env(user=therapist)``, never the superuser and never an
@@ -16,17 +21,20 @@ from odoo.http import request
 from ..models.spa_session_tablet import MAX_BATCH
 from .tablet import SpaTabletController, _message
 
-KIOSK_SCOPE = "/spa/kiosk/"
+# The page, and the service worker's scope (the page and what is under it).
+KIOSK_PATH = "/spa/kiosk"
 
 
 class SpaKioskController(http.Controller):
     def _room(self, token):
+        """The room whose token the request's body carries; a missing or
+        wrong token is refused as one."""
         room = request.env["spa.room"]._spa_room_by_token(token)
         if not room:
             raise AccessError(
                 request.env._(
-                    "This tablet's address is no longer valid: ask a manager for "
-                    "the room's new kiosk URL."
+                    "This tablet's address is no longer valid: ask a manager to "
+                    "open the room's new kiosk link on it."
                 )
             )
         return room
@@ -51,40 +59,59 @@ class SpaKioskController(http.Controller):
     # ------------------------------------------------------------------
 
     @http.route(
-        "/spa/kiosk/<string:token>",
+        KIOSK_PATH,
         type="http",
         auth="public",
         methods=["GET"],
         readonly=True,
         sitemap=False,
     )
-    def kiosk_page(self, token):
-        room = request.env["spa.room"]._spa_room_by_token(token)
-        if not room:
-            return request.render("spa_session_protocol.kiosk_page_refused", status=404)
+    def kiosk_page(self):
+        """The same page for every room: it holds no secret (the script
+        reads the room's token from the fragment or the device)."""
         response = request.render(
-            "spa_session_protocol.kiosk_page",
-            {"room": room, "token": token, "kiosk_scope": KIOSK_SCOPE},
+            "spa_session_protocol.kiosk_page", {"kiosk_path": KIOSK_PATH}
         )
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
     @http.route(
-        "/spa/kiosk/<string:token>/manifest.webmanifest",
+        f"{KIOSK_PATH}/<string:token>",
         type="http",
         auth="public",
         methods=["GET"],
         readonly=True,
         sitemap=False,
     )
-    def kiosk_manifest(self, token):
-        room = self._room(token)
+    def kiosk_page_old_address(self, token):
+        """The old addresses (``/spa/kiosk/<token>``) are not served any more:
+        the same 404 whatever the token, never a redirect that would keep the
+        token travelling."""
+        response = request.render(
+            "spa_session_protocol.kiosk_page_old_address", status=404
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @http.route(
+        f"{KIOSK_PATH}/manifest.webmanifest",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        readonly=True,
+        sitemap=False,
+    )
+    def kiosk_manifest(self):
+        """The installed app opens ``/spa/kiosk``; the kiosk's script finds
+        the room's token on the device. No room and no token here."""
         manifest = {
-            "name": request.env._("%(room)s tablet", room=room.name),
-            "short_name": room.name,
-            "start_url": f"{KIOSK_SCOPE}{token}",
-            "scope": KIOSK_SCOPE,
+            "id": KIOSK_PATH,
+            "name": request.env._("Treatment Room Tablet"),
+            "short_name": request.env._("Room Tablet"),
+            "start_url": KIOSK_PATH,
+            "scope": KIOSK_PATH,
             "display": "fullscreen",
             "orientation": "any",
             "background_color": "#ffffff",
@@ -102,7 +129,7 @@ class SpaKioskController(http.Controller):
         )
 
     @http.route(
-        "/spa/kiosk/sw.js",
+        f"{KIOSK_PATH}/sw.js",
         type="http",
         auth="public",
         methods=["GET"],
@@ -110,14 +137,15 @@ class SpaKioskController(http.Controller):
         sitemap=False,
     )
     def kiosk_service_worker(self):
-        """The service worker, served under the kiosk's scope (a worker
-        controls the pages under its own path only)."""
+        """The service worker of the kiosk's scope ``/spa/kiosk`` (the page
+        and what is under it; a worker's scope above its own folder needs the
+        ``Service-Worker-Allowed`` header)."""
         script = http.Stream.from_path(
             "spa_session_protocol/static/src/kiosk/kiosk_service_worker.js"
         )
         response = script.get_response()
         response.headers["Content-Type"] = "text/javascript"
-        response.headers["Service-Worker-Allowed"] = KIOSK_SCOPE
+        response.headers["Service-Worker-Allowed"] = KIOSK_PATH
         # A worker lives under its script's policy: Odoo's static files say
         # "default-src 'none'", which would refuse every fetch it makes.
         response.headers["Content-Security-Policy"] = "default-src 'self'"
@@ -128,24 +156,22 @@ class SpaKioskController(http.Controller):
     # Locked: the day's plan, unlocking
     # ------------------------------------------------------------------
 
-    @http.route(
-        "/spa/kiosk/<string:token>/plan", type="json", auth="public", readonly=True
-    )
-    def kiosk_plan(self, token):
+    @http.route(f"{KIOSK_PATH}/plan", type="json", auth="public", readonly=True)
+    def kiosk_plan(self, token=None):
         try:
             return {"ok": True, **self._room(token)._kiosk_plan()}
         except AccessError as error:
             return {"ok": False, "refused": True, "error": _message(error)}
 
-    @http.route("/spa/kiosk/<string:token>/unlock", type="json", auth="public")
-    def kiosk_unlock(self, token, session_id=None, pin=None):
+    @http.route(f"{KIOSK_PATH}/unlock", type="json", auth="public")
+    def kiosk_unlock(self, token=None, session_id=None, pin=None):
         try:
             return self._room(token)._kiosk_unlock(session_id, pin)
         except (AccessError, UserError) as error:
             return {"ok": False, "error": _message(error)}
 
-    @http.route("/spa/kiosk/<string:token>/lock", type="json", auth="public")
-    def kiosk_lock(self, token, unlock=None):
+    @http.route(f"{KIOSK_PATH}/lock", type="json", auth="public")
+    def kiosk_lock(self, token=None, unlock=None):
         try:
             return {"ok": self._room(token)._kiosk_lock(unlock)}
         except AccessError as error:
@@ -155,16 +181,16 @@ class SpaKioskController(http.Controller):
     # Unlocked: the session runner, as the therapist
     # ------------------------------------------------------------------
 
-    @http.route("/spa/kiosk/<string:token>/session", type="json", auth="public")
-    def kiosk_session(self, token, unlock=None):
+    @http.route(f"{KIOSK_PATH}/session", type="json", auth="public")
+    def kiosk_session(self, token=None, unlock=None):
         try:
             room, env, session = self._unlocked(token, unlock)
             return self._answer(room, env, session, session=session._tablet_payload())
         except (AccessError, UserError) as error:
             return {"ok": False, "locked": True, "error": _message(error)}
 
-    @http.route("/spa/kiosk/<string:token>/sync", type="json", auth="public")
-    def kiosk_sync(self, token, unlock=None, ops=None):
+    @http.route(f"{KIOSK_PATH}/sync", type="json", auth="public")
+    def kiosk_sync(self, token=None, unlock=None, ops=None):
         """The device's queued operations for the unlocked session, each in
         its own savepoint, as the therapist (as ``/spa/tablet/sync``)."""
         try:
@@ -198,8 +224,10 @@ class SpaKioskController(http.Controller):
             room, env, session, results=results, session=session._tablet_payload()
         )
 
-    @http.route("/spa/kiosk/<string:token>/action", type="json", auth="public")
-    def kiosk_action(self, token, unlock=None, action=None, reason=None, note=None):
+    @http.route(f"{KIOSK_PATH}/action", type="json", auth="public")
+    def kiosk_action(
+        self, token=None, unlock=None, action=None, reason=None, note=None
+    ):
         """Start, complete or stop the unlocked session (online only)."""
         try:
             room, env, session = self._unlocked(token, unlock)

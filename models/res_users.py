@@ -70,17 +70,31 @@ class ResUsers(models.Model):
         self.invalidate_recordset(["spa_pin"])
 
     def _spa_set_pin(self, pin):
-        """Set the kiosk PIN of ``self`` (stored hashed): the user themselves
-        or a spa manager; an empty PIN removes it."""
+        """The one place a kiosk PIN is written (stored hashed); an empty
+        ``pin`` removes it.
+
+        A PIN is the user's own secret: only the user themselves sets one
+        (else whoever set it could unlock their sessions at the kiosk as
+        them). A spa manager may only clear another user's PIN, who then
+        sets a new one. The superuser (the server's own paths: data files,
+        the shell) is not a caller and is not limited.
+        """
         self.ensure_one()
-        if not (
-            self.env.su
-            or self.id == self.env.uid
-            or self.env.user.has_group(MANAGER_GROUP)
+        is_self = self.id == self.env.uid
+        if pin and not (self.env.su or is_self):
+            raise AccessError(
+                self.env._(
+                    "Only %(user)s can set %(user)s's kiosk PIN: a spa manager may "
+                    "only reset it, and %(user)s then sets a new one.",
+                    user=self.display_name,
+                )
+            )
+        if not pin and not (
+            self.env.su or is_self or self.env.user.has_group(MANAGER_GROUP)
         ):
             raise AccessError(
                 self.env._(
-                    "Only %(user)s or a spa manager can set %(user)s's kiosk PIN.",
+                    "Only %(user)s or a spa manager can reset %(user)s's kiosk PIN.",
                     user=self.display_name,
                 )
             )
@@ -106,10 +120,16 @@ class ResUsers(models.Model):
         self.sudo()._write_server(vals)
 
     def action_spa_set_pin(self, pin):
-        """Set the kiosk PIN (the user themselves or a spa manager, who may
-        not write users otherwise)."""
+        """Set one's own kiosk PIN (refused for anyone else's)."""
         self.ensure_one()
         self._spa_set_pin(pin)
+        return True
+
+    def action_spa_reset_pin(self):
+        """Clear the kiosk PIN of each user (themselves or a spa manager, who
+        may not write users otherwise): the user then sets a new one."""
+        for user in self:
+            user._spa_set_pin("")
         return True
 
     def _spa_kiosk_verify_pin(self, pin):
@@ -130,8 +150,8 @@ class ResUsers(models.Model):
             )
         if not user_sudo.spa_pin_hash:
             return self.env._(
-                "%(user)s has no kiosk PIN yet: set one in your preferences or ask "
-                "a manager.",
+                "%(user)s has no kiosk PIN yet: %(user)s sets one in their "
+                "preferences.",
                 user=self.display_name,
             )
         valid = (

@@ -5,7 +5,7 @@ from freezegun import freeze_time
 
 from odoo import fields, http
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import Form, HttpCase, tagged
+from odoo.tests import Form, HttpCase, new_test_user, tagged
 
 from .common import SpaCommon
 
@@ -119,10 +119,19 @@ class TestRooms(SpaCommon):
         self.room.with_user(self.manager).action_regenerate_kiosk_token()
         new_token = self.room.sudo().kiosk_token
         self.assertNotEqual(token, new_token)
+        # The link carries the token in its fragment, never in its path.
         action = self.room.with_user(self.manager).action_open_kiosk()
-        self.assertEqual(action["url"], f"/spa/kiosk/{new_token}")
-        with self.assertRaises(AccessError):
-            self.room.with_user(self.front_desk).action_open_kiosk()
+        self.assertEqual(action["url"], f"/spa/kiosk#{new_token}")
+        copy = self.room.with_user(self.manager).action_copy_kiosk_link()
+        self.assertEqual(copy["tag"], "spa_session_protocol.copy_kiosk_link")
+        self.assertEqual(
+            copy["params"]["url"], f"{self.room.get_base_url()}/spa/kiosk#{new_token}"
+        )
+        for user in (self.front_desk, self.therapist):
+            with self.assertRaises(AccessError):
+                self.room.with_user(user).action_open_kiosk()
+            with self.assertRaises(AccessError):
+                self.room.with_user(user).action_copy_kiosk_link()
         self.assertFalse(self.env["spa.room"]._spa_room_by_token(token))
         self.assertEqual(self.env["spa.room"]._spa_room_by_token(new_token), self.room)
         # A caller never chooses the token.
@@ -151,23 +160,13 @@ class TestRooms(SpaCommon):
                     me.read(["spa_pin_hash"])
                 with self.assertRaises(UserError):
                     me.export_data(["spa_pin_hash"])
-        # The user themselves or a manager sets it; nobody else.
+        # Only the user themselves sets it (see TestKioskPinOwner).
         with self.assertRaises(AccessError):
             self.therapist.with_user(self.therapist2).action_spa_set_pin("1111")
         with self.assertRaises(AccessError):
-            self.therapist.with_user(self.front_desk).action_spa_set_pin("1111")
-        self.therapist.with_user(self.manager).action_spa_set_pin("13579")
+            self.therapist.with_user(self.manager).action_spa_set_pin("1111")
+        self.therapist.with_user(self.therapist).action_spa_set_pin("13579")
         self.assertIsNone(self.therapist._spa_kiosk_verify_pin("13579"))
-        # A manager who may not edit users sets it from the wizard.
-        with Form(self.env["spa.kiosk.pin.wizard"].with_user(self.manager)) as form:
-            form.user_id = self.therapist
-            form.pin = "97531"
-        self.assertIsNone(self.therapist._spa_kiosk_verify_pin("97531"))
-        self.assertNotIn("97531", str(form.record.read()))
-        with self.assertRaises(AccessError):
-            self.env["spa.kiosk.pin.wizard"].with_user(self.therapist2).create(
-                {"user_id": self.therapist.id, "pin": "1111"}
-            )
         for bad in ("123", "123456789", "12a4", "١٢٣٤"):
             with self.assertRaises(ValidationError):
                 self.therapist.with_user(self.therapist).write({"spa_pin": bad})
@@ -216,6 +215,142 @@ class TestRooms(SpaCommon):
 
 
 @tagged("post_install", "-at_install", "spa_kiosk")
+class TestKioskPinOwner(SpaCommon):
+    """A kiosk PIN is its owner's secret: only the user themselves sets it,
+    on every path (the method, a write of ``spa_pin``, the wizard); a spa
+    manager may only reset (clear) another user's PIN; nobody else may."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.therapist.with_user(cls.therapist).action_spa_set_pin("2468")
+        cls.admin = cls.env.ref("base.user_admin")
+        # May write users, but is no spa manager.
+        cls.sysadmin = new_test_user(
+            cls.env, "spa_sysadmin", groups="base.group_system", name="Sid Admin"
+        )
+
+    def pin_hash(self, user=None):
+        return (user or self.therapist).sudo().spa_pin_hash
+
+    def set_paths(self, caller, user, pin):
+        """Every way ``caller`` could try to set ``user``'s PIN."""
+        target = user.with_user(caller)
+        return {
+            "action_spa_set_pin": lambda: target.action_spa_set_pin(pin),
+            "write spa_pin": lambda: target.write({"spa_pin": pin}),
+            "_spa_set_pin": lambda: target._spa_set_pin(pin),
+        }
+
+    def test_only_the_user_sets_their_pin(self):
+        # The administrator is a spa manager and may write users: refused too.
+        for caller in (
+            self.therapist2,
+            self.front_desk,
+            self.manager,
+            self.admin,
+            self.sysadmin,
+            self.plain_user,
+        ):
+            for path, attempt in self.set_paths(caller, self.therapist, "1357").items():
+                with self.subTest(caller=caller.login, path=path):
+                    with self.assertRaises(AccessError) as refusal:
+                        attempt()
+                    if path != "write spa_pin" or caller.has_group("base.group_system"):
+                        # (others may not write a user at all)
+                        self.assertIn(
+                            "a spa manager may only reset it", str(refusal.exception)
+                        )
+                    self.assertIn(
+                        "Wrong PIN", self.therapist._spa_kiosk_verify_pin("1357")
+                    )
+                    self.assertIsNone(self.therapist._spa_kiosk_verify_pin("2468"))
+        # The user themselves, by each path: the new PIN replaces the old one.
+        for pin, path in zip(
+            ("1357", "97531", "8642"),
+            self.set_paths(self.therapist, self.therapist, None),
+            strict=True,
+        ):
+            with self.subTest(caller="self", path=path):
+                self.set_paths(self.therapist, self.therapist, pin)[path]()
+                self.assertIsNone(self.therapist._spa_kiosk_verify_pin(pin))
+                self.assertIn("Wrong PIN", self.therapist._spa_kiosk_verify_pin("2468"))
+                self.therapist.sudo()._spa_set_pin("2468")
+        # A user with no spa group sets their own PIN too (it opens nothing).
+        self.front_desk.with_user(self.front_desk).action_spa_set_pin("9999")
+        self.assertIsNone(self.front_desk._spa_kiosk_verify_pin("9999"))
+
+    def test_the_servers_own_paths_may_set_one(self):
+        """The superuser is the server itself (data files, the shell): the
+        demo's PINs are set that way. No RPC caller is the superuser."""
+        self.therapist2.sudo().action_spa_set_pin("1357")
+        self.assertIsNone(self.therapist2._spa_kiosk_verify_pin("1357"))
+        # sudo() keeps the caller: a manager's sudo() is the server's path,
+        # which only code of the server takes.
+        self.therapist2.with_user(self.manager).sudo()._spa_set_pin("8642")
+        self.assertIsNone(self.therapist2._spa_kiosk_verify_pin("8642"))
+
+    def test_a_manager_only_resets_a_pin(self):
+        self.assertTrue(self.therapist.spa_has_pin)
+        # Another therapist, the front desk, an administrator who is not a spa
+        # manager: refused, nothing changes.
+        for caller in (
+            self.therapist2,
+            self.front_desk,
+            self.plain_user,
+            self.sysadmin,
+        ):
+            with self.subTest(caller=caller.login):
+                user = self.therapist.with_user(caller)
+                with self.assertRaises(AccessError):
+                    user.action_spa_reset_pin()
+                with self.assertRaises(AccessError):
+                    user._spa_set_pin("")
+                self.assertIsNone(self.therapist._spa_kiosk_verify_pin("2468"))
+        # The spa manager resets it: the PIN no longer opens the kiosk, its
+        # wrong tries and lock-out go, and only the user sets a new one.
+        for __ in range(5):
+            self.therapist._spa_kiosk_verify_pin("0000")
+        self.assertTrue(self.therapist.sudo().spa_pin_locked_until)
+        # (and so is the administrator, from the user form)
+        self.therapist.with_user(self.admin).action_spa_reset_pin()
+        self.therapist.invalidate_recordset()
+        self.assertFalse(self.pin_hash())
+        self.therapist.sudo()._spa_set_pin("2468")
+        for __ in range(5):
+            self.therapist._spa_kiosk_verify_pin("0000")
+        self.therapist.with_user(self.manager).action_spa_reset_pin()
+        self.therapist.invalidate_recordset()
+        self.assertFalse(self.pin_hash())
+        self.assertFalse(self.therapist.spa_has_pin)
+        self.assertFalse(self.therapist.sudo().spa_pin_locked_until)
+        self.assertIn("no kiosk PIN yet", self.therapist._spa_kiosk_verify_pin("2468"))
+        with self.assertRaises(AccessError):
+            self.therapist.with_user(self.manager).action_spa_set_pin("2468")
+        self.therapist.with_user(self.therapist).action_spa_set_pin("1357")
+        self.assertIsNone(self.therapist._spa_kiosk_verify_pin("1357"))
+        # Anyone may remove their own PIN.
+        self.therapist.with_user(self.therapist).action_spa_reset_pin()
+        self.assertFalse(self.pin_hash())
+
+    def test_the_wizard_resets_and_never_sets(self):
+        Wizard = self.env["spa.kiosk.pin.wizard"]
+        self.assertNotIn("pin", Wizard._fields)
+        with Form(Wizard.with_user(self.manager)) as form:
+            form.user_id = self.therapist
+            self.assertTrue(form.has_pin)
+        action = form.record.action_reset_pin()
+        self.assertEqual(action["type"], "ir.actions.act_window_close")
+        self.assertFalse(self.pin_hash())
+        # Nobody else opens it (the access rules), let alone resets through it.
+        self.therapist.with_user(self.therapist).action_spa_set_pin("2468")
+        for caller in (self.therapist2, self.front_desk):
+            with self.subTest(caller=caller.login), self.assertRaises(AccessError):
+                Wizard.with_user(caller).create({"user_id": self.therapist.id})
+        self.assertTrue(self.pin_hash())
+
+
+@tagged("post_install", "-at_install", "spa_kiosk")
 class TestKioskRoutes(SpaCommon, HttpCase):
     """The room's tablet: no login, a PIN unlocks one session, and each
     request acts as that therapist, never beyond their rights."""
@@ -228,8 +363,9 @@ class TestKioskRoutes(SpaCommon, HttpCase):
         self.token = self.room.sudo().kiosk_token
 
     def call(self, route, token=None, **params):
+        # The token travels in the body of the JSON request, never in its path.
         return self.make_jsonrpc_request(
-            f"/spa/kiosk/{token or self.token}/{route}", params
+            f"/spa/kiosk/{route}", {"token": token or self.token, **params}
         )
 
     def unlock(self, session=None, pin="2468"):
@@ -249,14 +385,93 @@ class TestKioskRoutes(SpaCommon, HttpCase):
         self.assertEqual([s["id"] for s in plan["sessions"]], self.spa_session.ids)
         self.assertEqual(plan["idle_seconds"], 180)
         self.assertNotIn("checkin", str(plan))
-        page = self.url_open(f"/spa/kiosk/{self.token}")
-        self.assertEqual(page.status_code, 200)
-        self.assertIn('rel="manifest"', page.text)
         self.room.with_user(self.manager).action_regenerate_kiosk_token()
         self.assertFalse(self.call("plan")["ok"])
-        self.assertEqual(self.url_open(f"/spa/kiosk/{self.token}").status_code, 404)
         self.assertFalse(self.unlock()["ok"])
         self.assertTrue(self.call("plan", token=self.room.sudo().kiosk_token)["ok"])
+
+    def test_the_page_and_its_manifest_hold_no_token(self):
+        page = self.url_open("/spa/kiosk")
+        self.assertEqual(page.status_code, 200)
+        self.assertNotIn(self.token, page.text)
+        self.assertIn('rel="manifest"', page.text)
+        self.assertIn('href="/spa/kiosk/manifest.webmanifest"', page.text)
+        self.assertEqual(page.headers["Referrer-Policy"], "no-referrer")
+        manifest = self.url_open("/spa/kiosk/manifest.webmanifest")
+        self.assertEqual(manifest.status_code, 200)
+        self.assertNotIn(self.token, manifest.text)
+        self.assertEqual(manifest.json()["start_url"], "/spa/kiosk")
+        self.assertEqual(manifest.json()["scope"], "/spa/kiosk")
+        worker = self.url_open("/spa/kiosk/sw.js")
+        self.assertEqual(worker.status_code, 200)
+        self.assertEqual(worker.headers["Service-Worker-Allowed"], "/spa/kiosk")
+
+    def test_old_addresses_are_not_served(self):
+        """``/spa/kiosk/<token>`` and the routes under it are gone: a 404 for
+        the current token as for any other, and no redirect."""
+        for token in (self.token, "x" * 43):
+            page = self.url_open(f"/spa/kiosk/{token}", allow_redirects=False)
+            self.assertEqual(page.status_code, 404)
+            self.assertNotIn("Location", page.headers)
+            self.assertNotIn('class="o_spa_kiosk"', page.text)
+            self.assertIn("no longer used", page.text)
+            for old in ("manifest.webmanifest", "plan", "unlock", "session"):
+                response = self.url_open(
+                    f"/spa/kiosk/{token}/{old}",
+                    data="{}",
+                    headers={"Content-Type": "application/json"},
+                    allow_redirects=False,
+                )
+                self.assertEqual(response.status_code, 404, old)
+
+    def test_each_route_refuses_a_missing_or_wrong_token_as_before(self):
+        """A missing token, a wrong one and the room's token before a new
+        kiosk link was made get the very answers the routes gave when the
+        token was in the path; a right token with nothing else is answered
+        past the token."""
+        unlock = self.unlock()["unlock"]
+        old_token = self.token
+        self.room.with_user(self.manager).action_regenerate_kiosk_token()
+        refused = (
+            "This tablet's address is no longer valid: ask a manager to open the "
+            "room's new kiosk link on it."
+        )
+        expected = {
+            "plan": {"ok": False, "refused": True, "error": refused},
+            "unlock": {"ok": False, "error": refused},
+            "lock": {"ok": False, "error": refused},
+            "session": {"ok": False, "locked": True, "error": refused},
+            "sync": {"ok": False, "locked": True, "error": refused},
+            "action": {"ok": False, "locked": True, "error": refused},
+        }
+        params = {
+            "plan": {},
+            "unlock": {"session_id": self.spa_session.id, "pin": "2468"},
+            "lock": {"unlock": unlock},
+            "session": {"unlock": unlock},
+            "sync": {"unlock": unlock, "ops": []},
+            "action": {"unlock": unlock, "action": "done"},
+        }
+        for route, answer in expected.items():
+            for label, token in (
+                ("missing", None),
+                ("empty", ""),
+                ("wrong", "x" * 43),
+                ("not a string", 12345),
+                ("old", old_token),
+            ):
+                with self.subTest(route=route, token=label):
+                    body = dict(params[route])
+                    if label != "missing":
+                        body["token"] = token
+                    self.assertEqual(
+                        self.make_jsonrpc_request(f"/spa/kiosk/{route}", body), answer
+                    )
+        self.assertEqual(self.spa_session.state, "in_progress")
+        # The current token passes: the plan, and the unlock's own refusal.
+        self.token = self.room.sudo().kiosk_token
+        self.assertTrue(self.call("plan")["ok"])
+        self.assertNotEqual(self.call("session", unlock=unlock)["error"], refused)
 
     def test_unlock_acts_as_the_therapist(self):
         answer = self.unlock()

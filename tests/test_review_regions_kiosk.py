@@ -90,7 +90,9 @@ class TestKioskUnlockScope(SpaCommon, HttpCase):
         self.token = self.room.sudo().kiosk_token
 
     def call(self, route, **params):
-        return self.make_jsonrpc_request(f"/spa/kiosk/{self.token}/{route}", params)
+        return self.make_jsonrpc_request(
+            f"/spa/kiosk/{route}", {"token": self.token, **params}
+        )
 
     def test_an_unlock_acts_on_its_session_only_whatever_the_id_looks_like(self):
         unlock = self.call("unlock", session_id=self.spa_session.id, pin="2468")

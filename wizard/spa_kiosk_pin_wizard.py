@@ -4,12 +4,13 @@ from ..models.spa_write_policy_mixin import ROLE_MANAGER
 
 
 class SpaKioskPinWizard(models.TransientModel):
-    """A manager sets a therapist's kiosk PIN (they may not edit users
-    otherwise). The PIN is never stored here: it goes straight to the user's
-    hash when the wizard is saved."""
+    """A manager resets a therapist's kiosk PIN (they may not edit users
+    otherwise): the PIN is cleared and the therapist sets a new one in their
+    preferences. Nobody but its owner ever sets a PIN (see
+    ``res.users._spa_set_pin``)."""
 
     _name = "spa.kiosk.pin.wizard"
-    _description = "Set a Kiosk PIN"
+    _description = "Reset a Kiosk PIN"
     # Default-deny (see spa.write.policy.mixin): the manager picks the user.
     _inherit = ["spa.write.policy.mixin"]
     _spa_create_policy = {ROLE_MANAGER: ("user_id",)}
@@ -30,21 +31,9 @@ class SpaKioskPinWizard(models.TransientModel):
         ],
     )
     has_pin = fields.Boolean(related="user_id.spa_has_pin", string="Has a PIN")
-    pin = fields.Char(
-        string="New PIN",
-        compute="_compute_pin",
-        inverse="_inverse_pin",
-        help="4 to 8 digits. Stored hashed on the user: nobody can read it.",
-    )
 
-    def _compute_pin(self):
-        self.pin = False
-
-    def _inverse_pin(self):
-        for wizard in self:
-            if wizard.pin:
-                wizard.user_id._spa_set_pin(wizard.pin)
-        self.invalidate_recordset(["pin"])
-
-    def action_done(self):
+    def action_reset_pin(self):
+        """Clear the PIN of the chosen user (refused for anyone but a spa
+        manager, in ``res.users._spa_set_pin``)."""
+        self.user_id.action_spa_reset_pin()
         return {"type": "ir.actions.act_window_close"}

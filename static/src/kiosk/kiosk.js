@@ -11,6 +11,32 @@
  * IndexedDB with device-made UUIDs, so they survive a reload without network,
  * and sends them once when the network is back, showing each result.
  */
+/** Where the tablet keeps its room's token (the installed app and a reload
+ * without network open "/spa/kiosk" with no fragment). */
+const SPA_KIOSK_TOKEN_KEY = "spa_session_protocol.kiosk_token";
+
+/**
+ * The room's token: from the URL's fragment ("/spa/kiosk#<token>", never
+ * sent to a server) when a manager opened the room's kiosk link here, then
+ * kept on the device; the fragment leaves the address bar (and the browser's
+ * history) at once.
+ */
+function kioskToken() {
+    "use strict";
+    const fragment = window.location.hash.slice(1);
+    if (fragment) {
+        window.history.replaceState(
+            window.history.state,
+            "",
+            window.location.pathname + window.location.search
+        );
+        if (/^[\w-]{20,100}$/.test(fragment)) {
+            window.localStorage.setItem(SPA_KIOSK_TOKEN_KEY, fragment);
+        }
+    }
+    return window.localStorage.getItem(SPA_KIOSK_TOKEN_KEY);
+}
+
 function spaKioskMain() {
     "use strict";
 
@@ -18,16 +44,29 @@ function spaKioskMain() {
     if (!root) {
         return;
     }
-    const token = root.dataset.token;
-    const scope = root.dataset.scope;
+    // "/spa/kiosk": the page, the scope of the service worker, and the
+    // folder of the JSON routes (the token goes in their bodies).
+    const path = root.dataset.path;
     const labels = {};
     for (const el of document.querySelectorAll("[data-spa-label]")) {
         labels[el.dataset.spaLabel] = el.textContent.trim();
     }
     const body = root.querySelector(".o_spa_kiosk_body");
+    const roomEl = root.querySelector(".o_spa_kiosk_room");
     const netBadge = root.querySelector(".o_spa_kiosk_net");
     const lockButton = root.querySelector(".o_spa_kiosk_lock");
     const outboxEl = root.querySelector(".o_spa_kiosk_outbox");
+    const token = kioskToken();
+    if (!token) {
+        body.replaceChildren(
+            Object.assign(document.createElement("p"), {
+                className: "o_spa_kiosk_no_token alert alert-warning",
+                textContent: labels.no_token,
+            })
+        );
+        root.classList.add("o_spa_kiosk_ready");
+        return;
+    }
     const store = new SpaKioskStore(`spa_kiosk_${token.slice(0, 12)}`);
 
     const state = {
@@ -69,11 +108,17 @@ function spaKioskMain() {
     async function rpc(route, params = {}) {
         let response;
         try {
-            response = await fetch(`${scope}${token}/${route}`, {
+            // The token travels in the body, never in the address.
+            response = await fetch(`${path}/${route}`, {
                 method: "POST",
                 headers: { "Content-Type": "application/json" },
                 credentials: "omit",
-                body: JSON.stringify({ jsonrpc: "2.0", method: "call", params }),
+                referrerPolicy: "no-referrer",
+                body: JSON.stringify({
+                    jsonrpc: "2.0",
+                    method: "call",
+                    params: { ...params, token },
+                }),
             });
         } catch {
             throw new OfflineError();
@@ -125,10 +170,14 @@ function spaKioskMain() {
             setOnline(false);
             state.plan = state.plan || (await store.get("plan")) || null;
         }
+        roomEl.textContent = (state.plan && state.plan.room.name) || "";
     }
 
     async function refuseAddress(message) {
-        // A new kiosk URL was made: forget everything this one kept.
+        // A new kiosk link was made: forget everything this one kept.
+        if (window.localStorage.getItem(SPA_KIOSK_TOKEN_KEY) === token) {
+            window.localStorage.removeItem(SPA_KIOSK_TOKEN_KEY);
+        }
         await store.clear();
         state.plan = state.session = state.unlock = null;
         body.replaceChildren(h("p", { class: "o_spa_kiosk_refused alert alert-danger" }, message));
@@ -620,20 +669,18 @@ function spaKioskMain() {
             }
         });
         try {
-            await navigator.serviceWorker.register(`${scope}sw.js`, { scope });
+            await navigator.serviceWorker.register(`${path}/sw.js`, { scope: path });
             const registration = await navigator.serviceWorker.ready;
             // The kiosk's JSON routes are POSTs of the moment, never kept.
-            const routes = `${location.origin}${scope}${token}/`;
+            const routes = ["plan", "unlock", "lock", "session", "sync", "action"].map(
+                (route) => `${location.origin}${path}/${route}`
+            );
             const urls = [
-                location.href,
+                `${location.origin}${location.pathname}`,
                 ...performance
                     .getEntriesByType("resource")
                     .map((entry) => entry.name)
-                    .filter(
-                        (url) =>
-                            url.startsWith(location.origin) &&
-                            (!url.startsWith(routes) || url.endsWith("/manifest.webmanifest"))
-                    ),
+                    .filter((url) => url.startsWith(location.origin) && !routes.includes(url)),
             ];
             registration.active.postMessage({ type: "spa-kiosk-cache", urls: [...new Set(urls)] });
         } catch {
@@ -658,6 +705,13 @@ function spaKioskMain() {
         sync();
     });
     window.addEventListener("offline", () => setOnline(false));
+    // A manager opens another room's link on this tablet: start again on it.
+    window.addEventListener("hashchange", () => {
+        if (window.location.hash.length > 1) {
+            kioskToken();
+            window.location.reload();
+        }
+    });
     setInterval(() => sync(), 15000);
     start();
 }

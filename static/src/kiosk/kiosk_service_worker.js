@@ -2,19 +2,31 @@
 /* eslint-env serviceworker */
 
 /**
- * The room tablet's service worker (scope /spa/kiosk/): what the kiosk page
- * loads (the page, its assets) comes from the network when the server
- * answers, and from this cache when it does not (no network, or a proxy
- * answering 5xx while the server is away), so the page opens and runs
- * offline. A kiosk address the server refuses (a new token was made) is
- * dropped from the cache at once. Only GET requests are cached: the day's
- * plan and the session are kept by the page itself (IndexedDB), and nothing
- * the tablet sends goes through a cache.
+ * The room tablet's service worker (scope /spa/kiosk: the page and what is
+ * under it): what the kiosk page loads (the page, its assets) comes from the
+ * network when the server answers, and from this cache when it does not (no
+ * network, or a proxy answering 5xx while the server is away), so the page
+ * opens and runs offline. The page is the same for every room and holds no
+ * secret: the room's token stays on the device (see kiosk.js). Only GET
+ * requests are cached: the day's plan and the session are kept by the page
+ * itself (IndexedDB), and nothing the tablet sends goes through a cache.
  */
-const CACHE = "spa-kiosk-v1";
+const CACHE = "spa-kiosk-v2";
 
 self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener("activate", (event) =>
+    event.waitUntil(
+        (async () => {
+            // Earlier caches kept pages whose address held a room's token.
+            for (const name of await caches.keys()) {
+                if (name.startsWith("spa-kiosk-") && name !== CACHE) {
+                    await caches.delete(name);
+                }
+            }
+            await self.clients.claim();
+        })()
+    )
+);
 
 function cacheable(request) {
     return request.method === "GET" && new URL(request.url).origin === self.location.origin;

@@ -1,6 +1,7 @@
 import { registry } from "@web/core/registry";
 
-/** The kiosk's tours run on the room's URL, given by the test (no login). */
+/** The kiosk's tours run on the room's link (/spa/kiosk#<token>), given by
+ * the test (no login). */
 const THERAPIST = "Kim Kiosk";
 
 function typePin(pin) {
@@ -64,8 +65,25 @@ function checkin(pain, count) {
     ];
 }
 
+/** The room's token came in the fragment: it left the address bar at once
+ * and stays on the device only. */
+const noTokenInAddress = {
+    content: "The address bar holds no token",
+    trigger: ".o_spa_kiosk_ready",
+    run: () => {
+        const token = localStorage.getItem("spa_session_protocol.kiosk_token");
+        if (!token || location.hash || location.href.includes(token)) {
+            throw new Error(`Token not kept on the device or still in ${location.href}`);
+        }
+        if (location.pathname !== "/spa/kiosk") {
+            throw new Error(`The kiosk is not on /spa/kiosk: ${location.pathname}`);
+        }
+    },
+};
+
 function openSession() {
     return [
+        noTokenInAddress,
         {
             content: "Today's session in this room",
             trigger: `.o_spa_kiosk_ready .o_spa_kiosk_session:contains("${THERAPIST}")`,
@@ -140,8 +158,17 @@ registry.category("web_tour.tours").add("spa_kiosk_wrong_pin", {
 registry.category("web_tour.tours").add("spa_kiosk_address_refused", {
     steps: () => [
         {
-            content: "The old kiosk URL is refused",
+            content: "The old kiosk link is refused",
             trigger: ".o_spa_kiosk_refused:contains('no longer valid')",
+        },
+        {
+            content: "and the device forgets its token",
+            trigger: ".o_spa_kiosk_refused",
+            run: () => {
+                if (localStorage.getItem("spa_session_protocol.kiosk_token") || location.hash) {
+                    throw new Error("The refused token is still kept");
+                }
+            },
         },
     ],
 });
@@ -171,12 +198,11 @@ function network(state) {
         trigger: ".o_spa_kiosk",
         run: async () => {
             console.log(`spa_kiosk_test:${state}`);
-            const token = document.querySelector(".o_spa_kiosk").dataset.token;
             // Wait until the server is (un)reachable as asked.
             for (let attempt = 0; attempt < 100; attempt++) {
                 let ok = false;
                 try {
-                    const response = await fetch(`/spa/kiosk/${token}/plan`, {
+                    const response = await fetch("/spa/kiosk/plan", {
                         method: "POST",
                         headers: { "Content-Type": "application/json" },
                         body: JSON.stringify({ jsonrpc: "2.0", method: "call", params: {} }),
@@ -212,6 +238,11 @@ registry.category("web_tour.tours").add("spa_kiosk_offline", {
         {
             content: "The page is back, from the service worker, with the session",
             trigger: ".o_spa_kiosk_ready .o_spa_kiosk_net.o_spa_kiosk_offline",
+        },
+        noTokenInAddress,
+        {
+            content: "The room's name comes from the plan kept on the tablet",
+            trigger: ".o_spa_kiosk_room:contains('Tour Room')",
         },
         {
             content: "Positioning: prone on a table (queued)",
