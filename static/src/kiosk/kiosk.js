@@ -75,6 +75,7 @@ function spaKioskMain() {
         userName: null,
         session: null,
         results: [],
+        refused: false,
         lastTouch: Date.now(),
         syncing: false,
         seq: Date.now(),
@@ -180,11 +181,17 @@ function spaKioskMain() {
         }
         await store.clear();
         state.plan = state.session = state.unlock = null;
+        state.refused = true;
+        roomEl.textContent = "";
         body.replaceChildren(h("p", { class: "o_spa_kiosk_refused alert alert-danger" }, message));
     }
 
     function renderPlan() {
         lockButton.classList.add("d-none");
+        if (state.refused) {
+            // The refusal stays on screen until a manager opens a new link.
+            return;
+        }
         const plan = state.plan;
         if (!plan) {
             body.replaceChildren(h("p", { class: "o_spa_kiosk_empty" }, label("no_plan")));

@@ -182,6 +182,15 @@ registry.category("web_tour.tours").add("spa_kiosk_regenerate_token", {
             run: "click",
         },
         {
+            content: "Copy the room's kiosk link",
+            trigger: ".o_form_view button[name='action_copy_kiosk_link']",
+            run: "click",
+        },
+        {
+            content: "Copied, or told to open it on the tablet (the clipboard may be refused)",
+            trigger: ".o_notification:contains('kiosk link')",
+        },
+        {
             content: "New kiosk URL",
             trigger: ".o_form_view button[name='action_regenerate_kiosk_token']",
             run: "click",
