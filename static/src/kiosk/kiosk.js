@@ -78,6 +78,7 @@ function spaKioskMain() {
         refused: false,
         lastTouch: Date.now(),
         syncing: false,
+        syncAgain: false,
         seq: Date.now(),
     };
 
@@ -376,15 +377,35 @@ function spaKioskMain() {
         await sync();
     }
 
+    /**
+     * Send the outbox. Asked again while a send is under way, it sends once
+     * more right after it: what was queued meanwhile does not wait for the
+     * next interval.
+     */
     async function sync() {
-        if (state.syncing || !state.unlock || !state.session) {
+        if (state.syncing) {
+            state.syncAgain = true;
+            return;
+        }
+        state.syncing = true;
+        try {
+            do {
+                state.syncAgain = false;
+                await sendOutbox();
+            } while (state.syncAgain);
+        } finally {
+            state.syncing = false;
+        }
+    }
+
+    async function sendOutbox() {
+        if (!state.unlock || !state.session) {
             return;
         }
         const items = (await store.outbox()).filter((item) => item.session_id === state.session.id);
         if (!items.length) {
             return;
         }
-        state.syncing = true;
         try {
             const ops = items.map(({ seq, ...op }) => op);
             const answer = await rpc("sync", { unlock: state.unlock, ops });
@@ -416,8 +437,6 @@ function spaKioskMain() {
                 throw error;
             }
             setOnline(false);
-        } finally {
-            state.syncing = false;
         }
         renderResults();
         renderSession();
