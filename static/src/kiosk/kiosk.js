@@ -699,14 +699,18 @@ function spaKioskMain() {
             const registration = await navigator.serviceWorker.ready;
             // The kiosk's JSON routes are POSTs of the moment, never kept.
             const routes = ["plan", "unlock", "lock", "session", "sync", "action"].map(
-                (route) => `${location.origin}${path}/${route}`
+                (route) => `${path}/${route}`
             );
             const urls = [
                 `${location.origin}${location.pathname}`,
                 ...performance
                     .getEntriesByType("resource")
                     .map((entry) => entry.name)
-                    .filter((url) => url.startsWith(location.origin) && !routes.includes(url)),
+                    .filter(
+                        (url) =>
+                            url.startsWith(location.origin) &&
+                            !routes.includes(new URL(url).pathname)
+                    ),
             ];
             registration.active.postMessage({ type: "spa-kiosk-cache", urls: [...new Set(urls)] });
         } catch {
