@@ -33,8 +33,8 @@ class SpaKioskController(http.Controller):
         if not room:
             raise AccessError(
                 request.env._(
-                    "This tablet's address is no longer valid: ask a manager to "
-                    "open the room's new kiosk link on it."
+                    "This tablet's address is no longer valid: ask a manager for "
+                    "the room's new kiosk URL."
                 )
             )
         return room

@@ -432,9 +432,10 @@ class TestKioskRoutes(SpaCommon, HttpCase):
         unlock = self.unlock()["unlock"]
         old_token = self.token
         self.room.with_user(self.manager).action_regenerate_kiosk_token()
+        # Word for word today's answer (and its translations).
         refused = (
-            "This tablet's address is no longer valid: ask a manager to open the "
-            "room's new kiosk link on it."
+            "This tablet's address is no longer valid: ask a manager for the "
+            "room's new kiosk URL."
         )
         expected = {
             "plan": {"ok": False, "refused": True, "error": refused},
