@@ -14,10 +14,13 @@ import datetime
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from http.cookiejar import CookieJar
@@ -1380,6 +1383,144 @@ def wait_for_replay(env, replica_cr, timeout=30):
     raise RuntimeError("the replica did not catch up")
 
 
+def post_form(client, path, fields):
+    """POST a form as the logged-in ``client`` (the web client's downloads):
+    ``(status, content type, body)``."""
+    body = urllib.parse.urlencode(fields).encode()
+    request = urllib.request.Request(
+        client.base + path,
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    try:
+        with client.opener.open(request, timeout=300) as response:
+            return (
+                response.status,
+                response.headers.get("Content-Type"),
+                response.read(),
+            )
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type"), exc.read()
+
+
+def csrf_token(client):
+    """The CSRF token the web client would post (from its page)."""
+    with client.opener.open(client.base + "/odoo", timeout=60) as response:
+        page = response.read().decode()
+    match = re.search(r"csrf_token\W+([0-9a-fA-Fo]{20,})", page)
+    if not match:
+        raise RuntimeError("no CSRF token in the web client's page")
+    return match.group(1)
+
+
+def reset_statements(env, replica_cr):
+    env.cr.execute("SELECT pg_stat_statements_reset()")
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    replica_cr.execute("SELECT pg_stat_statements_reset()")
+
+
+def bench_p6_reports(env, reader, replica_cr):
+    """The analysis' list export (xlsx) and the compliance summary's PDF,
+    downloaded as the manager: where their statements ran."""
+    token = csrf_token(reader)
+    env["ir.config_parameter"].set_param("report.url", reader.base)
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    export = {
+        "model": "spa.compliance.report",
+        "fields": [
+            {"name": "session_id", "label": "Session"},
+            {"name": "therapist_id", "label": "Therapist"},
+            {"name": "compliance_state", "label": "Compliance"},
+            {"name": "checkin_count", "label": "Check-ins"},
+        ],
+        "ids": False,
+        "domain": [],
+        "groupby": [],
+        "context": {"lang": "en_US"},
+        "import_compat": False,
+    }
+    reset_statements(env, replica_cr)
+    t0 = time.perf_counter()
+    status, kind, body = post_form(
+        reader,
+        "/web/export/xlsx",
+        {"data": json.dumps(export), "csrf_token": token},
+    )
+    export_time = time.perf_counter() - t0
+    export_ok = status == 200 and "spreadsheetml" in (kind or "")
+    env.cr.rollback()
+    export_calls = (
+        statement_calls(replica_cr, P6_ANALYSIS),
+        statement_calls(env.cr, P6_ANALYSIS),
+    )
+    today = datetime.date.today()
+    saved = reader.call(
+        "/web/dataset/call_kw",
+        {
+            "model": "spa.compliance.summary.wizard",
+            "method": "web_save",
+            "args": [
+                [],
+                {
+                    "date_from": str(today - datetime.timedelta(days=365)),
+                    "date_to": str(today),
+                },
+            ],
+            "kwargs": {"specification": {}},
+        },
+        timed=False,
+    )
+    wizard_id = saved[0]["id"]
+    wait_for_replay(env, replica_cr)
+    reset_statements(env, replica_cr)
+    t0 = time.perf_counter()
+    status, kind, body = post_form(
+        reader,
+        "/report/download",
+        {
+            "data": json.dumps(
+                [
+                    "/report/pdf/spa_session_protocol.report_compliance_summary/"
+                    f"{wizard_id}",
+                    "qweb-pdf",
+                ]
+            ),
+            "context": json.dumps({"lang": "en_US"}),
+            "token": "bench",
+            "csrf_token": token,
+        },
+    )
+    summary_time = time.perf_counter() - t0
+    summary_ok = status == 200 and body[:4] == b"%PDF"
+    env.cr.rollback()
+    summary_calls = (
+        statement_calls(replica_cr, P6_ANALYSIS),
+        statement_calls(env.cr, P6_ANALYSIS),
+        statement_calls(replica_cr, "%spa_compliance_summary_wizard%"),
+    )
+    log(
+        f"  (export {'ok' if export_ok else f'FAILED {status} {body[:200]!r}'}, "
+        f"{export_time * 1000:.0f} ms; summary PDF "
+        f"{'ok' if summary_ok else f'FAILED {status} {body[:200]!r}'}, "
+        f"{summary_time * 1000:.0f} ms, its wizard read {summary_calls[2]} time(s) "
+        "on the replica)"
+    )
+    figure(
+        "P6",
+        "xlsx export: analysis statements replica / primary",
+        f"{export_calls[0]} / {export_calls[1]}",
+        "all on the replica",
+        export_ok and export_calls[0] > 0 and export_calls[1] == 0,
+    )
+    figure(
+        "P6",
+        "summary PDF: analysis statements replica / primary",
+        f"{summary_calls[0]} / {summary_calls[1]}",
+        "all on the replica",
+        summary_ok and summary_calls[0] > 0 and summary_calls[1] == 0,
+    )
+
+
 def bench_p6(env, args, fd, users, manager):
     log(
         "\nP6 reports on a read replica: Odoo with --db_replica_host/--db_replica_port"
@@ -1512,6 +1653,7 @@ def bench_p6(env, args, fd, users, manager):
             "once replayed",
             visible is not None,
         )
+        bench_p6_reports(env, reader, replica_cr)
     finally:
         server.terminate()
         try:
