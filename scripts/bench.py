@@ -865,10 +865,14 @@ def start_server(args, port, extra=()):
         "--without-demo=all",
         *extra,
     ]
-    server = subprocess.Popen(  # noqa: S603 - our own Odoo, loopback only
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/"
-    )
-    deadline = time.time() + 90
+    # Its log goes to a file (a pipe nobody reads would stall it once full).
+    os.makedirs(args.data_dir, exist_ok=True)
+    with open(os.path.join(args.data_dir, f"server-{port}.log"), "wb") as server_log:
+        server = subprocess.Popen(  # noqa: S603 - our own Odoo, loopback only
+            command, stdout=subprocess.DEVNULL, stderr=server_log, cwd="/"
+        )
+    # A loaded machine takes its time to start 2 workers.
+    deadline = time.time() + 300
     while time.time() < deadline:
         try:
             with urllib.request.urlopen(
@@ -879,7 +883,9 @@ def start_server(args, port, extra=()):
         except OSError:
             time.sleep(0.5)
     server.terminate()
-    raise RuntimeError("the Odoo server did not answer on /web/health")
+    with open(os.path.join(args.data_dir, f"server-{port}.log"), "rb") as server_log:
+        tail = server_log.read()[-3000:].decode(errors="replace")
+    raise RuntimeError(f"the Odoo server did not answer on /web/health:\n{tail}")
 
 
 def free_port():

@@ -20,7 +20,7 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
     check_mode = fields.Selection(
         [("incremental", "Links Added Since the Last Check"), ("full", "Whole Chain")],
         string="Check",
-        default="incremental",
+        default="full",
         required=True,
         help="Links added since the last check: the links after the last one "
         "a check found intact are recomputed (the verified link and the number "
@@ -72,7 +72,7 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
             # The dialog shows what a check finds now; the saved wizard holds
             # what the server finds when it is created.
             values.update(
-                self._spa_check_values(values.get("check_mode") or "incremental")
+                self._spa_check_values(values.get("check_mode") or "full")
             )
         return values
 
@@ -80,12 +80,12 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
     def _spa_prepare_create_vals(self, vals_list):
         vals_list = super()._spa_prepare_create_vals(vals_list)
         return [
-            {**vals, **self._spa_check_values(vals.get("check_mode") or "incremental")}
+            {**vals, **self._spa_check_values(vals.get("check_mode") or "full")}
             for vals in vals_list
         ]
 
     @api.model
-    def _spa_check_values(self, mode="incremental"):
+    def _spa_check_values(self, mode="full"):
         """What a fresh integrity check finds, as the wizard's values."""
         values = {}
         Session = self.env["spa.session"]
