@@ -71,9 +71,7 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
         if "checked_at" in fields_list:
             # The dialog shows what a check finds now; the saved wizard holds
             # what the server finds when it is created.
-            values.update(
-                self._spa_check_values(values.get("check_mode") or "full")
-            )
+            values.update(self._spa_check_values(values.get("check_mode") or "full"))
         return values
 
     @api.model
