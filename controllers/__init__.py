@@ -4,3 +4,4 @@ from . import kiosk
 from . import evidence
 from . import client_portal
 from . import survey
+from . import readonly_reports

@@ -19,8 +19,8 @@ class ResCompany(models.Model):
     _inherit = ["res.company", "spa.write.policy.mixin"]
 
     # Default-deny for the addon's fields (see spa.write.policy.mixin): the
-    # settings are the managers' and administrators'; the chain head is the
-    # server's.
+    # settings are the managers' and administrators'; the chain head and the
+    # last verified link are the server's.
     _spa_guard_own_fields_only = True
     _spa_create_policy = {
         ROLE_MANAGER: COMPANY_SETTINGS_FIELDS,
@@ -84,6 +84,27 @@ class ResCompany(models.Model):
         copy=False,
         help="Evidence hash of the company's last finished session (the chain "
         "head): removing the last sessions of the chain is found against it.",
+    )
+    # The last link an integrity check found intact: incremental checks start
+    # after it. The server's (written by the check only).
+    spa_evidence_verified_sequence = fields.Integer(
+        string="Last Verified Evidence Place",
+        readonly=True,
+        copy=False,
+        help="Place of the last link of the evidence chain an integrity check "
+        "found intact; an incremental check reads the links after it.",
+    )
+    spa_evidence_verified_hash = fields.Char(
+        string="Last Verified Evidence Hash",
+        readonly=True,
+        copy=False,
+        help="Evidence hash of that link when it was verified.",
+    )
+    spa_evidence_verified_at = fields.Datetime(
+        string="Evidence Last Verified At",
+        readonly=True,
+        copy=False,
+        help="When an integrity check last found the company's evidence chain intact.",
     )
 
     _sql_constraints = [

@@ -10,7 +10,13 @@ from ..tools.verify_evidence import merkle_root
 MANAGER_GROUP = "spa_session_protocol.group_spa_manager"
 # Records read per query by the integrity check (as account checks its
 # journals' hashes in batches).
-INTEGRITY_BATCH_SIZE = 1000
+INTEGRITY_BATCH_SIZE = 2000
+# The company's last verified link (incremental checks start after it).
+VERIFIED_FIELDS = (
+    "spa_evidence_verified_sequence",
+    "spa_evidence_verified_hash",
+    "spa_evidence_verified_at",
+)
 
 
 class SpaEvidenceChainMixin(models.AbstractModel):
@@ -66,6 +72,26 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         "it keeps verifying under that version.",
     )
 
+    def init(self):
+        super().init()
+        if self._abstract:
+            return
+        # The integrity check reads each company's chain in place order, in
+        # batches (keyset on the place: the model keeps a place unique per
+        # company, an index the check reads), and looks up the finished
+        # records without a place through this one.
+        self.env.cr.execute(
+            SQL(
+                """CREATE INDEX IF NOT EXISTS %s ON %s (company_id)
+                    WHERE state IN %s
+                      AND (evidence_hash IS NULL
+                           OR COALESCE(evidence_sequence, 0) = 0)""",
+                SQL.identifier(f"{self._table}_evidence_unsecured_index"),
+                SQL.identifier(self._table),
+                tuple(self._evidence_final_states),
+            )
+        )
+
     # ------------------------------------------------------------------
     # What a record proves (declared by the model)
     # ------------------------------------------------------------------
@@ -94,26 +120,9 @@ class SpaEvidenceChainMixin(models.AbstractModel):
             payload["version"] = version
         return payload
 
-    @api.model
-    def _evidence_value(self, record, fname):
-        value = record[fname]
-        field = record._fields[fname]
-        if field.type == "many2one":
-            return value.id or False
-        if field.type in ("one2many", "many2many"):
-            return sorted(value.ids)
-        if field.type == "datetime":
-            return fields.Datetime.to_string(value) if value else False
-        if field.type == "date":
-            return fields.Date.to_string(value) if value else False
-        if field.type == "html":
-            return str(value) if value else False
-        return value if value is not None else False
-
     # ------------------------------------------------------------------
-    # Reading the evidence from the database, in batches
+    # Reading the evidence from the database: one query per batch
     # ------------------------------------------------------------------
-
     @api.model
     def _evidence_read_fields(self):
         """``{model: {field, ...}}``: every stored field any version of the
@@ -150,6 +159,13 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         return read
 
     @api.model
+    def _evidence_flush(self):
+        """Write to the database what is pending on the fields the evidence
+        reads (only them)."""
+        for model, fnames in self._evidence_read_fields().items():
+            self.env[model].flush_model(fnames)
+
+    @api.model
     def _evidence_refresh(self):
         """Make the next reads of the evidence come from the database:
         flush what is pending on the fields read (only them), then forget
@@ -160,74 +176,274 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         for model, fnames in read.items():
             self.env[model].invalidate_model(fnames)
 
-    def _evidence_lines(self, relation, fnames):
-        """``{record id: lines}``: the records of ``relation`` of each
-        record of ``self`` (one2many lines in id order), with ``fnames``
-        read in one query per relation for the whole of ``self``."""
+    # Sealing and checking read what a record proves with the same query,
+    # built from the declaration (``_get_evidence_hash_fields``): PostgreSQL
+    # gives each record's facts as JSON, already as the ORM's values (a
+    # many2one as its id or false, a datetime as "YYYY-MM-DD HH:MM:SS", a
+    # many2many as its sorted ids, an empty text as false...), so that
+    # Python only normalises, serialises and hashes them (``tools/evidence``).
+
+    @api.model
+    def _evidence_union_spec(self):
+        """``{section: (relation, (field, ...))}``: every field any version
+        of the scheme covers, by section (read once, projected per version)."""
+        union = {}
+        for version in range(1, evidence.MAX_HASH_VERSION + 1):
+            for section, (relation, fnames) in self._get_evidence_hash_fields(
+                version
+            ).items():
+                __, known = union.setdefault(section, (relation, []))
+                known.extend(f for f in fnames if f not in known)
+        return {section: (rel, tuple(f)) for section, (rel, f) in union.items()}
+
+    @api.model
+    def _evidence_sql_value(self, Model, alias, fname):
+        """SQL of the JSON value of ``fname`` of ``Model``'s row ``alias``,
+        as the ORM gives it (see ``_evidence_value_of`` for the contract)."""
+        field = Model._fields[fname]
+        if not field.store or field.translate or field.company_dependent:
+            raise NotImplementedError(
+                f"{Model._name}.{fname}: the evidence reads stored, untranslated "
+                "fields only"
+            )
+        column = SQL.identifier(alias, fname)
+        false = SQL("'false'::json")
+        kind = field.type
+        if kind in ("many2one", "char", "text", "selection"):
+            return SQL("COALESCE(to_json(%s), %s)", column, false)
+        if kind == "html":
+            return SQL("COALESCE(to_json(NULLIF(%s, '')), %s)", column, false)
+        if kind == "integer":
+            return SQL("to_json(COALESCE(%s, 0))", column)
+        if kind == "boolean":
+            return SQL("to_json(COALESCE(%s, FALSE))", column)
+        if kind == "datetime":
+            return SQL(
+                "COALESCE(to_json(to_char(%s, 'YYYY-MM-DD HH24:MI:SS')), %s)",
+                column,
+                false,
+            )
+        if kind == "date":
+            return SQL(
+                "COALESCE(to_json(to_char(%s, 'YYYY-MM-DD')), %s)", column, false
+            )
+        if kind == "json":
+            return SQL("COALESCE(%s::json, %s)", column, false)
+        if kind == "many2many":
+            # Every linked record, archived ones included, in id order.
+            return SQL(
+                """COALESCE((SELECT json_agg(rel.%s ORDER BY rel.%s)
+                               FROM %s rel WHERE rel.%s = %s), '[]'::json)""",
+                SQL.identifier(field.column2),
+                SQL.identifier(field.column2),
+                SQL.identifier(field.relation),
+                SQL.identifier(field.column1),
+                SQL.identifier(alias, "id"),
+            )
+        if kind == "one2many":
+            comodel = self.env[field.comodel_name]
+            return SQL(
+                """COALESCE((SELECT json_agg(line.id ORDER BY line.id)
+                               FROM %s line WHERE line.%s = %s), '[]'::json)""",
+                SQL.identifier(comodel._table),
+                SQL.identifier(field.inverse_name),
+                SQL.identifier(alias, "id"),
+            )
+        raise NotImplementedError(
+            f"{Model._name}.{fname}: the evidence cannot read {kind} fields"
+        )
+
+    @api.model
+    def _evidence_sql_object(self, Model, alias, fnames, with_id=False):
+        """SQL of a JSON object of ``fnames`` of ``Model``'s row ``alias``."""
+        pairs = [SQL("'id', %s", SQL.identifier(alias, "id"))] if with_id else []
+        pairs += [
+            SQL("%s::text, %s", fname, self._evidence_sql_value(Model, alias, fname))
+            for fname in fnames
+        ]
+        if len(pairs) <= 50:
+            return SQL("json_build_object(%s)", SQL(", ").join(pairs))
+        # json_build_object takes at most 100 arguments: a longer object is
+        # put together from parts.
+        return SQL(
+            "(%s)::json",
+            SQL(" || ").join(
+                SQL("jsonb_build_object(%s)", SQL(", ").join(pairs[i : i + 50]))
+                for i in range(0, len(pairs), 50)
+            ),
+        )
+
+    @api.model
+    def _evidence_sql_facts(self, alias):
+        """SQL of the JSON facts (every section, every version's fields)
+        and of the JSON clinical free text of the record ``alias``."""
+        sections = []
+        for section, (relation, fnames) in self._evidence_union_spec().items():
+            if relation is None:
+                value = self._evidence_sql_object(self, alias, fnames)
+            else:
+                value = self._evidence_sql_relation(alias, relation, fnames)
+            sections.append(SQL("%s::text, %s", section, value))
+        facts = SQL("json_build_object(%s)", SQL(", ").join(sections))
+        texts = [
+            SQL(
+                "json_build_array(%s::text, COALESCE(%s, ''))",
+                f,
+                SQL.identifier(alias, f),
+            )
+            for f in self._spa_free_text_fields
+        ]
+        line_texts = []
+        for relation, fnames in self._spa_free_text_line_fields.items():
+            field = self._fields[relation]
+            comodel = self.env[field.comodel_name]
+            entries = SQL(", ").join(
+                SQL(
+                    "json_build_array(line.id, COALESCE(%s, ''))",
+                    SQL.identifier("line", f),
+                )
+                for f in fnames
+            )
+            line_texts.append(
+                SQL(
+                    """COALESCE((SELECT json_agg(json_build_array(%s) ORDER BY line.id)
+                                   FROM %s line WHERE line.%s = %s), '[]'::json)""",
+                    entries,
+                    SQL.identifier(comodel._table),
+                    SQL.identifier(field.inverse_name),
+                    SQL.identifier(alias, "id"),
+                )
+            )
+        texts_sql = SQL(
+            "json_build_array(json_build_array(%s), json_build_array(%s))",
+            SQL(", ").join(texts) if texts else SQL(""),
+            SQL(", ").join(line_texts) if line_texts else SQL(""),
+        )
+        return facts, texts_sql
+
+    @api.model
+    def _evidence_sql_relation(self, alias, relation, fnames):
+        """SQL of the JSON rows of ``relation`` of the record ``alias``: an
+        object (a many2one; false when empty) or a list in id order."""
         field = self._fields[relation]
-        lines = self.mapped(relation)
+        comodel = self.env[field.comodel_name]
+        row = self._evidence_sql_object(comodel, "line", fnames, with_id=True)
+        table = SQL.identifier(comodel._table)
         if field.type == "many2one":
-            lines.fetch(list(fnames))
-            return {record.id: record[relation] for record in self}
-        inverse = field.inverse_name
-        lines.fetch([*fnames, inverse])
-        by_record = defaultdict(lambda: lines.browse())
-        for line in lines.sorted("id"):
-            by_record[line[inverse].id] |= line
-        return by_record
+            return SQL(
+                "COALESCE((SELECT %s FROM %s line WHERE line.id = %s), 'false'::json)",
+                row,
+                table,
+                SQL.identifier(alias, relation),
+            )
+        if field.type != "one2many":
+            raise NotImplementedError(f"{relation}: a many2one or a one2many")
+        return SQL(
+            """COALESCE((SELECT json_agg(%s ORDER BY line.id)
+                           FROM %s line WHERE line.%s = %s), '[]'::json)""",
+            row,
+            table,
+            SQL.identifier(field.inverse_name),
+            SQL.identifier(alias, "id"),
+        )
+
+    @api.model
+    def _evidence_rows_query(self, where, order=None, limit=None):
+        """SQL of the evidence rows of the records matching ``where`` (an
+        SQL condition on the record ``r``): ``(id, company_id, state,
+        evidence_sequence, evidence_hash, evidence_previous_hash,
+        evidence_text_digest, evidence_version, anonymised, facts, texts)``.
+        """
+        facts, texts = self._evidence_sql_facts("r")
+        anonymised = (
+            SQL("r.anonymised_at IS NOT NULL")
+            if "anonymised_at" in self._fields
+            else SQL("FALSE")
+        )
+        return SQL(
+            """SELECT r.id, r.company_id, r.state, r.evidence_sequence,
+                      r.evidence_hash, r.evidence_previous_hash,
+                      r.evidence_text_digest, r.evidence_version, %s, %s, %s
+                 FROM %s r
+                WHERE %s
+                %s %s""",
+            anonymised,
+            facts,
+            texts,
+            SQL.identifier(self._table),
+            where,
+            SQL("ORDER BY %s", order) if order else SQL(),
+            SQL("LIMIT %s", limit) if limit else SQL(),
+        )
+
+    @api.model
+    def _evidence_versions_spec(self):
+        """``{version: {section: fields or None}}``: what to keep of the
+        union's facts for each version (``None``: the whole section as read;
+        a missing section is left out)."""
+        cache = self.env.registry.__dict__.setdefault("_spa_evidence_versions", {})
+        if self._name not in cache:
+            union = self._evidence_union_spec()
+            specs = {}
+            for version in range(1, evidence.MAX_HASH_VERSION + 1):
+                spec = self._get_evidence_hash_fields(version)
+                specs[version] = {
+                    section: (
+                        None
+                        if tuple(fnames) == union[section][1]
+                        else (("id",) if relation else ()) + tuple(fnames)
+                    )
+                    for section, (relation, fnames) in spec.items()
+                }
+            cache[self._name] = specs
+        return cache[self._name]
+
+    @api.model
+    def _evidence_facts_of(self, version, facts):
+        """The facts ``version`` covers, out of the union read by
+        ``_evidence_rows_query`` (``facts`` is consumed), normalised."""
+        spec = self._evidence_versions_spec()[version]
+        projected = {}
+        for section, keep in spec.items():
+            value = facts[section]
+            if keep is not None:
+                if isinstance(value, list):
+                    value = [{f: row[f] for f in keep} for row in value]
+                elif value:
+                    value = {f: value[f] for f in keep}
+            projected[section] = value
+        return self._evidence_normalise_facts(version, projected)
+
+    @api.model
+    def _evidence_texts_of(self, texts):
+        """The clinical free text ``[[field, text], ..., [line id, text],
+        ...]`` out of its JSON as read by ``_evidence_rows_query``."""
+        record_texts, line_texts = texts
+        return [
+            *record_texts,
+            *(entry for lines in line_texts for line in lines for entry in line),
+        ]
 
     def _evidence_parts(self, versions=None):
-        """``{id: {version: facts}, ...}, {id: texts}``: what each record of
-        ``self`` proves as plain values for each version asked (default: the
-        version each record was secured with, else the latest), and its
-        clinical free text. ``self`` is read as it is in the cache: call
-        ``_evidence_refresh`` first to read the database."""
-        records = self.sudo()
-        if versions is None:
-            versions = {
-                record.id: record.evidence_version or evidence.MAX_HASH_VERSION
-                for record in records
-            }
-        specs = {
-            version: self._get_evidence_hash_fields(version)
-            for version in set(versions.values())
-        }
-        relations = {}
-        for spec in specs.values():
-            for relation, fnames in spec.values():
-                if relation is not None:
-                    relations.setdefault(relation, set()).update(fnames)
-        for relation, fnames in self._spa_free_text_line_fields.items():
-            relations.setdefault(relation, set()).update(fnames)
-        lines = {
-            relation: records._evidence_lines(relation, fnames)
-            for relation, fnames in relations.items()
-        }
-        value = self._evidence_value
-        facts_by_record = {}
-        texts_by_record = {}
-        for record in records:
-            version = versions[record.id]
-            facts = {}
-            for section, (relation, fnames) in specs[version].items():
-                if relation is None:
-                    facts[section] = {f: value(record, f) for f in fnames}
-                    continue
-                related = lines[relation].get(record.id) or []
-                rows = [
-                    {"id": line.id} | {f: value(line, f) for f in fnames}
-                    for line in related
-                ]
-                if record._fields[relation].type == "many2one":
-                    facts[section] = rows[0] if rows else False
-                else:
-                    facts[section] = rows
-            facts_by_record[record.id] = self._evidence_normalise_facts(version, facts)
-            texts = [[f, record[f] or ""] for f in self._spa_free_text_fields]
-            for relation, fnames in self._spa_free_text_line_fields.items():
-                for line in lines[relation].get(record.id) or []:
-                    texts.extend([line.id, line[f] or ""] for f in fnames)
-            texts_by_record[record.id] = texts
+        """``{id: facts}, {id: texts}``: what each record of ``self`` proves
+        as plain values for the version asked (``{id: version}``; default:
+        the version each record was secured with, else the latest), and its
+        clinical free text, read from the database in one query (flush
+        first: ``_evidence_refresh``)."""
+        facts_by_record, texts_by_record = {}, {}
+        if not self:
+            return facts_by_record, texts_by_record
+        self.env.cr.execute(
+            self._evidence_rows_query(SQL("r.id IN %s", tuple(self.ids)))
+        )
+        for row in self.env.cr.fetchall():
+            record_id, version = row[0], row[7]
+            if versions is not None:
+                version = versions[record_id]
+            facts_by_record[record_id] = self._evidence_facts_of(
+                version or evidence.MAX_HASH_VERSION, row[9]
+            )
+            texts_by_record[record_id] = self._evidence_texts_of(row[10])
         return facts_by_record, texts_by_record
 
     # ------------------------------------------------------------------
@@ -251,9 +467,10 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         if not finished:
             return
         version = evidence.MAX_HASH_VERSION
-        # What is hashed is read from the cache, which holds what this
-        # transaction writes to the database (pending computations are done
-        # when read); the check reads it back from the database.
+        # What is hashed is read from the database, with the very query the
+        # check reads it back with (what this transaction wrote is flushed
+        # first).
+        finished._evidence_flush()
         facts_by_record, texts_by_record = finished._evidence_parts(
             dict.fromkeys(finished.ids, version)
         )
@@ -282,26 +499,20 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                 )
             )
             sequence, previous = self.env.cr.fetchone()
-            previous = previous or False
-            for record in records.sorted(lambda r: (r[date_field], r.id)):
-                sequence += 1
-                digest = evidence.text_digest(texts_by_record[record.id])
-                payload = self._evidence_payload(
-                    version, facts_by_record[record.id], sequence, digest
-                )
-                evidence_hash = evidence.chain_hash(previous, payload, version)
+            ordered = records.sorted(lambda r: (r[date_field], r.id))
+            links = self._evidence_seal_values(
+                ordered.ids,
+                version,
+                sequence,
+                previous,
+                facts_by_record,
+                texts_by_record,
+            )
+            for record, vals in zip(ordered, links, strict=True):
                 # sudo: the text digest is readable by managers only (it would
                 # let others confirm a guess of the notes); the server sets it.
-                record.sudo()._write_server(
-                    {
-                        "evidence_sequence": sequence,
-                        "evidence_previous_hash": previous,
-                        "evidence_text_digest": digest,
-                        "evidence_version": version,
-                        "evidence_hash": evidence_hash,
-                    }
-                )
-                previous = evidence_hash
+                record.sudo()._write_server(vals)
+                previous = vals["evidence_hash"]
             # The chain head: a server write, as the counter above.
             self.env.cr.execute(
                 "UPDATE res_company SET spa_evidence_head_hash = %s WHERE id = %s",
@@ -311,12 +522,41 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                 ["spa_evidence_sequence", "spa_evidence_head_hash"]
             )
 
+    @api.model
+    def _evidence_seal_values(
+        self, record_ids, version, sequence, previous, facts_by_record, texts_by_record
+    ):
+        """The evidence values of the records ``record_ids`` (in chain order)
+        taking the places after ``sequence``, chained from ``previous`` (the
+        hash at ``sequence``): ``[{field: value}, ...]``, hashed by
+        ``tools/evidence`` as the check recomputes them."""
+        links = []
+        previous = previous or False
+        for record_id in record_ids:
+            sequence += 1
+            digest = evidence.text_digest(texts_by_record[record_id])
+            payload = self._evidence_payload(
+                version, facts_by_record[record_id], sequence, digest
+            )
+            evidence_hash = evidence.chain_hash(previous, payload, version)
+            links.append(
+                {
+                    "evidence_sequence": sequence,
+                    "evidence_previous_hash": previous,
+                    "evidence_text_digest": digest,
+                    "evidence_version": version,
+                    "evidence_hash": evidence_hash,
+                }
+            )
+            previous = evidence_hash
+        return links
+
     # ------------------------------------------------------------------
     # Checking
     # ------------------------------------------------------------------
 
     @api.model
-    def check_evidence_integrity(self):
+    def check_evidence_integrity(self, incremental=False):
         """The finished records whose stored evidence no longer matches.
 
         Managers only: anyone else gets an ``AccessError``, ``sudo()``
@@ -337,9 +577,19 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         Merkle root or timestamp token the chain no longer gives are
         reported too (a rewrite of the whole chain after the anchor).
 
+        With ``incremental``, only the links added since the last verified
+        one (each company records its place, hash and when) are recomputed,
+        after checking that the verified link still holds its place and hash
+        and that no place up to it was emptied; when that no longer holds,
+        or nothing was verified yet, the whole chain is checked. A change of
+        the content of a link before the verified one is found by the full
+        check only.
+
         :return: recordset, empty when the evidence is intact
         """
-        results = self._check_evidence_integrity(self._evidence_check_companies())
+        results = self._check_evidence_integrity(
+            self._evidence_check_companies(), incremental=incremental
+        )
         return self.browse(
             sorted({rid for result in results for rid in result["reported_ids"]})
         )
@@ -355,187 +605,328 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         return self.env.companies & self.env.user.company_ids
 
     @api.model
-    def _check_evidence_integrity(self, companies):
+    def _check_evidence_integrity(self, companies, incremental=False):
         """Check the evidence chains of ``companies`` (no access check: the
         server's path; ``check_evidence_integrity`` is the managers').
 
-        :return: one dict per company: ``company``, ``checked_at``,
-            ``checked`` (links read), ``first``/``last`` (places read),
-            ``head`` (place the company recorded), ``versions``,
-            ``broken_ids`` (records that no longer match), ``missing``
-            (places no record holds any more) and ``reported_ids`` (the
-            broken records and the neighbours of the missing places)
+        Streamed: one query per batch of links (keyset on the place in the
+        chain), hashed with the code that secured them; only the last link,
+        the findings and the current anchor's leaves are kept between
+        batches. When a company's chain is found intact, its last link is
+        recorded as verified (place, hash, time) for the next incremental
+        check.
+
+        :return: one dict per company: ``company``, ``checked_at``, ``mode``
+            (``full`` or ``incremental``), ``verified_place`` /
+            ``verified_at`` (the verified link an incremental check started
+            from, else 0 / False), ``fallback`` (why an incremental check
+            read the whole chain, else False), ``checked`` (links read),
+            ``first``/``last`` (places read), ``head`` (place the company
+            recorded), ``versions``, ``broken_ids`` (records that no longer
+            match), ``missing`` (places no record holds any more) and
+            ``reported_ids`` (the broken records and the neighbours of the
+            missing places)
         """
         self._evidence_refresh()
         companies = companies.sudo()
         companies.invalidate_recordset(
-            ["spa_evidence_sequence", "spa_evidence_head_hash"]
-        )
-        # sudo: the check covers every record of the companies, whoever runs
-        # it; only ids and counts are returned.
-        Records = self.sudo().with_context(active_test=False)
-        read = list(self._evidence_read_fields()[self._name])
-        # Finished records that never got a place: reported (one query).
-        unsecured = Records.search_fetch(
             [
-                ("company_id", "in", companies.ids),
-                ("state", "in", self._evidence_final_states),
-                "|",
-                ("evidence_hash", "=", False),
-                ("evidence_sequence", "in", [0, False]),
-            ],
-            ["company_id"],
+                "spa_evidence_sequence",
+                "spa_evidence_head_hash",
+                *VERIFIED_FIELDS,
+            ]
         )
+        # Finished records that never got a place (a partial index keeps this
+        # one query cheap whatever the chain's length).
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, company_id FROM %s
+                    WHERE company_id IN %s AND state IN %s
+                      AND (evidence_hash IS NULL
+                           OR COALESCE(evidence_sequence, 0) = 0)""",
+                SQL.identifier(self._table),
+                tuple(companies.ids) or (0,),
+                tuple(self._evidence_final_states),
+            )
+        )
+        unsecured = defaultdict(set)
+        for record_id, company_id in self.env.cr.fetchall():
+            unsecured[company_id].add(record_id)
         now = fields.Datetime.now()
         results = []
         for company in companies.sorted("id"):
-            head = company.spa_evidence_sequence or 0
-            result = {
-                "company": company,
-                "checked_at": now,
-                "checked": 0,
-                "first": False,
-                "last": False,
-                "head": head,
-                "head_hash": company.spa_evidence_head_hash or False,
-                "versions": set(),
-                "broken_ids": set(
-                    unsecured.filtered(lambda r, c=company: r.company_id == c).ids
-                ),
-                "missing": [],
-            }
-            by_place = {}
-            previous = (0, False, 0)  # (place, hash, version) of the last link
-            while True:
-                batch = Records.search_fetch(
-                    [
-                        ("company_id", "=", company.id),
-                        ("evidence_sequence", ">", previous[0]),
-                    ],
-                    read,
-                    order="evidence_sequence",
-                    limit=INTEGRITY_BATCH_SIZE,
-                )
-                if not batch:
-                    break
-                previous = batch._evidence_check_batch(result, previous)
-                by_place.update(
-                    {r.evidence_sequence: (r.id, r.evidence_hash) for r in batch}
-                )
-                # Keep the cache flat over a long chain.
-                batch.invalidate_recordset()
-            result["missing"] = sorted(set(range(1, head + 1)) - set(by_place))
-            # A link beyond the head the company recorded, or a head whose
-            # record no longer carries the recorded hash: the chain's end was
-            # changed.
-            result["broken_ids"].update(
-                rid for place, (rid, __) in by_place.items() if place > head
-            )
-            if head in by_place and result["head_hash"]:
-                head_id, head_hash = by_place[head]
-                if head_hash != result["head_hash"]:
-                    result["broken_ids"].add(head_id)
-            neighbours = {
-                by_place[place + step][0]
-                for place in result["missing"]
-                for step in (-1, 1)
-                if place + step in by_place
-            }
-            if self._evidence_anchored:
-                self._evidence_check_anchors(company, by_place, result)
-            result["reported_ids"] = result["broken_ids"] | neighbours
+            result = None
+            if incremental and company.spa_evidence_verified_sequence:
+                result = self._evidence_check_chain(company, now, incremental=True)
+            if result is None or result.get("fallback_needed"):
+                fallback = result and result["fallback"]
+                result = self._evidence_check_chain(company, now)
+                if incremental:
+                    result["fallback"] = fallback or self.env._(
+                        "nothing was verified before"
+                    )
+            result["broken_ids"] |= unsecured[company.id]
+            result["reported_ids"] = result["broken_ids"] | result["neighbour_ids"]
+            if not (
+                result["reported_ids"]
+                or result["missing"]
+                or result.get("broken_anchors")
+            ):
+                self._evidence_record_verified(company, result, now)
             results.append(result)
         return results
 
     @api.model
-    def _evidence_check_anchors(self, company, by_place, result):
-        """Check ``company``'s chain against its anchors (``by_place``:
-        ``{place: (record id, stored hash)}`` as read from the database).
-
-        An anchor fixed the chain head and the Merkle root over the places
-        it covers: a rewrite of the chain after it (every hash recomputed,
-        the company's chain head included) no longer gives that head or that
-        root, and the anchor's timestamp token must still stamp its root.
-        The records of the places of a failing anchor are reported; the
-        anchors in ``result["broken_anchors"]``.
-        """
-        anchors = (
-            self.env["spa.evidence.anchor"]
-            .sudo()
-            .search([("company_id", "=", company.id)], order="chain_sequence")
+    def _evidence_record_verified(self, company, result, now):
+        """Record ``company``'s last verified link and when it was verified,
+        when it changed (a server write: nobody may write it, see
+        ``res.company``'s write policy)."""
+        if company.spa_evidence_verified_at and (
+            not result["last"]
+            or (
+                result["last"] == company.spa_evidence_verified_sequence
+                and result["last_hash"] == company.spa_evidence_verified_hash
+            )
+        ):
+            # Nothing new verified: the record stays as it was.
+            return
+        company._write_server(
+            {
+                "spa_evidence_verified_sequence": result["last"] or 0,
+                "spa_evidence_verified_hash": result["last_hash"] or False,
+                "spa_evidence_verified_at": now,
+            }
         )
-        result["anchors_checked"] = len(anchors)
-        result["broken_anchors"] = anchors.browse()
-        for anchor in anchors:
-            places = range(anchor.first_sequence, anchor.chain_sequence + 1)
-            links = [by_place.get(place) for place in places]
-            hashes = [link[1] if link else "" for link in links]
-            head = links[-1][1] if links[-1] else False
-            if (
-                head != anchor.chain_hash
-                or merkle_root(hashes) != anchor.merkle_root
-                or not anchor._token_matches_root()
-            ):
-                result["broken_anchors"] |= anchor
-                result["broken_ids"].update(link[0] for link in links if link)
+        company.flush_recordset(list(VERIFIED_FIELDS))
 
-    def _evidence_check_batch(self, result, previous):
-        """Check a batch of one company's chain, in place order, continuing
-        from ``previous`` (place, hash, version of the link before); record
-        the findings in ``result``. Returns the last link of the batch."""
-        payloads, texts_by_record = self._evidence_stored_payloads()
+    @api.model
+    def _evidence_check_chain(self, company, now, incremental=False):
+        """Check ``company``'s chain, whole or (``incremental``) from its
+        last verified link. Returns the result (see
+        ``_check_evidence_integrity``); an incremental result whose verified
+        part changed has ``fallback_needed`` set and ``fallback`` saying why.
+        """
+        cr = self.env.cr
+        table = SQL.identifier(self._table)
+        head = company.spa_evidence_sequence or 0
+        result = {
+            "company": company,
+            "checked_at": now,
+            "mode": "incremental" if incremental else "full",
+            "verified_place": 0,
+            "verified_at": False,
+            "fallback": False,
+            "checked": 0,
+            "first": False,
+            "last": False,
+            "last_hash": False,
+            "head": head,
+            "head_hash": company.spa_evidence_head_hash or False,
+            "versions": set(),
+            "broken_ids": set(),
+            "neighbour_ids": set(),
+            "missing": [],
+        }
+        anchors = self.env["spa.evidence.anchor"]
+        if self._evidence_anchored:
+            anchors = anchors.sudo().search(
+                [("company_id", "=", company.id)], order="chain_sequence"
+            )
+            result["anchors_checked"] = 0
+            result["broken_anchors"] = anchors.browse()
+        # (place, id, hash, version) of the link before the first one read.
+        previous = (0, 0, False, 0)
+        if incremental:
+            verified = company.spa_evidence_verified_sequence
+            verified_hash = company.spa_evidence_verified_hash
+            result["verified_place"] = verified
+            result["verified_at"] = company.spa_evidence_verified_at
+            anchors = anchors.filtered(lambda a: a.chain_sequence > verified)
+            # An anchor that covers verified links is read whole.
+            start = min([verified, *(a.first_sequence - 1 for a in anchors[:1])])
+            cr.execute(
+                SQL(
+                    """SELECT evidence_sequence, id, evidence_hash,
+                              COALESCE(evidence_version, 1)
+                         FROM %s
+                        WHERE company_id = %s AND evidence_sequence IN %s
+                     ORDER BY evidence_sequence, id""",
+                    table,
+                    company.id,
+                    (start, verified),
+                )
+            )
+            boundary = {row[0]: row for row in cr.fetchall()}
+            # Every place up to the verified one still held (one index scan).
+            cr.execute(
+                SQL(
+                    """SELECT COUNT(*) FROM %s
+                        WHERE company_id = %s
+                          AND evidence_sequence BETWEEN 1 AND %s""",
+                    table,
+                    company.id,
+                    verified,
+                )
+            )
+            (count,) = cr.fetchone()
+            if (boundary.get(verified) or (0, 0, False))[2] != verified_hash:
+                result["fallback"] = self.env._(
+                    "the verified link at place %(place)s no longer holds its hash",
+                    place=verified,
+                )
+            elif count != verified:
+                result["fallback"] = self.env._(
+                    "%(count)s link(s) hold the %(verified)s places verified before",
+                    count=count,
+                    verified=verified,
+                )
+            elif start and start not in boundary:
+                result["fallback"] = self.env._(
+                    "place %(place)s holds no link", place=start
+                )
+            if result["fallback"]:
+                result["fallback_needed"] = True
+                return result
+            if start:
+                previous = boundary[start]
+        anchor_check = _AnchorCheck(anchors, result)
+        where = SQL("r.company_id = %s", company.id)
+        order = SQL("r.evidence_sequence")
+        last_place = previous[0]
+        # Each batch reads a few thousand rows by index: compiling it (JIT,
+        # for its high estimate over a long chain) costs more than it saves.
+        cr.execute("SET LOCAL jit = off")
+        while True:
+            cr.execute(
+                self._evidence_rows_query(
+                    SQL("%s AND r.evidence_sequence > %s", where, last_place),
+                    order=order,
+                    limit=INTEGRITY_BATCH_SIZE,
+                )
+            )
+            rows = cr.fetchall()
+            if not rows:
+                break
+            previous = self._evidence_check_rows(rows, result, previous, anchor_check)
+            last_place = previous[0]
+        cr.execute("SET LOCAL jit TO DEFAULT")
+        result["last_hash"] = previous[2] if result["last"] else False
+        # Places after the last link read, up to the head, are missing.
+        if previous[0] < head:
+            result["missing"].extend(range(previous[0] + 1, head + 1))
+            if previous[1]:
+                result["neighbour_ids"].add(previous[1])
+        anchor_check.finish()
+        return result
+
+    def _evidence_check_rows(self, rows, result, previous, anchor_check):
+        """Check a batch of rows (``_evidence_rows_query``) of one company's
+        chain, in place order, continuing from ``previous`` (place, id, hash,
+        version of the link before); record the findings in ``result``.
+        Returns the last link of the batch."""
+        final_states = self._evidence_final_states
+        head, head_hash = result["head"], result["head_hash"]
+        broken = result["broken_ids"]
+        last_place, last_id, last_hash, last_version = previous
         chain = []
-        __, last_hash, last_version = previous
-        for record in self:
-            version = record.evidence_version or 1
-            texts = texts_by_record[record.id]
-            anonymised = "anonymised_at" in record._fields and record.anonymised_at
+        for row in rows:
+            (record_id, __, state, place, stored, stored_previous) = row[:6]
+            (digest, version, anonymised, facts, texts) = row[6:]
+            version = version or 1
+            if place > last_place + 1:
+                # Places no link holds any more: the links around are reported.
+                result["missing"].extend(range(last_place + 1, place))
+                result["neighbour_ids"].add(record_id)
+                if last_id:
+                    result["neighbour_ids"].add(last_id)
+            texts = self._evidence_texts_of(texts)
             if anonymised:
                 # Once anonymised, the clinical free text is empty.
                 if any(text for __, text in texts):
-                    result["broken_ids"].add(record.id)
-            elif evidence.text_digest(texts) != record.evidence_text_digest:
-                result["broken_ids"].add(record.id)
-            if record.state not in self._evidence_final_states:
-                result["broken_ids"].add(record.id)
-            chain.append(
-                (
-                    record.id,
-                    record.evidence_hash,
-                    record.evidence_previous_hash,
-                    payloads[record.id],
-                    version,
-                )
+                    broken.add(record_id)
+            elif evidence.text_digest(texts) != digest:
+                broken.add(record_id)
+            if state not in final_states or place > head:
+                broken.add(record_id)
+            if place == head and head_hash and stored != head_hash:
+                broken.add(record_id)
+            payload = self._evidence_payload(
+                version, self._evidence_facts_of(version, facts), place, digest
             )
+            chain.append((record_id, stored, stored_previous, payload, version))
             result["versions"].add(version)
+            anchor_check.feed(place, record_id, stored)
+            last_place, last_id, last_hash = place, record_id, stored
+            last_version = version
         # The batch continues the chain from the last link of the batch
-        # before.
-        result["broken_ids"].update(
-            evidence.broken_links(chain, last_hash, last_version)
-        )
-        result["checked"] += len(self)
-        result["first"] = result["first"] or self[:1].evidence_sequence
-        last = self[-1:]
-        result["last"] = last.evidence_sequence
-        return (last.evidence_sequence, last.evidence_hash, last.evidence_version or 1)
+        # before (hashed by the code that secured them).
+        broken.update(evidence.broken_links(chain, previous[2], previous[3]))
+        result["checked"] += len(rows)
+        result["first"] = result["first"] or rows[0][3]
+        result["last"] = last_place
+        return (last_place, last_id, last_hash, max(last_version, previous[3]))
 
     def _evidence_stored_payloads(self):
         """``{id: payload}, {id: texts}``: what the hash of each secured
         record of ``self`` covers, under the version it was secured with, as
         the integrity check recomputes it (the evidence bundle exports these
-        very payloads), and its clinical free text. ``self`` is read as it is
-        in the cache: call ``_evidence_refresh`` first to read the database.
+        very payloads), and its clinical free text; read from the database
+        in one query (flush first: ``_evidence_refresh``).
         """
-        facts_by_record, texts_by_record = self._evidence_parts(
-            {r.id: r.evidence_version or 1 for r in self}
+        payloads, texts_by_record = {}, {}
+        if not self:
+            return payloads, texts_by_record
+        self.env.cr.execute(
+            self._evidence_rows_query(SQL("r.id IN %s", tuple(self.ids)))
         )
-        payloads = {
-            record.id: self._evidence_payload(
-                record.evidence_version or 1,
-                facts_by_record[record.id],
-                record.evidence_sequence,
-                record.evidence_text_digest,
+        for row in self.env.cr.fetchall():
+            record_id, place, digest, version = row[0], row[3], row[6], row[7] or 1
+            payloads[record_id] = self._evidence_payload(
+                version, self._evidence_facts_of(version, row[9]), place, digest
             )
-            for record in self.sudo()
-        }
+            texts_by_record[record_id] = self._evidence_texts_of(row[10])
         return payloads, texts_by_record
+
+
+class _AnchorCheck:
+    """The anchors of one company's chain, checked as the chain streams by
+    (anchors cover consecutive ranges of places, in order): only the current
+    anchor's leaves are kept.
+
+    An anchor fixed the chain head and the Merkle root over the places it
+    covers: a rewrite of the chain after it (every hash recomputed, the
+    company's chain head included) no longer gives that head or that root,
+    and the anchor's timestamp token must still stamp its root. The records
+    of the places of a failing anchor are reported; the anchors in
+    ``result["broken_anchors"]``.
+    """
+
+    def __init__(self, anchors, result):
+        self.anchors = list(anchors)
+        self.result = result
+        self.leaves = {}
+
+    def feed(self, place, record_id, stored_hash):
+        while self.anchors and place > self.anchors[0].chain_sequence:
+            self._check(self.anchors.pop(0))
+        if self.anchors and place >= self.anchors[0].first_sequence:
+            self.leaves[place] = (record_id, stored_hash)
+
+    def finish(self):
+        while self.anchors:
+            self._check(self.anchors.pop(0))
+
+    def _check(self, anchor):
+        places = range(anchor.first_sequence, anchor.chain_sequence + 1)
+        links = [self.leaves.get(place) for place in places]
+        self.leaves = {}
+        hashes = [link[1] if link else "" for link in links]
+        head = links[-1][1] if links and links[-1] else False
+        self.result["anchors_checked"] += 1
+        if (
+            head != anchor.chain_hash
+            or merkle_root(hashes) != anchor.merkle_root
+            or not anchor._token_matches_root()
+        ):
+            self.result["broken_anchors"] |= anchor
+            self.result["broken_ids"].update(link[0] for link in links if link)

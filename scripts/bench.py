@@ -6,7 +6,7 @@ ratios, and flags each target as met or not, but its exit status only says
 whether it could run.
 
     python3 scripts/bench.py --db DB --addons-path PATH --data-dir DIR
-        [--only P1,P2,P3,P4] [--sessions 1000000] [--tablets 20]
+        [--only P1,P2,P3,P4,P5] [--sessions 1000000] [--tablets 20]
 """
 
 import argparse
@@ -14,10 +14,13 @@ import datetime
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from http.cookiejar import CookieJar
@@ -404,10 +407,11 @@ def therapists(env, count=P3_THERAPISTS):
     )
 
 
-def generate_sessions(env, count, users):
+def generate_sessions(env, count, users, finished_only=False):
     """``count`` sessions over 2 years in bulk SQL, with their clients and
     consents: 2 companies (80/20), 3 protocols, 20 therapists (skewed),
-    realistic states and check-in counts."""
+    realistic states and check-in counts (``finished_only``: every one
+    done or stopped, in the past)."""
     cr = env.cr
     company2 = env["res.company"].create({"name": "Bench Company 2"})
     protocol = env.ref("spa_session_protocol.protocol_upper_back")
@@ -490,13 +494,17 @@ def generate_sessions(env, count, users):
                x.planned, x.planned, 1, 1
           FROM (
             SELECT s.*,
-                   CASE WHEN s.planned > now() THEN 'draft'
+                   CASE WHEN %(finished)s THEN
+                            CASE WHEN s.r_state < 0.06 THEN 'stopped'
+                                 ELSE 'done' END
+                        WHEN s.planned > now() THEN 'draft'
                         WHEN s.r_state < 0.06 THEN 'stopped'
                         WHEN s.r_state < 0.16 THEN 'cancelled'
                         WHEN s.r_state < 0.18 THEN 'draft'
                         WHEN s.r_state < 0.19 THEN 'in_progress'
                         ELSE 'done' END AS state,
-                   CASE WHEN s.r_state < 0.16 AND s.r_state >= 0.06 THEN 0
+                   CASE WHEN NOT %(finished)s
+                             AND s.r_state < 0.16 AND s.r_state >= 0.06 THEN 0
                         ELSE 2 + floor(random() * 5)::int END AS checkins
               FROM (
                 SELECT g, random() AS r_state, random() AS r_consent,
@@ -512,7 +520,10 @@ def generate_sessions(env, count, users):
                        CASE WHEN random() < 0.8 THEN %(c1)s ELSE %(c2)s END
                            AS company_id,
                        date_trunc('minute', now() - interval '700 days'
-                           + random() * interval '730 days') AS planned
+                           + random() * CASE WHEN %(finished)s
+                                             THEN interval '690 days'
+                                             ELSE interval '730 days' END)
+                           AS planned
                   FROM generate_series(1, %(count)s) g
               ) s
           ) x
@@ -528,6 +539,7 @@ def generate_sessions(env, count, users):
             "c1": env.company.id,
             "c2": company2.id,
             "count": count,
+            "finished": finished_only,
         },
     )
     # The consent verdict the server stores on each session (the rules'
@@ -853,10 +865,14 @@ def start_server(args, port, extra=()):
         "--without-demo=all",
         *extra,
     ]
-    server = subprocess.Popen(  # noqa: S603 - our own Odoo, loopback only
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/"
-    )
-    deadline = time.time() + 90
+    # Its log goes to a file (a pipe nobody reads would stall it once full).
+    os.makedirs(args.data_dir, exist_ok=True)
+    with open(os.path.join(args.data_dir, f"server-{port}.log"), "wb") as server_log:
+        server = subprocess.Popen(  # noqa: S603 - our own Odoo, loopback only
+            command, stdout=subprocess.DEVNULL, stderr=server_log, cwd="/"
+        )
+    # A loaded machine takes its time to start 2 workers.
+    deadline = time.time() + 300
     while time.time() < deadline:
         try:
             with urllib.request.urlopen(
@@ -867,7 +883,9 @@ def start_server(args, port, extra=()):
         except OSError:
             time.sleep(0.5)
     server.terminate()
-    raise RuntimeError("the Odoo server did not answer on /web/health")
+    with open(os.path.join(args.data_dir, f"server-{port}.log"), "rb") as server_log:
+        tail = server_log.read()[-3000:].decode(errors="replace")
+    raise RuntimeError(f"the Odoo server did not answer on /web/health:\n{tail}")
 
 
 def free_port():
@@ -998,6 +1016,348 @@ def bench_p4(env, args, fd, users):
 
 
 # ----------------------------------------------------------------------
+# P5 integrity of the evidence chain at scale
+# ----------------------------------------------------------------------
+
+P5_SEAL_BATCH = 2000
+
+
+def finished_bench_sessions(env, where="TRUE"):
+    env.cr.execute(
+        f"""SELECT count(*) FROM spa_session
+             WHERE name LIKE 'BENCH/%%' AND state IN ('done', 'stopped')
+               AND {where}"""
+    )
+    return env.cr.fetchone()[0]
+
+
+def generate_lines(env, since_id=0):
+    """What the finished bench sessions after ``since_id`` hold, in bulk SQL:
+    the protocol's steps as copied (name, instructions, regions, ticked by
+    the therapist), their check-ins (with a note and a device time) and the
+    consent text the client agreed to."""
+    cr = env.cr
+    cr.execute(
+        """UPDATE spa_consent c
+              SET consent_text = p.consent_text->>'en_US',
+                  consent_text_versions = jsonb_build_object(
+                      'en_US', md5(p.consent_text->>'en_US'))
+             FROM spa_protocol p
+            WHERE c.name LIKE 'BENCHC/%%' AND c.consent_text IS NULL
+              AND p.id = (SELECT min(id) FROM spa_protocol)"""
+    )
+    cr.execute(
+        """INSERT INTO spa_session_step (
+               session_id, company_id, protocol_step_id, sequence, name,
+               instructions, is_mandatory, requires_checkin, qualification_id,
+               record_kind, state, done_by_id, done_at, create_date, write_date,
+               create_uid, write_uid)
+           SELECT s.id, s.company_id, ps.id, ps.sequence, ps.name->>'en_US',
+                  ps.instructions->>'en_US', ps.is_mandatory, ps.requires_checkin,
+                  ps.qualification_id, ps.record_kind, 'done', s.therapist_id,
+                  s.date_start + ps.sequence * interval '20 seconds',
+                  s.date_start, s.date_start, 1, 1
+             FROM spa_session s
+             JOIN spa_protocol_step ps ON ps.protocol_id = s.protocol_id
+            WHERE s.name LIKE 'BENCH/%%' AND s.state IN ('done', 'stopped')
+              AND s.id > %s""",
+        [since_id],
+    )
+    for table in (
+        "spa_session_step_planned_region_rel",
+        "spa_session_step_touched_region_rel",
+    ):
+        cr.execute(
+            f"""INSERT INTO {table} (step_id, region_id)
+                SELECT st.id, rel.spa_body_region_id
+                  FROM spa_session_step st
+                  JOIN spa_session s ON s.id = st.session_id
+                  JOIN spa_body_region_spa_protocol_step_rel rel
+                    ON rel.spa_protocol_step_id = st.protocol_step_id
+                 WHERE s.name LIKE 'BENCH/%%' AND s.id > %s""",
+            [since_id],
+        )
+    cr.execute(
+        """INSERT INTO spa_checkin (
+               session_id, company_id, partner_id, pain_level, stop_requested,
+               triggers_stop, logged_by_id, uuid, note, device_at, create_date,
+               write_date, create_uid, write_uid)
+           SELECT s.id, s.company_id, s.partner_id, (s.id + g) %% 6, FALSE, FALSE,
+                  s.therapist_id, md5(s.id || '/' || g), 'Bench note ' || g,
+                  s.date_start + g * interval '4 minutes',
+                  s.date_start + g * interval '4 minutes',
+                  s.date_start + g * interval '4 minutes', 1, 1
+             FROM spa_session s
+             CROSS JOIN LATERAL generate_series(1, s.checkin_count) g
+            WHERE s.name LIKE 'BENCH/%%' AND s.state IN ('done', 'stopped')
+              AND s.id > %s""",
+        [since_id],
+    )
+
+
+def seal_bench_sessions(env, since_id=0):
+    """Secure the finished bench sessions after ``since_id`` in chain order
+    (company, end, id), in batches, with the server's own code: the facts
+    read by the query the check uses, hashed and chained by
+    ``_evidence_seal_values``; the five evidence columns are then stored in
+    one UPDATE per batch (bench data: the ORM write per record is what
+    ``action_done`` does for one session)."""
+    Session = env["spa.session"].sudo()
+    from odoo.addons.spa_session_protocol.tools import evidence  # noqa: PLC0415
+
+    version = evidence.MAX_HASH_VERSION
+    cr = env.cr
+    sealed = 0
+    cr.execute(
+        """SELECT DISTINCT company_id FROM spa_session
+            WHERE name LIKE 'BENCH/%%' AND id > %s ORDER BY 1""",
+        [since_id],
+    )
+    for (company_id,) in cr.fetchall():
+        cr.execute(
+            """SELECT id FROM spa_session
+                WHERE name LIKE 'BENCH/%%' AND state IN ('done', 'stopped')
+                  AND evidence_hash IS NULL AND company_id = %s AND id > %s
+             ORDER BY date_done, id""",
+            [company_id, since_id],
+        )
+        ids = [row[0] for row in cr.fetchall()]
+        cr.execute(
+            """SELECT COALESCE(c.spa_evidence_sequence, 0), s.evidence_hash
+                 FROM res_company c
+            LEFT JOIN spa_session s ON s.company_id = c.id
+                  AND s.evidence_sequence = c.spa_evidence_sequence
+                WHERE c.id = %s""",
+            [company_id],
+        )
+        sequence, previous = cr.fetchone()
+        for start in range(0, len(ids), P5_SEAL_BATCH):
+            batch = ids[start : start + P5_SEAL_BATCH]
+            facts, texts = Session.browse(batch)._evidence_parts(
+                dict.fromkeys(batch, version)
+            )
+            links = Session._evidence_seal_values(
+                batch, version, sequence, previous, facts, texts
+            )
+            cr.execute(
+                """UPDATE spa_session s
+                      SET evidence_sequence = v.seq,
+                          evidence_previous_hash = v.prev,
+                          evidence_text_digest = v.digest,
+                          evidence_version = v.version,
+                          evidence_hash = v.hash
+                     FROM (SELECT unnest(%s::int[]) id, unnest(%s::int[]) seq,
+                                  unnest(%s::varchar[]) prev,
+                                  unnest(%s::varchar[]) digest,
+                                  unnest(%s::int[]) version,
+                                  unnest(%s::varchar[]) hash) v
+                    WHERE s.id = v.id""",
+                [
+                    batch,
+                    [link["evidence_sequence"] for link in links],
+                    [link["evidence_previous_hash"] or None for link in links],
+                    [link["evidence_text_digest"] for link in links],
+                    [link["evidence_version"] for link in links],
+                    [link["evidence_hash"] for link in links],
+                ],
+            )
+            sequence = links[-1]["evidence_sequence"]
+            previous = links[-1]["evidence_hash"]
+            sealed += len(batch)
+        if ids:
+            cr.execute(
+                """UPDATE res_company SET spa_evidence_sequence = %s,
+                          spa_evidence_head_hash = %s WHERE id = %s""",
+                [sequence, previous, company_id],
+            )
+    env.invalidate_all()
+    return sealed
+
+
+def vacuum(args):
+    """VACUUM ANALYZE the tables the check reads (autovacuum's work, done
+    now: the bulk rows were just written)."""
+    import psycopg2  # noqa: PLC0415 - always beside Odoo
+
+    from odoo.sql_db import connection_info_for  # noqa: PLC0415
+
+    __, info = connection_info_for(args.db)
+    connection = psycopg2.connect(**info)
+    connection.autocommit = True
+    with connection.cursor() as cr:
+        cr.execute(
+            "VACUUM ANALYZE spa_session, spa_session_step, spa_checkin, "
+            "spa_consent, spa_session_step_planned_region_rel, "
+            "spa_session_step_touched_region_rel"
+        )
+    connection.close()
+
+
+def p5_check_child(args):
+    """Run in its own process (``--p5-check full|incremental``): the
+    integrity check as the manager, its wall time and the process' peak
+    memory (VmHWM, reset to the current size just before the check)."""
+    registry = Registry(args.db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        manager = env["res.users"].search([("login", "=", "bench_mgr")])
+        companies = env["res.company"].search([])
+        Session = (
+            env["spa.session"]
+            .with_user(manager)
+            .with_context(allowed_company_ids=companies.ids)
+        )
+        manager.sudo().company_ids = [Command.set(companies.ids)]
+        env.flush_all()
+        rss_before = vm_status("VmRSS")
+        with open("/proc/self/clear_refs", "w") as clear:  # reset VmHWM
+            clear.write("5")
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        found = Session.check_evidence_integrity(
+            incremental=args.p5_check == "incremental"
+        )
+        elapsed = time.perf_counter() - t0
+        # This process' own CPU time (PostgreSQL's is not in it): what the
+        # machine's load does not change.
+        cpu = time.process_time() - cpu0
+        peak = vm_status("VmHWM")
+        cr.execute(
+            "SELECT sum(spa_evidence_sequence), sum(spa_evidence_verified_sequence)"
+            " FROM res_company"
+        )
+        head, verified = cr.fetchone()
+        cr.commit()
+    log(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "cpu_seconds": cpu,
+                "peak_kib": peak,
+                "rss_before_kib": rss_before,
+                "found": len(found),
+                "head": head,
+                "verified": verified,
+            }
+        )
+    )
+
+
+def vm_status(key):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_p5_check(args, mode):
+    command = [sys.executable, "-u", __file__, *sys.argv[1:], "--p5-check", mode]
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode or not lines:
+        raise RuntimeError(f"the {mode} check failed:\n{out.stdout}\n{out.stderr}")
+    return json.loads(lines[-1])
+
+
+def bench_p5(env, args, users, count):
+    log(
+        f"\nP5 evidence integrity at scale: {count:,} finished sessions with their "
+        "steps, check-ins and consents"
+    )
+    t0 = time.perf_counter()
+    if not finished_bench_sessions(env):
+        generate_sessions(env, count, users, finished_only=True)
+    generate_lines(env)
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    vacuum(args)
+    generated = time.perf_counter() - t0
+    sessions = finished_bench_sessions(env)
+    env.cr.execute(
+        "SELECT (SELECT count(*) FROM spa_session_step), "
+        "(SELECT count(*) FROM spa_checkin)"
+    )
+    steps, checkins = env.cr.fetchone()
+    figure(
+        "P5",
+        f"generated {sessions:,} finished sessions in SQL (s)",
+        f"{generated:.1f}",
+    )
+    log(f"  ({steps:,} checklist lines, {checkins:,} check-ins)")
+    t0 = time.perf_counter()
+    sealed = seal_bench_sessions(env)
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    sealing = time.perf_counter() - t0
+    figure("P5", f"sealed {sealed:,} with the server's code (s)", f"{sealing:.1f}")
+    vacuum(args)
+    full = run_p5_check(args, "full")
+    log(f"  ({load()}; full check: {json.dumps(full)})")
+    figure(
+        "P5",
+        f"full check of {full['head']:,} links (s)",
+        f"{full['seconds']:.1f}",
+        "<= 60 s",
+        full["seconds"] <= 60 and full["found"] == 0,
+    )
+    per_link = full["cpu_seconds"] / max(full["head"], 1) * 1000
+    figure(
+        "P5",
+        "full check: its process' CPU time (s), per link (ms)",
+        f"{full['cpu_seconds']:.1f}, {per_link:.2f}",
+    )
+    figure(
+        "P5",
+        "full check: peak memory of its process (MiB)",
+        f"{full['peak_kib'] / 1024:.0f}",
+        "<= 1024 MiB",
+        full["peak_kib"] <= 1024 * 1024,
+    )
+    # 1,000 sessions finished after the last verified link.
+    env.cr.execute("SELECT max(id) FROM spa_session")
+    (last_id,) = env.cr.fetchone()
+    generate_sessions_more(env, users, 1000)
+    generate_lines(env, since_id=last_id)
+    new = seal_bench_sessions(env, since_id=last_id)
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    incremental = run_p5_check(args, "incremental")
+    log(f"  ({load()}; incremental check: {json.dumps(incremental)})")
+    figure(
+        "P5",
+        f"incremental check of {new:,} new links (ms)",
+        f"{incremental['seconds'] * 1000:.0f}",
+        "<= 1000 ms",
+        incremental["seconds"] <= 1 and incremental["found"] == 0,
+    )
+
+
+def generate_sessions_more(env, users, count):
+    """``count`` more finished sessions of today, like the generated ones
+    (the same clients and consents), in SQL."""
+    env.cr.execute(
+        r"""
+        INSERT INTO spa_session (
+            name, partner_id, therapist_id, protocol_id, company_id, consent_id,
+            state, date_planned, date_planned_end, report_date, date_start,
+            date_done, min_checkin_count, pain_stop_threshold, checkin_count,
+            checkin_required_count, checkin_missing_count, referral_recommended,
+            has_valid_consent, create_date, write_date, create_uid, write_uid)
+        SELECT 'BENCH/NEW/' || s.g, s.partner_id, s.therapist_id, s.protocol_id,
+               s.company_id, s.consent_id, 'done',
+               now() - interval '2 hours' + s.g * interval '1 second',
+               now() - interval '1 hour' + s.g * interval '1 second',
+               now() - interval '2 hours' + s.g * interval '1 second',
+               now() - interval '2 hours' + s.g * interval '1 second',
+               now() - interval '1 hour' + s.g * interval '1 second',
+               2, 7, 3, 2, 0, FALSE, s.has_valid_consent, now(), now(), 1, 1
+          FROM (SELECT row_number() OVER (ORDER BY id) AS g, *
+                  FROM spa_session
+                 WHERE name LIKE 'BENCH/%%' AND state = 'done'
+              ORDER BY id LIMIT %s) s
+        """,
+        [count],
+    )
+
+
+# ----------------------------------------------------------------------
 # P6 reports on a read replica
 # ----------------------------------------------------------------------
 
@@ -1037,6 +1397,152 @@ def wait_for_replay(env, replica_cr, timeout=30):
             return time.perf_counter() - t0
         time.sleep(0.01)
     raise RuntimeError("the replica did not catch up")
+
+
+def post_form(client, path, fields):
+    """POST a form as the logged-in ``client`` (the web client's downloads):
+    ``(status, content type, body)``."""
+    body = urllib.parse.urlencode(fields).encode()
+    request = urllib.request.Request(
+        client.base + path,
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    try:
+        with client.opener.open(request, timeout=300) as response:
+            return (
+                response.status,
+                response.headers.get("Content-Type"),
+                response.read(),
+            )
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type"), exc.read()
+
+
+def csrf_token(client):
+    """The CSRF token the web client would post (from its page)."""
+    with client.opener.open(client.base + "/odoo", timeout=60) as response:
+        page = response.read().decode()
+    match = re.search(r"csrf_token\W+([0-9a-fA-Fo]{20,})", page)
+    if not match:
+        raise RuntimeError("no CSRF token in the web client's page")
+    return match.group(1)
+
+
+def reset_statements(env, replica_cr):
+    env.cr.execute("SELECT pg_stat_statements_reset()")
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    replica_cr.execute("SELECT pg_stat_statements_reset()")
+
+
+def bench_p6_reports(env, reader, replica_cr):
+    """The analysis' list export (xlsx) and the compliance summary's PDF,
+    downloaded as the manager: where their statements ran."""
+    token = csrf_token(reader)
+    env["ir.config_parameter"].set_param("report.url", reader.base)
+    # The manager may export (Odoo's own right to export data).
+    env["res.users"].search([("login", "=", reader.login)]).groups_id |= env.ref(
+        "base.group_allow_export"
+    )
+    env.cr.commit()  # pylint: disable=invalid-commit  # throwaway database
+    export = {
+        "model": "spa.compliance.report",
+        "fields": [
+            {"name": "session_id", "label": "Session"},
+            {"name": "therapist_id", "label": "Therapist"},
+            {"name": "compliance_state", "label": "Compliance"},
+            {"name": "checkin_count", "label": "Check-ins"},
+        ],
+        "ids": False,
+        "domain": [],
+        "groupby": [],
+        "context": {"lang": "en_US"},
+        "import_compat": False,
+    }
+    reset_statements(env, replica_cr)
+    t0 = time.perf_counter()
+    export_answer = post_form(
+        reader,
+        "/web/export/xlsx",
+        {"data": json.dumps(export), "csrf_token": token},
+    )
+    export_time = time.perf_counter() - t0
+    export_ok = export_answer[0] == 200 and "spreadsheetml" in (export_answer[1] or "")
+    env.cr.rollback()
+    export_calls = (
+        statement_calls(replica_cr, P6_ANALYSIS),
+        statement_calls(env.cr, P6_ANALYSIS),
+    )
+    today = datetime.date.today()
+    saved = reader.call(
+        "/web/dataset/call_kw",
+        {
+            "model": "spa.compliance.summary.wizard",
+            "method": "web_save",
+            "args": [
+                [],
+                {
+                    "date_from": str(today - datetime.timedelta(days=365)),
+                    "date_to": str(today),
+                },
+            ],
+            "kwargs": {"specification": {}},
+        },
+        timed=False,
+    )
+    wizard_id = saved[0]["id"]
+    wait_for_replay(env, replica_cr)
+    reset_statements(env, replica_cr)
+    t0 = time.perf_counter()
+    summary_answer = post_form(
+        reader,
+        "/report/download",
+        {
+            "data": json.dumps(
+                [
+                    "/report/pdf/spa_session_protocol.report_compliance_summary/"
+                    f"{wizard_id}",
+                    "qweb-pdf",
+                ]
+            ),
+            "context": json.dumps({"lang": "en_US"}),
+            "token": "bench",
+            "csrf_token": token,
+        },
+    )
+    summary_time = time.perf_counter() - t0
+    summary_ok = summary_answer[0] == 200 and summary_answer[2][:4] == b"%PDF"
+    env.cr.rollback()
+    summary_calls = (
+        statement_calls(replica_cr, P6_ANALYSIS),
+        statement_calls(env.cr, P6_ANALYSIS),
+        statement_calls(replica_cr, "%spa_compliance_summary_wizard%"),
+    )
+
+    def outcome(ok, answer):
+        return "ok" if ok else f"FAILED {answer[0]} {answer[1]} {answer[2][:300]!r}"
+
+    log(
+        f"  (export {outcome(export_ok, export_answer)}, "
+        f"{export_time * 1000:.0f} ms; summary PDF "
+        f"{outcome(summary_ok, summary_answer)}, "
+        f"{summary_time * 1000:.0f} ms, its wizard read {summary_calls[2]} time(s) "
+        "on the replica)"
+    )
+    figure(
+        "P6",
+        "xlsx export: analysis statements replica / primary",
+        f"{export_calls[0]} / {export_calls[1]}",
+        "all on the replica",
+        export_ok and export_calls[0] > 0 and export_calls[1] == 0,
+    )
+    figure(
+        "P6",
+        "summary PDF: analysis statements replica / primary",
+        f"{summary_calls[0]} / {summary_calls[1]}",
+        "all on the replica",
+        summary_ok and summary_calls[0] > 0 and summary_calls[1] == 0,
+    )
 
 
 def bench_p6(env, args, fd, users, manager):
@@ -1171,6 +1677,7 @@ def bench_p6(env, args, fd, users, manager):
             "once replayed",
             visible is not None,
         )
+        bench_p6_reports(env, reader, replica_cr)
     finally:
         server.terminate()
         try:
@@ -1192,11 +1699,12 @@ def main():
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--config", default=None)
     parser.add_argument("--db-arg", action="append", default=[])
-    parser.add_argument("--only", default="P1,P2,P3,P4")
+    parser.add_argument("--only", default="P1,P2,P3,P4,P5")
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--tablets", type=int, default=20)
     parser.add_argument("--replica-host", default=None)
     parser.add_argument("--replica-port", default=None)
+    parser.add_argument("--p5-check", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     only = set(args.only.upper().split(","))
     odoo_args = [
@@ -1209,6 +1717,9 @@ def main():
     if args.config:
         odoo_args = ["-c", args.config, *odoo_args]
     odoo.tools.config.parse_config(odoo_args)
+    if args.p5_check:
+        p5_check_child(args)
+        return 0
     log(
         f"spa_session_protocol benchmarks, {datetime.datetime.now():%Y-%m-%d %H:%M}, "
         f"{os.cpu_count()} cores, {load()}, Odoo {odoo.release.version}"
@@ -1234,6 +1745,8 @@ def main():
                 bench_p6(env, args, fd, users[:4], manager)
         if "P3" in only:
             bench_p3(env, manager, users, args.sessions)
+        if "P5" in only:
+            bench_p5(env, args, users, args.sessions)
     log(f"\nSummary ({datetime.date.today()}, {os.cpu_count()} cores, {load()})")
     for code, label, value, target, met in RESULTS:
         if target:

@@ -27,3 +27,5 @@ from . import test_kiosk_ui
 from . import test_intake
 from . import test_intake_ui
 from . import test_review_regions_kiosk
+from . import test_evidence_incremental
+from . import test_readonly_reports

@@ -13,8 +13,20 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
     # (_spa_prepare_create_vals): a caller cannot create or edit a wizard that
     # prints "Intact" over a changed record.
     _inherit = ["spa.write.policy.mixin"]
+    # The manager chooses only how much to check.
+    _spa_create_policy = {ROLE_MANAGER: ("check_mode",)}
     _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
 
+    check_mode = fields.Selection(
+        [("incremental", "Links Added Since the Last Check"), ("full", "Whole Chain")],
+        string="Check",
+        default="full",
+        required=True,
+        help="Links added since the last check: the links after the last one "
+        "a check found intact are recomputed (the verified link and the number "
+        "of places before it are checked too; when they changed, the whole "
+        "chain is). Whole chain: every link is recomputed.",
+    )
     checked_at = fields.Datetime(readonly=True)
     company_ids = fields.Many2many("res.company", string="Companies", readonly=True)
     checked_count = fields.Integer(string="Finished Sessions Checked", readonly=True)
@@ -59,22 +71,26 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
         if "checked_at" in fields_list:
             # The dialog shows what a check finds now; the saved wizard holds
             # what the server finds when it is created.
-            values.update(self._spa_check_values())
+            values.update(self._spa_check_values(values.get("check_mode") or "full"))
         return values
 
     @api.model
     def _spa_prepare_create_vals(self, vals_list):
         vals_list = super()._spa_prepare_create_vals(vals_list)
-        results = self._spa_check_values()
-        return [{**vals, **results} for vals in vals_list]
+        return [
+            {**vals, **self._spa_check_values(vals.get("check_mode") or "full")}
+            for vals in vals_list
+        ]
 
     @api.model
-    def _spa_check_values(self):
+    def _spa_check_values(self, mode="full"):
         """What a fresh integrity check finds, as the wizard's values."""
         values = {}
         Session = self.env["spa.session"]
         companies = Session._evidence_check_companies()
-        results = Session._check_evidence_integrity(companies)
+        results = Session._check_evidence_integrity(
+            companies, incremental=mode == "incremental"
+        )
         values.update(
             checked_at=results[0]["checked_at"] if results else fields.Datetime.now(),
             company_ids=[Command.set(companies.ids)],
@@ -112,18 +128,36 @@ class SpaEvidenceIntegrityWizard(models.TransientModel):
         return values
 
     def _summary_line(self, result):
+        company = result["company"].name
+        if result["mode"] == "incremental" and not result["fallback"]:
+            verified = self.env._(
+                "incremental check from the link at place %(place)s, found intact "
+                "on %(at)s (the places up to it were not read again; that link "
+                "and their number were checked)",
+                place=result["verified_place"],
+                at=fields.Datetime.to_string(result["verified_at"]),
+            )
+        elif result["fallback"]:
+            verified = self.env._(
+                "whole chain checked (an incremental check was asked, but %(reason)s)",
+                reason=result["fallback"],
+            )
+        else:
+            verified = self.env._("whole chain checked")
         if not result["checked"]:
             return self.env._(
-                "%(company)s: no finished session in the evidence chain "
+                "%(company)s: %(verified)s: no link to read "
                 "(chain head recorded: place %(head)s).",
-                company=result["company"].name,
+                company=company,
+                verified=verified,
                 head=result["head"],
             )
         return self.env._(
-            "%(company)s: places %(first)s to %(last)s checked (%(count)s sessions), "
-            "chain head recorded: place %(head)s, hash versions %(versions)s, "
-            "%(anchors)s anchor(s) checked.",
-            company=result["company"].name,
+            "%(company)s: %(verified)s: places %(first)s to %(last)s checked "
+            "(%(count)s sessions), chain head recorded: place %(head)s, hash "
+            "versions %(versions)s, %(anchors)s anchor(s) checked.",
+            company=company,
+            verified=verified,
             anchors=result.get("anchors_checked", 0),
             first=result["first"],
             last=result["last"],
