@@ -10,7 +10,7 @@ from .common import SpaCommon
 AFTERCARE_DONE_QUERIES = 84
 TABLET_READ_COLD = 23
 TABLET_TICK = 13
-TABLET_CHECKIN = 17
+TABLET_CHECKIN = 16
 # Booking through the ORM (issue 14, P1), the front desk with mail tracking
 # on, as in the back office: one appointment with its session and 9 lines,
 # and a batch of 20 (queries per batch, not per appointment, beyond the
