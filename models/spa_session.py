@@ -35,6 +35,7 @@ def events_known_free(event_ids):
     finally:
         _EVENTS_KNOWN_FREE.reset(token)
 
+
 POSITIONINGS = [
     ("prone_table", "Prone on a massage table"),
     ("prone_bed", "Prone on a bed"),
@@ -546,7 +547,9 @@ class SpaSession(models.Model):
         if not date_range:
             return names + [sequence.next_by_id() for __ in range(count - 1)]
         # The context ir.sequence._next gives the range (its prefix's year).
-        date_range = date_range.with_context(ir_sequence_date_range=date_range.date_from)
+        date_range = date_range.with_context(
+            ir_sequence_date_range=date_range.date_from
+        )
         return names + [date_range._next() for __ in range(count - 1)]
 
     def write(self, vals):
