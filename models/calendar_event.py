@@ -6,6 +6,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools import session_rules
+from .spa_session import events_known_free
 from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER
 
 _logger = logging.getLogger(__name__)
@@ -517,9 +518,16 @@ class CalendarEvent(models.Model):
             if draft and draft._spa_changed_fields(times, list(times)):
                 draft._write_server(times)
         if to_create:
-            # The appointment's own chatter logs the booking: no "created"
-            # message per session (one mail.message each, for every booking).
-            Session.with_context(mail_create_nolog=True).create(to_create)
+            # The appointment's own chatter logs the booking and its attendees
+            # follow it; the planned session needs no chatter of its own at
+            # creation: no "created" message, no follower (the booking user),
+            # no creation tracking (issue 14, P1: one mail.message, two
+            # follower rows and a tracking pass per booking otherwise). Its
+            # later changes (reassigning, start, end) are tracked as usual.
+            # The appointments were just read without a live session (above,
+            # as superuser): the session's create does not count them again.
+            with events_known_free([vals["event_id"] for vals in to_create]):
+                Session.with_context(tracking_disable=True).create(to_create)
 
     def action_open_spa_session(self):
         self.ensure_one()

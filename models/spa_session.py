@@ -1,5 +1,7 @@
+import contextvars
 import logging
 from collections import defaultdict
+from contextlib import contextmanager
 
 from odoo import Command, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -15,6 +17,24 @@ from .spa_write_policy_mixin import (
 )
 
 _logger = logging.getLogger(__name__)
+
+# Appointments the server's booking path has just found without a live
+# session (calendar.event._spa_sync_sessions reads them): spa.session.create
+# does not count their sessions a second time. A Python context variable, not
+# an ORM context key, so no RPC caller can set it; the unique index on live
+# sessions still holds under races.
+_EVENTS_KNOWN_FREE = contextvars.ContextVar("spa_events_known_free", default=())
+
+
+@contextmanager
+def events_known_free(event_ids):
+    """Within the block, ``spa.session.create`` takes ``event_ids`` as free."""
+    token = _EVENTS_KNOWN_FREE.set((*_EVENTS_KNOWN_FREE.get(), *event_ids))
+    try:
+        yield
+    finally:
+        _EVENTS_KNOWN_FREE.reset(token)
+
 
 POSITIONINGS = [
     ("prone_table", "Prone on a massage table"),
@@ -186,6 +206,7 @@ class SpaSession(models.Model):
         store=True,
         readonly=True,
         copy=False,
+        precompute=True,
     )
     date_start = fields.Datetime(string="Started At", readonly=True, copy=False)
     date_done = fields.Datetime(string="Finished At", readonly=True, copy=False)
@@ -200,14 +221,20 @@ class SpaSession(models.Model):
         "(chiropractor, physiotherapist) was recommended to the client.",
     )
     # Snapshot of the protocol's settings, taken while the session is planned.
+    # The stored computes of a session are precomputed: they are in the
+    # INSERT of a booking rather than in an UPDATE after it (issue 14, P1).
     min_checkin_count = fields.Integer(
         string="Minimum Check-ins",
         compute="_compute_protocol_snapshot",
         store=True,
         readonly=True,
+        precompute=True,
     )
     pain_stop_threshold = fields.Integer(
-        compute="_compute_protocol_snapshot", store=True, readonly=True
+        compute="_compute_protocol_snapshot",
+        store=True,
+        readonly=True,
+        precompute=True,
     )
     # The server's copy of the protocol's steps (see _spa_sync_checklist):
     # nobody creates, deletes or re-links lines; only the step actions change them.
@@ -221,17 +248,21 @@ class SpaSession(models.Model):
         copy=False,
         groups=THERAPIST_GROUP,
     )
-    checkin_count = fields.Integer(compute="_compute_checkin_count", store=True)
+    checkin_count = fields.Integer(
+        compute="_compute_checkin_count", store=True, precompute=True
+    )
     # Stored for the compliance analysis (see _compute_checkin_requirements).
     checkin_required_count = fields.Integer(
         string="Check-ins Required",
         compute="_compute_checkin_requirements",
         store=True,
+        precompute=True,
     )
     checkin_missing_count = fields.Integer(
         string="Check-ins Missing",
         compute="_compute_checkin_requirements",
         store=True,
+        precompute=True,
     )
     step_done_count = fields.Integer(compute="_compute_step_progress")
     step_total_count = fields.Integer(compute="_compute_step_progress")
@@ -308,10 +339,11 @@ class SpaSession(models.Model):
 
     @api.constrains("therapist_id")
     def _check_therapist_is_a_therapist(self):
-        group = self.env.ref(THERAPIST_GROUP)
-        # sudo: the therapist's groups decide, whoever assigns them.
+        # sudo: the therapist's groups decide, whoever assigns them. Asked
+        # through res.users._has_group (its groups cached per user), not by
+        # reading groups_id for every booking.
         wrong = self.sudo().filtered(
-            lambda s: s.therapist_id and group not in s.therapist_id.groups_id
+            lambda s: s.therapist_id and not s.therapist_id._has_group(THERAPIST_GROUP)
         )
         if wrong:
             raise ValidationError(
@@ -324,8 +356,10 @@ class SpaSession(models.Model):
             )
 
     # A cancelled session never comes back to life: only a new link to an
-    # appointment can give it a second live session.
-    @api.constrains("event_id")
+    # appointment can give it a second live session. Checked by ``write``
+    # when the link changes; ``create`` checks the appointments before its
+    # INSERT (the unique index would refuse it less clearly), so a booking
+    # counts its appointments' sessions once, not again after the INSERT.
     def _check_one_live_session_per_event(self):
         events = self.filtered(lambda s: s.event_id and s.state != "cancelled").event_id
         self._spa_check_events_free(events, 1)
@@ -365,8 +399,10 @@ class SpaSession(models.Model):
 
     @api.model
     def _step_line_vals(self, step):
-        """Values of a checklist line copied from a protocol step."""
-        return {
+        """Values of a checklist line copied from a protocol step (its body
+        regions only when it touches some: a line created without them has
+        none, and the ORM then skips the relation for it)."""
+        vals = {
             "protocol_step_id": step.id,
             "sequence": step.sequence,
             "name": step.name,
@@ -375,9 +411,11 @@ class SpaSession(models.Model):
             "requires_checkin": step.requires_checkin,
             "qualification_id": step.qualification_id.id,
             "record_kind": step.record_kind,
-            "planned_region_ids": [Command.set(step.body_region_ids.ids)],
-            "touched_region_ids": [Command.set(step.body_region_ids.ids)],
         }
+        if step.body_region_ids:
+            vals["planned_region_ids"] = [Command.set(step.body_region_ids.ids)]
+            vals["touched_region_ids"] = [Command.set(step.body_region_ids.ids)]
+        return vals
 
     def _spa_sync_checklist(self):
         """Give the planned sessions of ``self`` the checklist of their
@@ -391,8 +429,19 @@ class SpaSession(models.Model):
         # sudo: the lines are the server's copy; whoever books or reassigns a
         # planned session may not create or delete lines themselves.
         planned.sudo().step_ids._unlink_server()
+        # Each protocol step is read once for the batch, not once per session.
+        copies = {
+            step.id: self._step_line_vals(step) for step in planned.protocol_id.step_ids
+        }
         vals_list = [
-            {"session_id": session.id, **self._step_line_vals(step)}
+            {
+                "session_id": session.id,
+                "company_id": session.company_id.id,
+                **{
+                    fname: list(value) if isinstance(value, list) else value
+                    for fname, value in copies[step.id].items()
+                },
+            }
             for session in planned
             for step in session.protocol_id.step_ids
         ]
@@ -401,16 +450,11 @@ class SpaSession(models.Model):
     @api.depends("checkin_ids")
     def _compute_checkin_count(self):
         # sudo: the count is not clinical detail; everyone who reads the
-        # session may read how many check-ins it has.
-        counts = dict(
-            self.env["spa.checkin"]
-            .sudo()
-            ._read_group(
-                [("session_id", "in", self._origin.ids)], ["session_id"], ["__count"]
-            )
-        )
+        # session may read how many check-ins it has. The check-ins' ids are
+        # read for the whole batch in one query; a session just created has
+        # none in cache already (nothing read when booking).
         for session in self:
-            session.checkin_count = counts.get(session._origin, 0)
+            session.checkin_count = len(session._origin.sudo().checkin_ids)
 
     @api.depends("date_planned", "date_start")
     def _compute_report_date(self):
@@ -441,7 +485,13 @@ class SpaSession(models.Model):
             raise ValidationError(
                 self.env._("An appointment holds one live session: one per booking.")
             )
-        self._spa_check_events_free(self.env["calendar.event"].browse(event_ids), 0)
+        known_free = set(_EVENTS_KNOWN_FREE.get())
+        self._spa_check_events_free(
+            self.env["calendar.event"].browse(
+                [eid for eid in event_ids if eid not in known_free]
+            ),
+            0,
+        )
         sessions = super().create(vals_list)
         sessions._spa_sync_checklist()
         return sessions
@@ -459,10 +509,13 @@ class SpaSession(models.Model):
         """``count`` references from the ``spa.session`` sequence.
 
         The sequence is looked up once for the batch (as ``next_by_code``
-        finds it: the current company's, else the shared one), then each
-        reference is drawn through ``ir.sequence``'s public ``next_by_id``,
-        so any implementation (standard or no-gap, with date ranges) and any
-        other module's override of the sequence keep working."""
+        finds it: the current company's, else the shared one) and the first
+        reference is drawn through ``ir.sequence``'s public ``next_by_id``
+        (any implementation, standard or no-gap; it creates the year's date
+        range when there is none yet). The rest of a batch comes from that
+        same date range, through ``ir.sequence.date_range._next`` as
+        ``ir.sequence._next`` itself draws it: one query per reference
+        instead of a date-range search and a draw for each booking."""
         if count < 1:
             return []
         # Today's references, whatever date a caller's context asks for.
@@ -477,10 +530,32 @@ class SpaSession(models.Model):
         )
         if not sequence:
             return ["/"] * count
-        return [sequence.next_by_id() for __ in range(count)]
+        names = [sequence.next_by_id()]
+        if count == 1:
+            return names
+        if not sequence.use_date_range:
+            return names + [sequence.next_by_id() for __ in range(count - 1)]
+        today = fields.Date.today()
+        date_range = Sequence.env["ir.sequence.date_range"].search(
+            [
+                ("sequence_id", "=", sequence.id),
+                ("date_from", "<=", today),
+                ("date_to", ">=", today),
+            ],
+            limit=1,
+        )
+        if not date_range:
+            return names + [sequence.next_by_id() for __ in range(count - 1)]
+        # The context ir.sequence._next gives the range (its prefix's year).
+        date_range = date_range.with_context(
+            ir_sequence_date_range=date_range.date_from
+        )
+        return names + [date_range._next() for __ in range(count - 1)]
 
     def write(self, vals):
         res = super().write(vals)
+        if "event_id" in vals:
+            self._check_one_live_session_per_event()
         if "protocol_id" in vals:
             self._spa_sync_checklist()
         return res

@@ -24,6 +24,7 @@ class SpaSession(models.Model):
         store=True,
         readonly=True,
         copy=False,
+        precompute=True,
         help="The session rested on a consent valid when it started (and, when "
         "done, at completion).",
     )
@@ -55,7 +56,7 @@ class SpaSession(models.Model):
         them are missing (``session_rules.required_checkins``)."""
         # Lines and check-ins are all this rule weighs: the consent is not
         # read on every check-in.
-        facts = self._rule_facts(with_consent=False)
+        facts = self._spa_compliance_facts(with_consent=False)
         for session in self:
             required, missing = session_rules.required_checkins(facts[session.id])
             session.checkin_required_count = required
@@ -74,7 +75,7 @@ class SpaSession(models.Model):
         "consent_id.protocol_ids",
     )
     def _compute_has_valid_consent(self):
-        facts = self._rule_facts()
+        facts = self._spa_compliance_facts()
         for session in self:
             company = session.company_id
             session.has_valid_consent = session_rules.relied_consent_valid(
@@ -190,6 +191,26 @@ class SpaSession(models.Model):
                 intake_survey_id=session.protocol_id.intake_survey_id.id or None,
                 intake_validity_days=session.protocol_id.intake_validity_days,
                 intake=intake_facts.get(session.intake_id.id),
+            )
+        return facts
+
+    def _spa_compliance_facts(self, with_consent=True):
+        """``_rule_facts`` for the compliance columns
+        (``session_rules.required_checkins``, ``relied_consent_valid``):
+        what a session recorded (lines, check-ins, consent) is read only for
+        the sessions those rules weigh it for (``session_rules.weighs_record``:
+        once started); for the others their state decides, so booking does
+        not read back the checklists it has just written."""
+        weighed = self.filtered(lambda s: session_rules.weighs_record(s.state))
+        facts = weighed._rule_facts(with_consent=with_consent) if weighed else {}
+        for session in self - weighed:
+            facts[session.id] = session_rules.SessionFacts(
+                id=session.id,
+                protocol_id=session.protocol_id.id,
+                state=session.state,
+                min_checkin_count=session.min_checkin_count,
+                pain_stop_threshold=session.pain_stop_threshold,
+                company_id=session.company_id.id or None,
             )
         return facts
 

@@ -44,11 +44,13 @@ class SpaSessionStep(models.Model):
     session_id = fields.Many2one(
         "spa.session", required=True, index=True, ondelete="cascade"
     )
-    # precompute: the company is in the INSERT of the batched create, so the
-    # multi-company rule never sees a line without one.
-    company_id = fields.Many2one(
-        related="session_id.company_id", store=True, index=True, precompute=True
-    )
+    # The session's company, copied with the line (a session never changes
+    # company), stored for the multi-company rule. A plain field given by
+    # spa.session._step_line_vals rather than a stored related one: booking
+    # 500 appointments creates 4,500 lines, and a related field would either
+    # be precomputed (the ORM builds a new record per line before the
+    # INSERT) or written back by an UPDATE after it.
+    company_id = fields.Many2one("res.company", index=True, readonly=True)
     session_state = fields.Selection(related="session_id.state", string="Session State")
     protocol_step_id = fields.Many2one("spa.protocol.step", ondelete="set null")
     sequence = fields.Integer(default=10)

@@ -376,17 +376,29 @@ class SpaWritePolicyMixin(models.AbstractModel):
         return vals_list
 
     @api.model
+    def _spa_guarded_fields_of_types(self, types):
+        """The guarded fields of the given field types (a frozenset, kept per
+        registry like ``_spa_guarded_fields``): a create of thousands of
+        records asks for them once, not once per value."""
+        cache = self.env.registry.__dict__.setdefault("_spa_guarded_typed", {})
+        key = (self._name, tuple(sorted(types)))
+        if key not in cache:
+            cache[key] = frozenset(
+                fname
+                for fname in self._spa_guarded_fields()
+                if self._fields[fname].type in types
+            )
+        return cache[key]
+
+    @api.model
     def _spa_check_text_values(self, vals):
         """Text fields take text, on every path: a dict or a list (a tampered
         tablet or RPC call) would be stored as its repr."""
-        guarded = self._spa_guarded_fields()
+        text_fields = self._spa_guarded_fields_of_types(TEXT_TYPES)
         bad = sorted(
             fname
-            for fname, value in vals.items()
-            if value
-            and fname in guarded
-            and self._fields[fname].type in TEXT_TYPES
-            and not isinstance(value, str)
+            for fname in text_fields
+            if vals.get(fname) and not isinstance(vals[fname], str)
         )
         if bad:
             raise ValidationError(
@@ -478,12 +490,9 @@ class SpaWritePolicyMixin(models.AbstractModel):
             self._spa_check_create_policy([{**defaults, **vals} for vals in vals_list])
         # The caller's dicts stay theirs: the server's values go into copies.
         vals_list = self._spa_prepare_create_vals([dict(vals) for vals in vals_list])
+        binary_fields = self._spa_guarded_fields_of_types(("binary",))
         binaries = {
-            fname
-            for vals in vals_list
-            for fname in vals
-            if fname in self._spa_guarded_fields()
-            and self._fields[fname].type == "binary"
+            fname for vals in vals_list for fname in binary_fields if fname in vals
         }
         # The files behind guarded binary fields are written through them only.
         with _server_grant(self._name, None, binaries, "attachment"):
@@ -493,12 +502,7 @@ class SpaWritePolicyMixin(models.AbstractModel):
         self._spa_check_text_values(vals)
         if not is_server_granted(self, vals, "write"):
             self._spa_check_write_policy(vals)
-        binaries = {
-            fname
-            for fname in vals
-            if fname in self._spa_guarded_fields()
-            and self._fields[fname].type == "binary"
-        }
+        binaries = self._spa_guarded_fields_of_types(("binary",)) & set(vals)
         with _server_grant(self._name, self.ids, binaries, "attachment"):
             return super().write(vals)
 

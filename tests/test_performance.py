@@ -10,7 +10,15 @@ from .common import SpaCommon
 AFTERCARE_DONE_QUERIES = 84
 TABLET_READ_COLD = 23
 TABLET_TICK = 13
-TABLET_CHECKIN = 17
+TABLET_CHECKIN = 16
+# Booking through the ORM (issue 14, P1), the front desk with mail tracking
+# on, as in the back office: one appointment with its session and 9 lines,
+# and a batch of 20 (queries per batch, not per appointment, beyond the
+# session references).
+BOOKING_ONE = 31
+BOOKING_TWENTY = 51
+# What booking adds to a plain appointment saved through the form's RPC.
+BOOKING_FORM_EXTRA = 21
 
 
 @tagged("post_install", "-at_install", "spa_performance")
@@ -224,6 +232,103 @@ class TestQueryCounts(SpaCommon):
         per_event_small, per_event_big = queries[0] / 5, queries[1] / 20
         self.assertLessEqual(
             per_event_big, per_event_small, f"booking queries grow per event: {queries}"
+        )
+
+    # ------------------------------------------------------------------
+    # Booking (issue 14, P1)
+    # ------------------------------------------------------------------
+
+    def _booking_vals(self, count, start, booked=True):
+        vals_list = []
+        for i in range(count):
+            vals = {
+                "name": f"Guarded {i}",
+                "start": start + timedelta(hours=i),
+                "stop": start + timedelta(hours=i, minutes=50),
+            }
+            if booked:
+                vals |= {
+                    "spa_protocol_id": self.protocol.id,
+                    "spa_client_id": self.client.id,
+                    "spa_therapist_id": self.therapist.id,
+                }
+            vals_list.append(vals)
+        return vals_list
+
+    def _booking_env(self):
+        """The front desk with mail tracking on (the class's environment turns
+        it off), caches warm as a running server has them: one booking and
+        one plain appointment first, the year's reference range made."""
+        Event = (
+            self.env["calendar.event"]
+            .with_user(self.front_desk)
+            .with_context(tracking_disable=False)
+        )
+        start = fields.Datetime.now() + timedelta(days=3)
+        Event.create(self._booking_vals(2, start))
+        Event.create(self._booking_vals(1, start, booked=False))
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+        self.env.invalidate_all()
+        return Event, start + timedelta(days=1)
+
+    def test_booking_query_count(self):
+        """One appointment booked (its session, its 9 lines, its reference)
+        and a batch of 20: the references are one query each, everything
+        else is one query per batch."""
+        Event, start = self._booking_env()
+        with self.assertQueryCount(BOOKING_ONE):
+            event = Event.create(self._booking_vals(1, start))
+            self.env.flush_all()
+            self.env.cr.precommit.run()
+        session = self.session_of(event)
+        self.assertEqual(len(session.step_ids), 9)
+        self.env.invalidate_all()
+        with self.assertQueryCount(BOOKING_TWENTY):
+            events = Event.create(self._booking_vals(20, start + timedelta(days=1)))
+            self.env.flush_all()
+            self.env.cr.precommit.run()
+        sessions = events.sudo().spa_session_ids
+        self.assertEqual(len(sessions), 20)
+        self.assertEqual(len(sessions.step_ids), 180)
+        self.assertEqual(len(set(sessions.mapped("name"))), 20)
+        self.assertEqual(set(sessions.step_ids.company_id), {self.company})
+
+    def test_booking_form_query_count(self):
+        """Booking through the form's RPC (``web_save`` as the front desk)
+        costs at most BOOKING_FORM_EXTRA queries more than saving a plain
+        appointment the same way."""
+        Event, start = self._booking_env()
+        views = Event.get_views([(False, "form")])
+        described = views["models"]["calendar.event"]
+        spec = {
+            fname: {"fields": {"display_name": {}}}
+            if desc["type"] in ("many2one", "one2many", "many2many")
+            else {}
+            for fname, desc in described.get("fields", described).items()
+        }
+
+        def save(vals):
+            vals = {
+                k: fields.Datetime.to_string(v) if k in ("start", "stop") else v
+                for k, v in vals.items()
+            }
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            result = Event.browse().web_save(vals, spec)
+            self.env.flush_all()
+            self.env.cr.precommit.run()
+            return self.cr.sql_log_count - before, result
+
+        save(self._booking_vals(1, start, booked=False)[0])
+        save(self._booking_vals(1, start)[0])
+        plain, __ = save(self._booking_vals(1, start, booked=False)[0])
+        booked, result = save(self._booking_vals(1, start)[0])
+        self.assertEqual(result[0]["spa_consent_status"], "missing")
+        self.assertLessEqual(
+            booked - plain,
+            BOOKING_FORM_EXTRA,
+            f"form booking: {booked} queries, plain appointment: {plain}",
         )
 
     def test_batch_references_follow_the_sequence_whatever_its_implementation(self):

@@ -62,6 +62,14 @@ BLOCK = "block"
 STARTED_STATES = frozenset({"in_progress", "done", "stopped"})
 
 
+def weighs_record(state):
+    """Whether the compliance columns (``required_checkins``,
+    ``relied_consent_valid``) weigh what a session in ``state`` recorded (its
+    lines, check-ins and consent): only once it started; before, its state
+    alone answers."""
+    return state in STARTED_STATES
+
+
 @dataclass(frozen=True)
 class ConsentFacts:
     """What a consent proves, as plain values."""
@@ -399,7 +407,7 @@ def relied_consent_valid(session, start_day, done_day=None):
     column. A consent withdrawn after the start (mid-session) was valid when
     the session started: the session could only be stopped, which is
     compliant."""
-    if session.state not in STARTED_STATES or session.date_start is None:
+    if not weighs_record(session.state) or session.date_start is None:
         return False
     at_start = consent_as_of(session.consent, session.date_start)
     if consent_problems(
@@ -486,7 +494,7 @@ def required_checkins(session):
     - stopped: the session ended early, the minimum no longer applies: one
       after each done step that requires a check-in.
     """
-    if session.state not in STARTED_STATES:
+    if not weighs_record(session.state):
         return 0, 0
     required_steps = [
         s for s in session.steps if s.state == "done" and s.requires_checkin
