@@ -401,16 +401,12 @@ class SpaSession(models.Model):
     @api.depends("checkin_ids")
     def _compute_checkin_count(self):
         # sudo: the count is not clinical detail; everyone who reads the
-        # session may read how many check-ins it has.
-        counts = dict(
-            self.env["spa.checkin"]
-            .sudo()
-            ._read_group(
-                [("session_id", "in", self._origin.ids)], ["session_id"], ["__count"]
-            )
-        )
+        # session may read how many check-ins it has. The check-ins as the
+        # rules' facts read them: one query for this count and the check-in
+        # requirements computed with it.
+        __, checkins = self.sudo()._rule_lines_and_checkins()
         for session in self:
-            session.checkin_count = counts.get(session._origin, 0)
+            session.checkin_count = len(checkins[session.id])
 
     @api.depends("date_planned", "date_start")
     def _compute_report_date(self):

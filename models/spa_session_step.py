@@ -152,7 +152,18 @@ class SpaSessionStep(models.Model):
         sessions._lock_for_update()
         user = self.env.user
         now = fields.Datetime.now()
-        facts = sessions._rule_facts()
+        # Rule 8 is the only rule of a tick that weighs the consent (and no
+        # rule of a tick weighs the protocol's consent text or intake): the
+        # consent is read only when a line ticked touches a sensitive region.
+        facts = sessions._rule_facts(with_consent=False)
+        ticked = set(self.ids)
+        if any(
+            step.sensitive_region_ids
+            for session_facts in facts.values()
+            for step in session_facts.steps
+            if step.id in ticked
+        ):
+            facts = sessions._rule_facts()
         # A qualification is checked on the company's day of the tick.
         today = sessions._spa_today_by_session()
         qualified = {
@@ -209,7 +220,8 @@ class SpaSessionStep(models.Model):
         sessions = self.session_id
         sessions.flush_recordset()
         sessions._lock_for_update()
-        facts = sessions._rule_facts()
+        # No rule of a skip weighs the consent, the protocol's text or intake.
+        facts = sessions._rule_facts(with_consent=False)
         errors = []
         for step in self:
             session_facts = facts[step.session_id.id]
