@@ -154,9 +154,7 @@ class SpaBodyRegion(models.Model):
         # changes. Copies: the caller owns what it gets.
         self.browse().check_access("read")
         active_test = self.env.context.get("active_test", True)
-        return [
-            dict(row) for row in self._spa_chart_cached(self.env.lang, active_test)
-        ]
+        return [dict(row) for row in self._spa_chart_cached(self.env.lang, active_test)]
 
     @tools.ormcache("lang", "active_test")
     def _spa_chart_cached(self, lang, active_test):

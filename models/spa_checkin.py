@@ -310,7 +310,9 @@ class SpaCheckin(models.Model):
         steps = (
             self.env["spa.session.step"]
             .sudo()
-            .search_fetch([("id", "in", list(step_ids))], ["session_id", "state", "name"])
+            .search_fetch(
+                [("id", "in", list(step_ids))], ["session_id", "state", "name"]
+            )
         )
         steps_by_id = {s.id: s for s in steps}
         for vals in vals_list:

@@ -52,6 +52,7 @@ SPA_CONSENT_FACT_FIELDS = [
     "body_region_ids",
 ]
 
+
 class SpaConsent(models.Model):
     _name = "spa.consent"
     _description = "Spa Client Consent"

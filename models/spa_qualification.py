@@ -88,9 +88,9 @@ class SpaQualification(models.Model):
         # sudo: the caller checked the user's read access to the model, which
         # has no record rule (``_spa_names``).
         qualifications = (
-            self.sudo().with_context(lang=lang, active_test=False).search_fetch(
-                [], ["name"]
-            )
+            self.sudo()
+            .with_context(lang=lang, active_test=False)
+            .search_fetch([], ["name"])
         )
         return tuple((q.id, q.display_name) for q in qualifications)
 

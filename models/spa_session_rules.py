@@ -22,7 +22,6 @@ RULE_LINE_FIELDS = [
     "done_by_id",
     "done_at",
     "skip_reason",
-    "touched_region_ids",
 ]
 # The same for a check-in.
 RULE_CHECKIN_FIELDS = [
@@ -167,10 +166,11 @@ class SpaSession(models.Model):
         """Plain facts of each session for ``session_rules``, in a few queries
         (``with_intake``: also the answers of the intake a started session
         relied on, for rule 7's badge and cautions; ``with_consent=False``:
-        without the consent it relies on, nor the protocol's consent text
-        version, intake survey and validity, for a rule that weighs none of
-        them, such as ``required_checkins`` or ``tick_problems`` of a line
-        that touches no sensitive region).
+        without what only the consent rules and rule 8 weigh (the consent it
+        relies on, the protocol's consent text version, intake survey and
+        validity, the lines' sensitive regions, left empty), for a rule that
+        weighs none of them, such as ``required_checkins``, ``skip_problems``
+        or ``tick_problems`` of lines that touch no sensitive region).
 
         One query per model (the sessions, their lines with a second one for
         the regions they touch, their check-ins, the consents with their
@@ -197,8 +197,11 @@ class SpaSession(models.Model):
                     state=step.state,
                     qualification_id=step.qualification_id.id or None,
                     record_kind=step.record_kind,
-                    sensitive_region_ids=frozenset(step.touched_region_ids.ids)
-                    & sensitive,
+                    sensitive_region_ids=(
+                        frozenset(step.touched_region_ids.ids) & sensitive
+                        if with_consent
+                        else frozenset()
+                    ),
                 )
                 for step in lines
             ]
@@ -253,7 +256,8 @@ class SpaSession(models.Model):
         Saved sessions whose one2many is not in cache yet: one
         ``search_fetch`` per model, which reads the records' fields in the
         query that finds them (the one2many would find them, then read them
-        in a second query), the lines' touched regions in one more; what it
+        in a second query; the lines' touched regions, when read, in one
+        more for all of them); what it
         found is then the sessions' one2many value in cache, as the ORM's own
         read stores it, so that a later look in the same transaction (a
         compute over the same facts) reads nothing again. Otherwise (in
@@ -376,9 +380,7 @@ class SpaSession(models.Model):
         # only: a started one is judged on the intake it relied on, read
         # with its facts. The candidates first: the intake a session relied
         # on is among them, so its answers are read in the same batch.
-        pending = self.filtered(
-            lambda s: s.state not in session_rules.STARTED_STATES
-        )
+        pending = self.filtered(lambda s: s.state not in session_rules.STARTED_STATES)
         intakes = pending._spa_candidate_intakes()
         facts = facts or self._rule_facts(with_intake=True)
         today = self._spa_today_by_session()
@@ -402,7 +404,11 @@ class SpaSession(models.Model):
     def _spa_today_by_session(self):
         """``{session id: today}``, today being the session's company's day
         (``res.company._spa_today``)."""
-        companies = self.company_id | self.env.company
+        companies = self.company_id
+        if not all(session.company_id for session in self):
+            # The user's company (read with the user) only for a session
+            # without one.
+            companies |= self.env.company
         today = companies._spa_today_by_company()
         return {
             session.id: today[(session.company_id or self.env.company).id]

@@ -152,18 +152,14 @@ class SpaSessionStep(models.Model):
         sessions._lock_for_update()
         user = self.env.user
         now = fields.Datetime.now()
-        # Rule 8 is the only rule of a tick that weighs the consent (and no
-        # rule of a tick weighs the protocol's consent text or intake): the
-        # consent is read only when a line ticked touches a sensitive region.
-        facts = sessions._rule_facts(with_consent=False)
-        ticked = set(self.ids)
-        if any(
-            step.sensitive_region_ids
-            for session_facts in facts.values()
-            for step in session_facts.steps
-            if step.id in ticked
-        ):
-            facts = sessions._rule_facts()
+        # Rule 8 is the only rule of a tick that weighs the consent and the
+        # lines' regions (no rule of a tick weighs the protocol's consent
+        # text or intake): they are read only when a line ticked touches a
+        # sensitive region (sudo: the regions decide, as the facts read them).
+        sensitive = self.env["spa.body.region"]._spa_sensitive_ids()
+        facts = sessions._rule_facts(
+            with_consent=bool(set(self.sudo().touched_region_ids.ids) & sensitive)
+        )
         # A qualification is checked on the company's day of the tick.
         today = sessions._spa_today_by_session()
         qualified = {

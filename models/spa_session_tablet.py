@@ -227,9 +227,7 @@ class SpaSessionTablet(models.AbstractModel):
                         {
                             "id": region_id,
                             "name": names["regions"][region_id]["name"],
-                            "is_sensitive": names["regions"][region_id][
-                                "is_sensitive"
-                            ],
+                            "is_sensitive": names["regions"][region_id]["is_sensitive"],
                         }
                         for region_id in step.touched_region_ids.ids
                     ],
@@ -288,7 +286,10 @@ class SpaSessionTablet(models.AbstractModel):
             set(steps.touched_region_ids.ids) | set(checkins.body_region_id.ids)
         ) - set(regions)
         for region in self.env["spa.body.region"].sudo().browse(sorted(missing)):
-            regions[region.id] = {"name": region.name, "is_sensitive": region.is_sensitive}
+            regions[region.id] = {
+                "name": region.name,
+                "is_sensitive": region.is_sensitive,
+            }
         names = {
             "partner": self.partner_id.sudo().display_name,
             "consent": self.consent_id.sudo().display_name or False,
@@ -503,7 +504,9 @@ class SpaSessionTablet(models.AbstractModel):
         # One query finds the line as the user (the record rules in its WHERE
         # clause: another therapist's session is refused) and reads it.
         Line = self.env["spa.session.step"]
-        step = Line.search_fetch([("id", "=", step_id)], ["session_id", "state", "done_by_id"])
+        step = Line.search_fetch(
+            [("id", "=", step_id)], ["session_id", "state", "done_by_id"]
+        )
         if not step:
             step = Line.browse(step_id).exists()
             if not step:

@@ -131,8 +131,9 @@ class SurveyUserInput(models.Model):
         intakes in a form (new records): their lines, filtered."""
         if not all(isinstance(uid, int) for uid in self.ids):
             return self.user_input_line_ids.filtered(
-                lambda line: line.suggested_answer_id.spa_contraindication
-                and not line.skipped
+                lambda line: (
+                    line.suggested_answer_id.spa_contraindication and not line.skipped
+                )
             )
         return self.env["survey.user_input.line"].search_fetch(
             [
