@@ -10,8 +10,8 @@ from .common import SpaCommon
 AFTERCARE_DONE_QUERIES = 84
 TABLET_READ_COLD = 12
 TABLET_READ_WARM = 2
-TABLET_TICK = 11
-TABLET_CHECKIN = 10
+TABLET_TICK = 12
+TABLET_CHECKIN = 9
 
 
 @tagged("post_install", "-at_install", "spa_performance")
@@ -160,9 +160,10 @@ class TestQueryCounts(SpaCommon):
         self.env.invalidate_all()
         step = self.step(session, "Stabilise and apply pressure")
         # Savepoint (2), the line as the user, its session, the lock, the
-        # session's lines with their touched regions (2) and check-ins (the
-        # rules' facts of a tick: no consent unless the line touches a
-        # sensitive region), the therapist's certification, the write.
+        # line's touched regions (none sensitive: neither the consent nor the
+        # other lines' regions are read), the session's lines and check-ins
+        # (the rules' facts), the therapist's certification, the user, the
+        # transaction's clock and the write.
         with self.assertQueryCount(TABLET_TICK):
             self._sync(env, {**tick, "step_id": step.id})
         self.assertEqual(step.state, "done")
@@ -174,8 +175,8 @@ class TestQueryCounts(SpaCommon):
         self._sync(env, checkin)
         self.env.invalidate_all()
         # Savepoint (2), the session as the user, the idempotency key, the
-        # lock, the insert (its stored computes in it), the lines with their
-        # touched regions (2) and check-ins for the counters, their update.
+        # lock, the insert (its stored computes in it), the lines and the
+        # check-ins for the counters (no region is read), their update.
         with self.assertQueryCount(TABLET_CHECKIN):
             self._sync(env, checkin)
         self.assertEqual(session.checkin_count, 3)
