@@ -7,6 +7,7 @@ tablet shows), never as tracebacks; one bad operation of a batch never
 takes the others with it.
 """
 
+import contextlib
 import logging
 
 import psycopg2
@@ -34,6 +35,13 @@ MALFORMED_ERRORS = (
 def _message(error):
     """The user-facing text of a refusal."""
     return str(error.args[0]) if error.args else str(error)
+
+
+def _rollback_alone(env, alone):
+    """Undo a refused operation that was the request's only one: its
+    transaction (and the caches) roll back, as its savepoint would."""
+    if alone:
+        env.cr.rollback()
 
 
 class SpaTabletController(http.Controller):
@@ -78,19 +86,33 @@ class SpaTabletController(http.Controller):
             )
         # A longer queue is answered in parts: unanswered operations stay
         # pending on the device and go with its next sync.
-        return {"results": [self._sync_one(op) for op in ops[:MAX_BATCH]]}
+        ops = ops[:MAX_BATCH]
+        if len(ops) == 1:
+            # The request's only operation (a tablet online sends each as it
+            # happens): the request's own transaction isolates it.
+            return {"results": [self._sync_one(ops[0], alone=True)]}
+        return {"results": [self._sync_one(op) for op in ops]}
 
-    def _sync_one(self, op, env=None):
+    def _sync_one(self, op, env=None, alone=False):
+        """Apply ``op`` in its own savepoint; ``alone``: the only operation
+        of the request, whose transaction holds nothing else: a refusal
+        rolls the transaction back instead (two statements fewer)."""
         env = env or request.env
         key = op.get("uuid") if isinstance(op, dict) else None
         result = {"uuid": key if isinstance(key, str) else None}
         try:
-            with env.cr.savepoint():
+            with contextlib.nullcontext() if alone else env.cr.savepoint():
                 answer = env["spa.session"]._tablet_apply_op(op)
+                if alone:
+                    # What the savepoint's release does: write it now, so
+                    # that a constraint refuses it here.
+                    env.cr.flush()
             result.update(ok=True, status="done", **answer)
         except UserError as error:
+            _rollback_alone(env, alone)
             result.update(ok=False, status="refused", error=_message(error))
         except psycopg2.IntegrityError:
+            _rollback_alone(env, alone)
             # A concurrent submission of the same key: the replay will find
             # the record.
             result.update(
@@ -103,6 +125,7 @@ class SpaTabletController(http.Controller):
                 ),
             )
         except MALFORMED_ERRORS as error:
+            _rollback_alone(env, alone)
             _logger.info("Malformed tablet operation refused: %s", error)
             result.update(
                 ok=False,

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 from .spa_write_policy_mixin import ROLE_MANAGER
@@ -120,7 +120,9 @@ class SpaBodyRegion(models.Model):
                         regions=", ".join(used.mapped("name")),
                     )
                 )
-        return super().write(vals)
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_in_use(self):
@@ -137,10 +139,33 @@ class SpaBodyRegion(models.Model):
 
     @api.model
     def _spa_chart_payload(self, regions=None):
-        """The regions as the body chart draws them (tablet, session record)."""
-        if regions is None:
-            # One query: the search reads what the chart draws.
-            regions = self.search_fetch([], CHART_FIELDS)
+        """The regions as the body chart draws them (tablet, session record):
+        ``regions``, else the active ones (the caller's context decides)."""
+        if regions is not None:
+            return self._spa_chart_rows(regions)
+        if self.env.su or self.env["ir.rule"]._compute_domain(self._name, "read"):
+            # A record rule on regions (none today) decides per user: searched.
+            return self._spa_chart_rows(self.search_fetch([], CHART_FIELDS))
+        # The same for every user who may read regions at all (no record
+        # rule): kept in the registry's cache, per language, until a region
+        # changes. Copies: the caller owns what it gets.
+        self.browse().check_access("read")
+        active_test = self.env.context.get("active_test", True)
+        return [dict(row) for row in self._spa_chart_cached(self.env.lang, active_test)]
+
+    @tools.ormcache("lang", "active_test")
+    def _spa_chart_cached(self, lang, active_test):
+        # sudo: the caller checked the user's read access to the model, which
+        # has no record rule (``_spa_chart_payload``).
+        regions = (
+            self.sudo()
+            .with_context(lang=lang, active_test=active_test)
+            .search_fetch([], CHART_FIELDS)
+        )
+        return tuple(self._spa_chart_rows(regions))
+
+    @api.model
+    def _spa_chart_rows(self, regions):
         return [
             {
                 "id": region.id,
@@ -155,3 +180,39 @@ class SpaBodyRegion(models.Model):
             }
             for region in regions
         ]
+
+    @api.model
+    @tools.ormcache()
+    def _spa_sensitive_ids(self):
+        """The ids of the sensitive regions, archived ones included (a line
+        or a consent names a region as it was): rule 8's facts, read by every
+        tick. Kept in the registry's cache until a region changes."""
+        # sudo: which regions are sensitive is configuration, the same for
+        # every user (regions have no record rule); only ids are returned.
+        regions = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search([("is_sensitive", "=", True)])
+        )
+        return frozenset(regions.ids)
+
+    # The registry's cache above (every worker's) is cleared by any change
+    # of a region, its translations included.
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        regions = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return regions
+
+    def update_field_translations(self, field_name, translations, source_lang=None):
+        result = super().update_field_translations(
+            field_name, translations, source_lang=source_lang
+        )
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

@@ -52,8 +52,9 @@ class SpaCheckin(models.Model):
         "spa.session", required=True, index=True, ondelete="restrict"
     )
     session_state = fields.Selection(related="session_id.state")
+    # precompute (here and below): in the INSERT, not in an UPDATE after it.
     company_id = fields.Many2one(
-        related="session_id.company_id", store=True, index=True
+        related="session_id.company_id", store=True, index=True, precompute=True
     )
     session_step_id = fields.Many2one(
         "spa.session.step",
@@ -85,10 +86,16 @@ class SpaCheckin(models.Model):
         help="Where the client feels it (tapped on the body chart).",
     )
     partner_id = fields.Many2one(
-        related="session_id.partner_id", string="Client", store=True, index=True
+        related="session_id.partner_id",
+        string="Client",
+        store=True,
+        index=True,
+        precompute=True,
     )
     logged_by_id = fields.Many2one("res.users", readonly=True)
-    triggers_stop = fields.Boolean(compute="_compute_triggers_stop", store=True)
+    triggers_stop = fields.Boolean(
+        compute="_compute_triggers_stop", store=True, precompute=True
+    )
 
     _sql_constraints = [
         (
@@ -298,7 +305,15 @@ class SpaCheckin(models.Model):
             for vals in vals_list
             if vals.get("session_step_id")
         }
-        steps = self.env["spa.session.step"].sudo().browse(step_ids)
+        # One query finds and reads the lines named (sudo: whether the line is
+        # one of the session's decides, readable or not).
+        steps = (
+            self.env["spa.session.step"]
+            .sudo()
+            .search_fetch(
+                [("id", "in", list(step_ids))], ["session_id", "state", "name"]
+            )
+        )
         steps_by_id = {s.id: s for s in steps}
         for vals in vals_list:
             if not vals.get("session_id"):
@@ -323,11 +338,7 @@ class SpaCheckin(models.Model):
             step_id = vals.get("session_step_id")
             if step_id:
                 step = steps_by_id.get(step_id)
-                if (
-                    not step
-                    or not step.exists()
-                    or step.session_id.id != vals["session_id"]
-                ):
+                if not step or step.session_id.id != vals["session_id"]:
                     errors.append(
                         self.env._(
                             "the step of the check-in is not a step of its session"

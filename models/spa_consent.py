@@ -37,6 +37,22 @@ SIGNATURE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 SIGNATURE_MAX_BYTES = 1024 * 1024
 
 
+# What the rules weigh of a consent (``_to_facts``), read at once.
+SPA_CONSENT_FACT_FIELDS = [
+    "name",
+    "partner_id",
+    "state",
+    "given_at",
+    "valid_until",
+    "protocol_ids",
+    "withdrawn_at",
+    "consent_text_versions",
+    "company_id",
+    "method",
+    "body_region_ids",
+]
+
+
 class SpaConsent(models.Model):
     _name = "spa.consent"
     _description = "Spa Client Consent"
@@ -497,12 +513,13 @@ class SpaConsent(models.Model):
         batch."""
         # sudo: the badge tells the front desk whether a consent covers the
         # appointment; reading the consents' validity is not clinical detail.
-        consents_sudo = self.sudo().search(
+        consents_sudo = self.sudo().search_fetch(
             [
                 ("partner_id", "in", partners.ids),
                 ("protocol_ids", "in", protocols.ids),
                 ("state", "!=", "draft"),
-            ]
+            ],
+            SPA_CONSENT_FACT_FIELDS,
         )
         facts = consents_sudo._to_facts()
         by_partner = defaultdict(list)
@@ -512,6 +529,10 @@ class SpaConsent(models.Model):
 
     def _to_facts(self):
         """Plain facts of each consent, for the rule functions."""
+        # What the rules weigh, at once (nothing when already in cache; a
+        # consent in a form is read from its values).
+        if all(isinstance(cid, int) for cid in self._ids):
+            self.fetch(SPA_CONSENT_FACT_FIELDS)
         facts = {}
         for consent in self:
             versions = consent.consent_text_versions or {}

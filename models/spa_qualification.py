@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 from .spa_write_policy_mixin import ROLE_MANAGER
@@ -62,3 +62,57 @@ class SpaQualification(models.Model):
                     qualifications=", ".join(used.mapped("name")),
                 )
             )
+
+    # ------------------------------------------------------------------
+    # Names, as every tablet request shows them: the registry's cache
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _spa_names(self):
+        """``{id: display name}`` of every qualification, archived ones
+        included (a line names one as it was), in the user's language: the
+        tablet shows them on the lines. Kept in the registry's cache until a
+        qualification changes: they are configuration, the same for every
+        user who may read them (the model has no record rule)."""
+        if self.env.su or self.env["ir.rule"]._compute_domain(self._name, "read"):
+            # A record rule on qualifications (none today) decides per user.
+            return {
+                q.id: q.display_name
+                for q in self.with_context(active_test=False).search_fetch([], ["name"])
+            }
+        self.browse().check_access("read")
+        return dict(self._spa_names_cached(self.env.lang))
+
+    @tools.ormcache("lang")
+    def _spa_names_cached(self, lang):
+        # sudo: the caller checked the user's read access to the model, which
+        # has no record rule (``_spa_names``).
+        qualifications = (
+            self.sudo()
+            .with_context(lang=lang, active_test=False)
+            .search_fetch([], ["name"])
+        )
+        return tuple((q.id, q.display_name) for q in qualifications)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        qualifications = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return qualifications
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def update_field_translations(self, field_name, translations, source_lang=None):
+        result = super().update_field_translations(
+            field_name, translations, source_lang=source_lang
+        )
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

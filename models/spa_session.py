@@ -450,11 +450,12 @@ class SpaSession(models.Model):
     @api.depends("checkin_ids")
     def _compute_checkin_count(self):
         # sudo: the count is not clinical detail; everyone who reads the
-        # session may read how many check-ins it has. The check-ins' ids are
-        # read for the whole batch in one query; a session just created has
-        # none in cache already (nothing read when booking).
+        # session may read how many check-ins it has. The check-ins as the
+        # rules' facts read them: one query for this count and the check-in
+        # requirements computed with it.
+        __, checkins = self.sudo()._rule_lines_and_checkins()
         for session in self:
-            session.checkin_count = len(session._origin.sudo().checkin_ids)
+            session.checkin_count = len(checkins[session.id])
 
     @api.depends("date_planned", "date_start")
     def _compute_report_date(self):

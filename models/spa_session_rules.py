@@ -4,6 +4,38 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
 from ..tools import session_rules
+from .survey_user_input import SPA_INTAKE_FACT_FIELDS
+
+# What the rules weigh of a line, and what the tablet shows of it: read in the
+# query that finds the lines (see ``_rule_lines_and_checkins``).
+RULE_LINE_FIELDS = [
+    "session_id",
+    "company_id",
+    "sequence",
+    "name",
+    "instructions",
+    "is_mandatory",
+    "requires_checkin",
+    "state",
+    "qualification_id",
+    "record_kind",
+    "done_by_id",
+    "done_at",
+    "skip_reason",
+]
+# The same for a check-in.
+RULE_CHECKIN_FIELDS = [
+    "session_id",
+    "company_id",
+    "session_step_id",
+    "pain_level",
+    "stop_requested",
+    "triggers_stop",
+    "uuid",
+    "body_region_id",
+    "create_date",
+    "device_at",
+]
 
 
 class SpaSession(models.Model):
@@ -135,16 +167,28 @@ class SpaSession(models.Model):
         """Plain facts of each session for ``session_rules``, in a few queries
         (``with_intake``: also the answers of the intake a started session
         relied on, for rule 7's badge and cautions; ``with_consent=False``:
-        without the consent it relies on, for a rule that does not weigh it,
-        such as ``required_checkins``)."""
+        without what only the consent rules and rule 8 weigh (the consent it
+        relies on, the protocol's consent text version, intake survey and
+        validity, the lines' sensitive regions, left empty), for a rule that
+        weighs none of them, such as ``required_checkins``, ``skip_problems``
+        or ``tick_problems`` of lines that touch no sensitive region).
+
+        One query per model (the sessions, their lines with a second one for
+        the regions they touch, their check-ins, the consents with their
+        protocols and regions, the protocols, the intakes): the lines and
+        check-ins read here stay in the transaction's cache for the caller
+        (the tablet shows them)."""
         # sudo: the rules must see every check-in and step of the session,
         # whatever the reading user may browse; nothing is returned to them.
-        # with_prefetch(): the lines of all of ``self`` in one query each, even
-        # when ``self`` came through a one2many no longer in cache.
+        # with_prefetch(): every session of ``self`` in one query, even when
+        # ``self`` came through a one2many no longer in cache.
         sessions_sudo = self.sudo().with_prefetch()
+        lines_by_session, checkins_by_session = sessions_sudo._rule_lines_and_checkins()
+        # Configuration read by every tick: kept in the registry's cache.
+        sensitive = self.env["spa.body.region"]._spa_sensitive_ids()
         steps_by_session = defaultdict(list)
-        for step in sessions_sudo.step_ids:
-            steps_by_session[step.session_id.id].append(
+        for session_id, lines in lines_by_session.items():
+            steps_by_session[session_id] = [
                 session_rules.StepFacts(
                     id=step.id,
                     name=step.name,
@@ -154,25 +198,33 @@ class SpaSession(models.Model):
                     state=step.state,
                     qualification_id=step.qualification_id.id or None,
                     record_kind=step.record_kind,
-                    sensitive_region_ids=frozenset(
-                        step.touched_region_ids.filtered("is_sensitive").ids
+                    sensitive_region_ids=(
+                        frozenset(step.touched_region_ids.ids) & sensitive
+                        if with_consent
+                        else frozenset()
                     ),
                 )
-            )
-        checkins_by_session = defaultdict(list)
-        for checkin in sessions_sudo.checkin_ids:
-            checkins_by_session[checkin.session_id.id].append(checkin._to_facts())
+                for step in lines
+            ]
+        facts_by_checkin = {
+            session_id: [checkin._to_facts() for checkin in checkins]
+            for session_id, checkins in checkins_by_session.items()
+        }
         consent_facts = sessions_sudo.consent_id._to_facts() if with_consent else {}
         intake_facts = {}
         for company in sessions_sudo.company_id if with_intake else ():
             relied = sessions_sudo.filtered(lambda s, c=company: s.company_id == c)
             intake_facts.update(relied.intake_id._spa_intake_facts(company))
+        # The protocol's facts (its consent text's version, its intake) are
+        # the consent's and intake's rules' only: not read without them.
+        with_protocol = with_consent or with_intake
         text_versions = {
             protocol.id: protocol._consent_text_version()
-            for protocol in sessions_sudo.protocol_id
+            for protocol in (sessions_sudo.protocol_id if with_protocol else ())
         }
         facts = {}
         for session in sessions_sudo:
+            protocol = session.protocol_id if with_protocol else None
             facts[session.id] = session_rules.SessionFacts(
                 id=session.id,
                 protocol_id=session.protocol_id.id,
@@ -181,15 +233,19 @@ class SpaSession(models.Model):
                 pain_stop_threshold=session.pain_stop_threshold,
                 date_start=session.date_start or None,
                 steps=tuple(steps_by_session[session.id]),
-                checkins=tuple(checkins_by_session[session.id]),
+                checkins=tuple(facts_by_checkin.get(session.id, ())),
                 consent=consent_facts.get(session.consent_id.id),
                 protocol_text_version=text_versions.get(session.protocol_id.id),
                 has_therapist=bool(session.therapist_id),
                 company_id=session.company_id.id or None,
                 date_done=session.date_done or None,
                 partner_id=session.partner_id.id or None,
-                intake_survey_id=session.protocol_id.intake_survey_id.id or None,
-                intake_validity_days=session.protocol_id.intake_validity_days,
+                intake_survey_id=(
+                    protocol.intake_survey_id.id or None if protocol else None
+                ),
+                intake_validity_days=(
+                    protocol.intake_validity_days if protocol else 30
+                ),
                 intake=intake_facts.get(session.intake_id.id),
             )
         return facts
@@ -214,6 +270,40 @@ class SpaSession(models.Model):
             )
         return facts
 
+    def _rule_lines_and_checkins(self):
+        """``({session id: lines}, {session id: check-ins})`` of ``self`` (as
+        given: the caller decides sudo), each in its model's order.
+
+        Saved sessions whose one2many is not in cache yet: one
+        ``search_fetch`` per model, which reads the records' fields in the
+        query that finds them (the one2many would find them, then read them
+        in a second query; the lines' touched regions, when read, in one
+        more for all of them); what it
+        found is then the sessions' one2many value in cache, as the ORM's own
+        read stores it, so that a later look in the same transaction (a
+        compute over the same facts) reads nothing again. Otherwise (in
+        cache, or sessions in a form): the one2many values."""
+        result = []
+        for fname, model, field_names in (
+            ("step_ids", "spa.session.step", RULE_LINE_FIELDS),
+            ("checkin_ids", "spa.checkin", RULE_CHECKIN_FIELDS),
+        ):
+            field = self._fields[fname]
+            if not all(isinstance(sid, int) for sid in self._ids) or all(
+                self.env.cache.contains(session, field) for session in self
+            ):
+                result.append({session.id: session[fname] for session in self})
+                continue
+            records = self.env[model].search_fetch(
+                [("session_id", "in", self.ids)], field_names
+            )
+            by_session = _by_session(self, records)
+            self.env.cache.insert_missing(
+                self, field, [tuple(by_session[sid].ids) for sid in self._ids]
+            )
+            result.append(by_session)
+        return tuple(result)
+
     def _spa_candidate_intakes(self):
         """``{session id: [IntakeFacts]}``: the completed intakes of each
         session's client for its protocol's survey (rule 7), their day judged
@@ -229,13 +319,14 @@ class SpaSession(models.Model):
         inputs_sudo = (
             self.env["survey.user_input"]
             .sudo()
-            .search(
+            .search_fetch(
                 [
                     ("partner_id", "in", sessions_sudo.partner_id.ids),
                     ("survey_id", "in", surveys.ids),
                     ("state", "=", "done"),
                     ("test_entry", "=", False),
-                ]
+                ],
+                SPA_INTAKE_FACT_FIELDS,
             )
         )
         if not inputs_sudo:
@@ -270,17 +361,26 @@ class SpaSession(models.Model):
             )
         return self.protocol_id._spa_intake_answer_for(self.partner_id)
 
-    def _spa_consent_badges(self):
+    def _spa_consent_badges(self, facts=None):
         """``{session id: badge}``: the consent badge of each session, what
         the server would decide now (``session_rules.badge_status``, as the
         appointment's ``spa_consent_status`` shows it), without going through
-        the appointments."""
-        # The candidates first: the consent a session relied on is among
-        # them, so the rules' facts find it in cache.
-        by_partner = self.env["spa.consent"]._spa_badge_facts(
-            self.partner_id, self.protocol_id
+        the appointments; ``facts``: the sessions' ``_rule_facts()`` when the
+        caller has them."""
+        # The client's consents are the candidates of a session not started
+        # (or started without one) only: a started session is judged on the
+        # consent it relied on, read with its facts. The candidates first:
+        # the consent a session relied on is among them, so the rules' facts
+        # find it in cache.
+        pending = self.filtered(
+            lambda s: s.state not in session_rules.STARTED_STATES or not s.consent_id
         )
-        facts = self._rule_facts()
+        by_partner = defaultdict(list)
+        if pending:
+            by_partner = self.env["spa.consent"]._spa_badge_facts(
+                pending.partner_id, pending.protocol_id
+            )
+        facts = facts or self._rule_facts()
         today = self._spa_today_by_session()
         now = fields.Datetime.now()
         return {
@@ -297,14 +397,17 @@ class SpaSession(models.Model):
         """``{session id: (badge, IntakeFacts or None)}``: rule 7 as it
         stands now (``session_rules.intake_status``); ``facts``: the
         sessions' ``_rule_facts(with_intake=True)`` when the caller has them."""
-        # The candidates first: the intake a started session relied on is
-        # among them, so its answers are read in the same batch.
-        intakes = self._spa_candidate_intakes()
+        # The client's intakes are the candidates of a session not started
+        # only: a started one is judged on the intake it relied on, read
+        # with its facts. The candidates first: the intake a session relied
+        # on is among them, so its answers are read in the same batch.
+        pending = self.filtered(lambda s: s.state not in session_rules.STARTED_STATES)
+        intakes = pending._spa_candidate_intakes()
         facts = facts or self._rule_facts(with_intake=True)
         today = self._spa_today_by_session()
         return {
             session.id: session_rules.intake_status(
-                facts[session.id], intakes[session.id], today[session.id]
+                facts[session.id], intakes.get(session.id, []), today[session.id]
             )
             for session in self
         }
@@ -322,7 +425,11 @@ class SpaSession(models.Model):
     def _spa_today_by_session(self):
         """``{session id: today}``, today being the session's company's day
         (``res.company._spa_today``)."""
-        companies = self.company_id | self.env.company
+        companies = self.company_id
+        if not all(session.company_id for session in self):
+            # The user's company (read with the user) only for a session
+            # without one.
+            companies |= self.env.company
         today = companies._spa_today_by_company()
         return {
             session.id: today[(session.company_id or self.env.company).id]
@@ -440,3 +547,14 @@ class SpaSession(models.Model):
                 ),
             )
         return code
+
+
+def _by_session(sessions, records):
+    """``{session id: records of it}``, in the order of ``records``."""
+    ids = {session.id: [] for session in sessions}
+    for record in records:
+        ids[record.session_id.id].append(record.id)
+    return {
+        session_id: records.browse(record_ids).with_prefetch(records._prefetch_ids)
+        for session_id, record_ids in ids.items()
+    }

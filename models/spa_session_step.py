@@ -154,7 +154,14 @@ class SpaSessionStep(models.Model):
         sessions._lock_for_update()
         user = self.env.user
         now = fields.Datetime.now()
-        facts = sessions._rule_facts()
+        # Rule 8 is the only rule of a tick that weighs the consent and the
+        # lines' regions (no rule of a tick weighs the protocol's consent
+        # text or intake): they are read only when a line ticked touches a
+        # sensitive region (sudo: the regions decide, as the facts read them).
+        sensitive = self.env["spa.body.region"]._spa_sensitive_ids()
+        facts = sessions._rule_facts(
+            with_consent=bool(set(self.sudo().touched_region_ids.ids) & sensitive)
+        )
         # A qualification is checked on the company's day of the tick.
         today = sessions._spa_today_by_session()
         qualified = {
@@ -211,7 +218,8 @@ class SpaSessionStep(models.Model):
         sessions = self.session_id
         sessions.flush_recordset()
         sessions._lock_for_update()
-        facts = sessions._rule_facts()
+        # No rule of a skip weighs the consent, the protocol's text or intake.
+        facts = sessions._rule_facts(with_consent=False)
         errors = []
         for step in self:
             session_facts = facts[step.session_id.id]

@@ -7,6 +7,7 @@ for, which fields the tablet may record) lives here, as the logged-in user,
 so record rules, field groups and the models' own rules apply.
 """
 
+from collections import Counter
 from datetime import datetime, time, timedelta
 
 import pytz
@@ -20,6 +21,32 @@ from .spa_write_policy_mixin import THERAPIST_GROUP
 OP_KINDS = ("tick", "skip", "checkin", "record", "regions")
 SESSION_ACTIONS = ("start", "done", "stop")
 MAX_BATCH = 200
+# What the runner and its operations read of a session, in the query that
+# finds it as the user (``_tablet_session``).
+TABLET_SESSION_FIELDS = [
+    "name",
+    "state",
+    "event_id",
+    "partner_id",
+    "therapist_id",
+    "protocol_id",
+    "company_id",
+    "consent_id",
+    "intake_id",
+    "date_planned",
+    "date_start",
+    "date_done",
+    "min_checkin_count",
+    "pain_stop_threshold",
+    "checkin_count",
+    "positioning",
+    "adjust_angle",
+    "adjust_direction",
+    "adjust_lighter_pressure",
+    "adjustment_note",
+    "referral_recommended",
+    "stop_reason",
+]
 # What the tablet may record on a session (op kind "record"), by value kind.
 RECORD_BOOLEANS = (
     "adjust_angle",
@@ -58,10 +85,12 @@ class SpaSessionTablet(models.AbstractModel):
             ],
             order="date_planned, id",
         )
-        statuses = sessions._tablet_consent_statuses()
+        # The rules' facts once, for both badges.
+        facts = sessions._rule_facts(with_intake=True)
+        statuses = sessions._tablet_consent_statuses(facts)
         state_labels = self._tablet_labels("spa.session", "state")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
-        intakes = sessions._spa_intake_statuses()
+        intakes = sessions._spa_intake_statuses(facts)
         intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
         return [
             {
@@ -95,11 +124,17 @@ class SpaSessionTablet(models.AbstractModel):
     def _tablet_session(self, session_id):
         """The session ``session_id`` the user may read, else a refusal."""
         self._tablet_check_user()
-        session = self.browse(self._tablet_id(session_id, self.env._("session")))
-        session = session.exists()
+        session_id = self._tablet_id(session_id, self.env._("session"))
+        # One query finds the session as the user (the record rules in its
+        # WHERE clause) and reads what the runner and its operations read.
+        session = self.search_fetch([("id", "=", session_id)], TABLET_SESSION_FIELDS)
         if not session:
-            raise UserError(self.env._("This session does not exist."))
-        session.check_access("read")
+            # Not found as the user: missing, or not theirs (the standard
+            # access error, which names the rule).
+            session = self.browse(session_id).exists()
+            if not session:
+                raise UserError(self.env._("This session does not exist."))
+            session.check_access("read")
         return session
 
     def _tablet_payload(self):
@@ -108,23 +143,27 @@ class SpaSessionTablet(models.AbstractModel):
         self.ensure_one()
         self._tablet_check_user()
         session = self
+        # Evaluated on the session in cache when _tablet_session read it.
         session.check_access("read")
-        # Each fact is read once, in batches, in an order that lets the
-        # later reads find it in cache: the body chart (every active region,
-        # one query: the consent's and the lines' regions), the consent
-        # badge (the client's consents, among them the one the session
-        # relied on; the rules' facts of the session), rule 7 (the client's
-        # intakes, among them the one relied on), then rule 8's warnings
-        # over the same facts. No appointment is read.
+        # Each fact is read once, in batches (see _tablet_payload_records):
+        # the rules' facts of the session (its lines, check-ins, the consent
+        # it relies on, its intake) serve the consent badge, rule 7 and rule
+        # 8's warnings; the body chart comes from the registry's cache. No
+        # appointment is read.
         body_regions = self.env["spa.body.region"]._spa_chart_payload()
-        statuses = session._tablet_consent_statuses()
-        intake_status, intake = session._spa_intake_statuses()[session.id]
+        if not session.checkin_count:
+            # No check-in yet (the stored counter, read with the session in
+            # the same snapshot): nothing to look for.
+            self.env.cache.insert_missing(session, self._fields["checkin_ids"], [()])
         facts = session._rule_facts(with_intake=True)
-        checkins = session.checkin_ids
+        statuses = session._tablet_consent_statuses(facts)
+        intake_status, intake = session._spa_intake_statuses(facts)[session.id]
+        steps, checkins, names = session._tablet_payload_records(facts, body_regions)
         positionings = self._tablet_labels("spa.session", "positioning")
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
         region_warnings = session._tablet_region_warnings(facts)
         intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
+        checkins_per_step = Counter(checkin.session_step_id.id for checkin in checkins)
         intake_url = False
         if session.state == "draft" and intake_status in ("missing", "expired"):
             intake_url = f"/spa/tablet/session/{session.id}/intake"
@@ -135,13 +174,13 @@ class SpaSessionTablet(models.AbstractModel):
             "state_label": self._tablet_labels("spa.session", "state").get(
                 session.state
             ),
-            "partner_name": session.partner_id.display_name,
+            "partner_name": names["partner"],
             "protocol_name": session.protocol_id.display_name,
             "event_id": session.event_id.id,
             "date_planned": fields.Datetime.to_string(session.date_planned),
             "consent_status": statuses[session.id],
             "consent_status_label": status_labels.get(statuses[session.id]),
-            "consent_name": session.consent_id.display_name or False,
+            "consent_name": names["consent"],
             # Rule 7, asked of the same implementation as the start.
             "intake_status": intake_status,
             "intake_status_label": intake_labels.get(intake_status, False),
@@ -176,25 +215,25 @@ class SpaSessionTablet(models.AbstractModel):
                     "is_mandatory": step.is_mandatory,
                     "requires_checkin": step.requires_checkin,
                     "record_kind": step.record_kind,
-                    "qualification_name": step.qualification_id.display_name or "",
+                    "qualification_name": names["qualifications"].get(
+                        step.qualification_id.id, ""
+                    ),
                     "state": step.state,
-                    "done_by_name": step.done_by_id.display_name or "",
+                    "done_by_name": names["users"].get(step.done_by_id.id, ""),
                     "done_at": fields.Datetime.to_string(step.done_at),
                     "skip_reason": step.skip_reason or "",
                     "region_warning": region_warnings.get(step.id, ""),
                     "touched_regions": [
                         {
-                            "id": region.id,
-                            "name": region.name,
-                            "is_sensitive": region.is_sensitive,
+                            "id": region_id,
+                            "name": names["regions"][region_id]["name"],
+                            "is_sensitive": names["regions"][region_id]["is_sensitive"],
                         }
-                        for region in step.touched_region_ids
+                        for region_id in step.touched_region_ids.ids
                     ],
-                    "checkin_count": len(
-                        checkins.filtered(lambda c, s=step: c.session_step_id == s)
-                    ),
+                    "checkin_count": checkins_per_step[step.id],
                 }
-                for step in session.step_ids
+                for step in steps
             ],
             "checkins": [
                 {
@@ -205,7 +244,11 @@ class SpaSessionTablet(models.AbstractModel):
                     "stop_requested": checkin.stop_requested,
                     "triggers_stop": checkin.triggers_stop,
                     "region_id": checkin.body_region_id.id or False,
-                    "region_name": checkin.body_region_id.name or False,
+                    "region_name": (
+                        names["regions"][checkin.body_region_id.id]["name"]
+                        if checkin.body_region_id
+                        else False
+                    ),
                     # The server's time first, the device's beside it.
                     "logged_at": fields.Datetime.to_string(checkin.create_date),
                     "device_at": fields.Datetime.to_string(checkin.device_at),
@@ -213,6 +256,48 @@ class SpaSessionTablet(models.AbstractModel):
                 for checkin in checkins
             ],
         }
+
+    def _tablet_payload_records(self, facts, body_regions):
+        """``(lines, check-ins, names)`` the payload shows, read once.
+
+        The lines and check-ins are those the rules' facts read (as
+        superuser, in cache), taken as the user: their record rules are
+        checked on them here, in memory. The names (the client's, who ticked
+        a line, the qualifications, the regions) are read in one batch per
+        model as superuser, as Odoo reads a many2one's display name (the
+        session and its lines were checked above)."""
+        self.ensure_one()
+        session_facts = facts[self.id]
+        steps = self.env["spa.session.step"].browse(
+            [step.id for step in session_facts.steps]
+        )
+        checkins = self.env["spa.checkin"].browse(
+            [checkin.id for checkin in session_facts.checkins]
+        )
+        steps.check_access("read")
+        checkins.check_access("read")
+        users_sudo = steps.done_by_id.sudo()
+        # The users' partners and the client in one query.
+        partners_sudo = self.partner_id.sudo() | users_sudo.partner_id
+        partners_sudo.mapped("display_name")
+        regions = {row["id"]: row for row in body_regions}
+        # Archived regions are not on the chart: read (rarely) by id.
+        missing = (
+            set(steps.touched_region_ids.ids) | set(checkins.body_region_id.ids)
+        ) - set(regions)
+        for region in self.env["spa.body.region"].sudo().browse(sorted(missing)):
+            regions[region.id] = {
+                "name": region.name,
+                "is_sensitive": region.is_sensitive,
+            }
+        names = {
+            "partner": self.partner_id.sudo().display_name,
+            "consent": self.consent_id.sudo().display_name or False,
+            "users": {user.id: user.display_name for user in users_sudo},
+            "qualifications": self.env["spa.qualification"]._spa_names(),
+            "regions": regions,
+        }
+        return steps, checkins, names
 
     def _tablet_region_warnings(self, facts=None):
         """``{line id: text}``: the to-do lines rule 8 would refuse to tick
@@ -236,13 +321,14 @@ class SpaSessionTablet(models.AbstractModel):
                 warnings[step_facts.id] = line._format_sensitive_region_problem(params)
         return warnings
 
-    def _tablet_consent_statuses(self):
+    def _tablet_consent_statuses(self, facts=None):
         """Consent state per session, as the appointment's badge shows it:
         the same rule (``_spa_consent_badges``), without reading the
-        appointments."""
+        appointments; ``facts``: the sessions' ``_rule_facts()`` when the
+        caller has them."""
         return {
             session_id: status or False
-            for session_id, status in self._spa_consent_badges().items()
+            for session_id, status in self._spa_consent_badges(facts).items()
         }
 
     @api.model
@@ -414,14 +500,18 @@ class SpaSessionTablet(models.AbstractModel):
 
     @api.model
     def _tablet_step_op(self, op):
-        step = self.env["spa.session.step"].browse(
-            self._tablet_id(op.get("step_id"), self.env._("step"))
+        step_id = self._tablet_id(op.get("step_id"), self.env._("step"))
+        # One query finds the line as the user (the record rules in its WHERE
+        # clause: another therapist's session is refused) and reads it.
+        Line = self.env["spa.session.step"]
+        step = Line.search_fetch(
+            [("id", "=", step_id)], ["session_id", "state", "done_by_id"]
         )
-        step = step.exists()
         if not step:
-            raise UserError(self.env._("This checklist step does not exist."))
-        # Reading the step checks the record rules: another therapist's
-        # session is refused here.
+            step = Line.browse(step_id).exists()
+            if not step:
+                raise UserError(self.env._("This checklist step does not exist."))
+            step.check_access("read")
         state, done_by = step.state, step.done_by_id
         target = "done" if op["kind"] == "tick" else "skipped"
         if state == target and done_by == self.env.user:

@@ -4,6 +4,16 @@ from odoo.exceptions import AccessError, UserError
 from ..tools import session_rules
 from .spa_write_policy_mixin import MANAGER_GROUP
 
+# What the rules weigh of an intake (``_spa_intake_facts``), read at once.
+SPA_INTAKE_FACT_FIELDS = [
+    "partner_id",
+    "survey_id",
+    "state",
+    "end_datetime",
+    "spa_cleared_at",
+    "test_entry",
+]
+
 # What a session that relied on an intake proves about it: never changed
 # afterwards, by any user (the answers, whose and when, the clearance).
 FROZEN_INTAKE_FIELDS = frozenset(
@@ -89,17 +99,16 @@ class SurveyUserInput(models.Model):
         inputs_sudo = self.sudo().with_prefetch()
         company = company or self.env.company
         answers = {}
-        for line in inputs_sudo.user_input_line_ids:
-            flag = line.suggested_answer_id.spa_contraindication
-            if not flag or line.skipped:
-                continue
+        for line in inputs_sudo._spa_flagged_lines():
             answers.setdefault(line.user_input_id.id, []).append(
                 session_rules.IntakeAnswerFacts(
                     question=line.question_id.title or "",
                     answer=line.suggested_answer_id.value or "",
-                    contraindication=flag,
+                    contraindication=line.suggested_answer_id.spa_contraindication,
                 )
             )
+        if all(isinstance(uid, int) for uid in inputs_sudo._ids):
+            inputs_sudo.fetch(SPA_INTAKE_FACT_FIELDS)
         return {
             user_input.id: session_rules.IntakeFacts(
                 id=user_input.id,
@@ -114,6 +123,26 @@ class SurveyUserInput(models.Model):
             for user_input in inputs_sudo
             if not user_input.test_entry
         }
+
+    def _spa_flagged_lines(self):
+        """The answer lines of ``self`` that chose an answer flagged as a
+        contraindication, not skipped, in the answers' order. Saved intakes:
+        one query that finds and reads only those (most intakes have none);
+        intakes in a form (new records): their lines, filtered."""
+        if not all(isinstance(uid, int) for uid in self.ids):
+            return self.user_input_line_ids.filtered(
+                lambda line: (
+                    line.suggested_answer_id.spa_contraindication and not line.skipped
+                )
+            )
+        return self.env["survey.user_input.line"].search_fetch(
+            [
+                ("user_input_id", "in", self.ids),
+                ("suggested_answer_id.spa_contraindication", "!=", False),
+                ("skipped", "=", False),
+            ],
+            ["user_input_id", "question_id", "suggested_answer_id"],
+        )
 
     # ------------------------------------------------------------------
     # Clearance (managers)

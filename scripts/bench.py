@@ -717,8 +717,9 @@ def bench_p3_period(env, Report, rounds=5):
 # ----------------------------------------------------------------------
 
 
-def tablet_sessions(env, fd, users, per_user):
-    """``per_user`` started sessions for each therapist, committed."""
+def tablet_sessions(env, fd, users, per_user, first_hour=0):
+    """``per_user`` started sessions for each therapist, committed, booked
+    hourly from ``first_hour`` hours from now."""
     protocol = env.ref("spa_session_protocol.protocol_upper_back")
     clients = env["res.partner"].create(
         [{"name": f"Bench Tablet Client {i}"} for i in range(len(users))]
@@ -734,7 +735,7 @@ def tablet_sessions(env, fd, users, per_user):
         vals = [
             event_vals(
                 1,
-                start + datetime.timedelta(hours=round_),
+                start + datetime.timedelta(hours=first_hour + round_),
                 client,
                 protocol,
                 user,
@@ -804,45 +805,55 @@ class Tablet:
             if not data or not data.get("ok"):
                 self.errors.append(f"session {session_id}: {data}")
                 continue
-            steps = sorted(data["session"]["steps"], key=lambda s: s["sequence"])
-            ops = []
-            for step in steps:
-                if not step.get("is_mandatory"):
-                    continue
-                if step.get("record_kind") == "positioning":
-                    ops.append(
-                        {
-                            "kind": "record",
-                            "session_id": session_id,
-                            "values": {"positioning": "seated"},
-                        }
-                    )
-                ops.append({"kind": "tick", "step_id": step["id"]})
-                if step.get("requires_checkin"):
-                    ops.append(
-                        {
-                            "kind": "checkin",
-                            "session_id": session_id,
-                            "step_id": step["id"],
-                            "pain_level": 2,
-                        }
-                    )
-            ops += [
-                {"kind": "checkin", "session_id": session_id, "pain_level": 1}
-                for __ in range(3)
-            ]
-            for op in ops:
-                op["uuid"] = f"bench-{self.login}-{session_id}-{self.counter}"
+            for op in session_ops(session_id, data["session"]):
                 if think:
                     time.sleep(self.random.uniform(0.5 * think, 1.5 * think))
-                result = self.call("/spa/tablet/sync", {"ops": [op]}, kind=op["kind"])
-                if result is None:
-                    continue
-                outcome = result["results"][0]
-                if not outcome.get("ok"):
-                    self.errors.append(f"{op['kind']}: {outcome.get('error')}")
-                elif op["kind"] in self.submitted:
-                    self.submitted[op["kind"]] += 1
+                self.sync(op)
+
+    def sync(self, op):
+        """Send one operation, as the runner does (its own idempotency key)."""
+        op["uuid"] = f"bench-{self.login}-{op.get('session_id')}-{self.counter}"
+        result = self.call("/spa/tablet/sync", {"ops": [op]}, kind=op["kind"])
+        if result is None:
+            return
+        outcome = result["results"][0]
+        if not outcome.get("ok"):
+            self.errors.append(f"{op['kind']}: {outcome.get('error')}")
+        elif op["kind"] in self.submitted:
+            self.submitted[op["kind"]] += 1
+
+
+def session_ops(session_id, session):
+    """What a therapist does on the tablet for one session: record the
+    positioning when its step comes, tick the mandatory steps in order, log
+    the check-ins they require, then 3 more."""
+    ops = []
+    for step in sorted(session["steps"], key=lambda s: s["sequence"]):
+        if not step.get("is_mandatory"):
+            continue
+        if step.get("record_kind") == "positioning":
+            ops.append(
+                {
+                    "kind": "record",
+                    "session_id": session_id,
+                    "values": {"positioning": "seated"},
+                }
+            )
+        ops.append({"kind": "tick", "session_id": session_id, "step_id": step["id"]})
+        if step.get("requires_checkin"):
+            ops.append(
+                {
+                    "kind": "checkin",
+                    "session_id": session_id,
+                    "step_id": step["id"],
+                    "pain_level": 2,
+                }
+            )
+    ops += [
+        {"kind": "checkin", "session_id": session_id, "pain_level": 1}
+        for __ in range(3)
+    ]
+    return ops
 
 
 def start_server(args, port, extra=()):
@@ -920,17 +931,79 @@ def tablet_read_queries(env, user, session_id):
     figure("P4", "opening a session, opened again (queries)", warm, "<= 10", warm <= 10)
 
 
+# The cheapest authenticated JSON-RPC call of Odoo: the user's context
+# (an ormcached read, no query of its own), as the web client makes it.
+BASELINE_CALL = {
+    "model": "res.users",
+    "method": "context_get",
+    "args": [],
+    "kwargs": {},
+}
+
+
+def tablet_vs_baseline(base, db, user, session_ids):
+    """One tablet alone (no other client), its therapist logged in: the
+    cheapest authenticated JSON-RPC call (``BASELINE_CALL`` through
+    ``/web/dataset/call_kw``), interleaved with the tablet's ticks and
+    check-ins of ``session_ids`` on the same server, by the same client, in
+    the same run; ``/web/session/get_session_info`` beside it. Medians and
+    the ratios to the baseline."""
+    tablet = Tablet(base, db, user.login)
+    tablet.login_and_warm_up(session_ids)
+    for __ in range(5):
+        tablet.call("/web/dataset/call_kw", BASELINE_CALL, timed=False)
+    for session_id in session_ids:
+        data = tablet.call(f"/spa/tablet/session/{session_id}", {}, kind="read")
+        if not data or not data.get("ok"):
+            tablet.errors.append(f"session {session_id}: {data}")
+            continue
+        for op in session_ops(session_id, data["session"]):
+            tablet.call("/web/dataset/call_kw", BASELINE_CALL, kind="baseline")
+            tablet.sync(op)
+        tablet.call("/web/session/get_session_info", {}, kind="session_info")
+    medians = {kind: percentile(values, 50) for kind, values in tablet.by_kind.items()}
+    baseline = medians["baseline"]
+    log(
+        f"  one tablet alone, each operation after a baseline call; medians ({load()}):"
+    )
+    figure(
+        "P4",
+        "baseline: res.users context_get through call_kw (ms)",
+        f"{baseline * 1000:.1f}",
+    )
+    figure(
+        "P4",
+        "  /web/session/get_session_info (ms)",
+        f"{medians['session_info'] * 1000:.1f}",
+    )
+    figure("P4", "  opening a session (ms)", f"{medians['read'] * 1000:.1f}")
+    for kind, label in (("tick", "a tick"), ("checkin", "a check-in")):
+        ratio = medians[kind] / baseline
+        figure(
+            "P4",
+            f"{label}: {medians[kind] * 1000:.1f} ms / baseline",
+            f"{ratio:.2f}x",
+            "<= 2.5x",
+            ratio <= 2.5,
+        )
+    figure("P4", "alone: errors", len(tablet.errors), "0", not tablet.errors)
+    for error in tablet.errors[:5]:
+        log(f"    error: {error}")
+
+
 def bench_p4(env, args, fd, users):
     log(
         f"\nP4 tablet round trip: {len(users)} tablets over HTTP JSON-RPC, "
         "Odoo with --workers=2 on loopback"
     )
     sessions = tablet_sessions(env, fd, users, per_user=2)
+    alone = tablet_sessions(env, fd, users[:1], per_user=3, first_hour=2)[users[0]]
     tablet_read_queries(env, users[0], sessions[users[0]][0])
     port = free_port()
     server = start_server(args, port)
     base = f"http://127.0.0.1:{port}"
     try:
+        tablet_vs_baseline(base, args.db, users[0], alone)
         for mode, index, think in (("paced", 0, 0.5), ("burst", 1, 0)):
             tablets = [Tablet(base, args.db, user.login) for user in users]
             # untimed: logins, and both workers' registries and caches loaded

@@ -8,9 +8,10 @@ from ..controllers.tablet import SpaTabletController
 from .common import SpaCommon
 
 AFTERCARE_DONE_QUERIES = 84
-TABLET_READ_COLD = 23
-TABLET_TICK = 13
-TABLET_CHECKIN = 16
+TABLET_READ_COLD = 12
+TABLET_READ_WARM = 2
+TABLET_TICK = 12
+TABLET_CHECKIN = 9
 # Booking through the ORM (issue 14, P1), the front desk with mail tracking
 # on, as in the back office: one appointment with its session and 9 lines,
 # and a batch of 20 (queries per batch, not per appointment, beyond the
@@ -134,18 +135,21 @@ class TestQueryCounts(SpaCommon):
         for __ in range(2):
             open_session()
             self.env.invalidate_all()
-        # A new request: nothing of the session in cache (cold). Session (2),
-        # body chart, consents (5), lines (3), check-ins (2), intake (5),
-        # the names shown (5: client, who ticked, qualification).
+        # A new request: nothing of the session in cache (cold). The session
+        # as the user, its lines with their touched regions (2), check-ins,
+        # the consent it relied on with its protocols and regions (3), the
+        # protocol, the intake's flagged answers and the intake (2), the
+        # names shown (2: who ticked, then the client's and theirs). The body
+        # chart and the qualifications' names come from the registry's cache.
         with self.assertQueryCount(TABLET_READ_COLD):
             payload = open_session()
         self.assertEqual(len(payload["steps"]), 9)
         self.assertEqual(payload["consent_status"], "valid")
         self.assertEqual(payload["intake_status"], "valid")
         self.assertEqual(len(payload["checkins"]), 1)
-        # Opened again (warm): what is searched anew each time (the
-        # session's existence, the chart, the consents, the intakes).
-        with self.assertQueryCount(4):
+        # Opened again (warm): what is searched anew each time (the session
+        # as the user, the intake's flagged answers).
+        with self.assertQueryCount(TABLET_READ_WARM):
             self.assertEqual(open_session(), payload)
 
     def _sync(self, env, op):
@@ -163,6 +167,11 @@ class TestQueryCounts(SpaCommon):
         self._sync(env, {**tick, "step_id": first.id})
         self.env.invalidate_all()
         step = self.step(session, "Stabilise and apply pressure")
+        # Savepoint (2), the line as the user, its session, the lock, the
+        # line's touched regions (none sensitive: neither the consent nor the
+        # other lines' regions are read), the session's lines and check-ins
+        # (the rules' facts), the therapist's certifications (found, then
+        # read: 2), the transaction's clock and the write.
         with self.assertQueryCount(TABLET_TICK):
             self._sync(env, {**tick, "step_id": step.id})
         self.assertEqual(step.state, "done")
@@ -173,6 +182,9 @@ class TestQueryCounts(SpaCommon):
         checkin = {"kind": "checkin", "session_id": session.id, "pain_level": 2}
         self._sync(env, checkin)
         self.env.invalidate_all()
+        # Savepoint (2), the session as the user, the idempotency key, the
+        # lock, the insert (its stored computes in it), the lines and the
+        # check-ins for the counters (no region is read), their update.
         with self.assertQueryCount(TABLET_CHECKIN):
             self._sync(env, checkin)
         self.assertEqual(session.checkin_count, 3)
