@@ -117,8 +117,7 @@ class TestPortal(SpaCommon, HttpCase):
         self.assertTrue(
             consent.message_ids.filtered(
                 lambda m: (
-                    self.client in m.partner_ids
-                    and consent.get_portal_url() in m.body
+                    self.client in m.partner_ids and consent.get_portal_url() in m.body
                 )
             )
         )
