@@ -291,19 +291,6 @@ class CalendarEvent(models.Model):
                 situation, by_partner[event.spa_client_id.id], today[company.id], now
             )
 
-    @api.depends("spa_client_id", "spa_protocol_id", "spa_room_id")
-    @api.depends_context("spa_calendar_label")
-    def _compute_display_name(self):
-        """In the spa's appointments (``spa_calendar_label`` in the action's
-        context), an appointment reads client first: a narrow calendar
-        column cuts the end of a label, never the client's name."""
-        super()._compute_display_name()
-        if not self.env.context.get("spa_calendar_label"):
-            return
-        for event in self:
-            if event.spa_client_id and not event._check_private_event_conditions():
-                event.display_name = event.spa_calendar_label
-
     @api.depends("spa_client_id", "spa_protocol_id")
     def _compute_spa_consent_link_state(self):
         """The state of the latest signing link of each appointment's client
@@ -340,9 +327,12 @@ class CalendarEvent(models.Model):
             event.spa_consent_link_failure = link.link_failure
 
     @api.depends(
-        "name", "spa_client_id", "spa_protocol_id", "spa_therapist_id", "spa_room_id"
+        "name",
+        "spa_client_id",
+        "spa_protocol_id",
+        "spa_room_id",
+        "spa_consent_status",
     )
-    @api.depends_context("uid")
     def _compute_spa_calendar_label(self):
         """The client's name first (a narrow calendar column cuts the end),
         then the protocol, the room, and what the consent lacks."""
@@ -350,7 +340,8 @@ class CalendarEvent(models.Model):
             self._fields["spa_consent_status"]._description_selection(self.env)
         )
         for event in self:
-            if not event.spa_client_id:
+            # (a private event of others stays "Busy", as Odoo shows it)
+            if not event.spa_client_id or event._check_private_event_conditions():
                 event.spa_calendar_label = event.display_name
                 continue
             parts = [event.spa_client_id.name, event.spa_protocol_id.name]

@@ -66,12 +66,18 @@ class TestFrontDeskCalendar(SpaCommon):
         )
         self.assertIn(mine, found)
         self.assertIn(theirs, found)
-        labels = found.with_context(spa_calendar_label=1).mapped("display_name")
-        self.assertIn("Carl Client · Upper", " ".join(labels))
-        label = theirs.with_user(self.front_desk).with_context(spa_calendar_label=1)
-        self.assertTrue(label.display_name.startswith("Carl Client"))
-        self.assertIn("No consent", label.display_name)
-        # Outside the spa's action the title is Odoo's own.
+        self.assertIn(
+            "spa_calendar_label", {f.get("name") for f in calendar.xpath("//field")}
+        )
+        label = theirs.with_user(self.front_desk).spa_calendar_label
+        self.assertTrue(label.startswith("Carl Client · Upper"), label)
+        self.assertIn("No consent", label)
+        self.give_consent(partner=self.client2)
+        theirs.invalidate_recordset()
+        self.assertNotIn(
+            "consent", theirs.with_user(self.front_desk).spa_calendar_label
+        )
+        # The title itself stays Odoo's own.
         self.assertEqual(theirs.with_user(self.front_desk).display_name, theirs.name)
         # Odoo's calendar keeps its attendee calendar for everybody else.
         stock = self.env.ref("calendar.action_calendar_event")
@@ -517,7 +523,7 @@ class TestLandingPerRole(SpaCommon):
         )
         # A home action chosen by hand is theirs.
         contacts = self.env.ref("base.action_res_users")
-        user.action_id = contacts
+        user.action_id = contacts.id
         user.write(
             {
                 "groups_id": [

@@ -1,6 +1,7 @@
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { CalendarController } from "@web/views/calendar/calendar_controller";
+import { CalendarModel } from "@web/views/calendar/calendar_model";
 import { calendarView } from "@web/views/calendar/calendar_view";
 
 /**
@@ -27,9 +28,24 @@ export class SpaCalendarController extends CalendarController {
     }
 }
 
+/**
+ * Each appointment reads client first (``spa_calendar_label``): a narrow
+ * column cuts the end of a label, never the client's name.
+ */
+export class SpaCalendarModel extends CalendarModel {
+    normalizeRecord(rawRecord) {
+        const record = super.normalizeRecord(rawRecord);
+        if (rawRecord.spa_calendar_label) {
+            record.title = rawRecord.spa_calendar_label;
+        }
+        return record;
+    }
+}
+
 export const spaCalendarView = {
     ...calendarView,
     Controller: SpaCalendarController,
+    Model: SpaCalendarModel,
     buttonTemplate: "spa_session_protocol.SpaCalendarController.controlButtons",
 };
 
