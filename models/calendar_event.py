@@ -836,7 +836,8 @@ class CalendarEvent(models.Model):
                 "type": "success",
                 "title": self.env._("Consent link sent"),
                 "message": message,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+                # closing reloads the appointment: its banner and chatter
+                "next": {"type": "ir.actions.act_window_close"},
             },
         }
 
