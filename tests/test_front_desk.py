@@ -58,7 +58,7 @@ class TestFrontDeskCalendar(SpaCommon):
         filters = {f.get("name") for f in calendar.xpath("//field[@filters='1']")}
         self.assertEqual(filters, {"spa_therapist_id", "spa_room_id"})
         # What the view loads: the spa appointments of both therapists.
-        found = Event.with_context(context).search(
+        found = Event.with_context(**context).search(
             [
                 ("spa_protocol_id", "!=", False),
                 ("start", ">=", start - timedelta(hours=1)),
