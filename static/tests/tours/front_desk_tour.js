@@ -123,8 +123,11 @@ registry.category("web_tour.tours").add("spa_front_desk_day", {
             run: "click",
         },
         {
-            content: "The text is there to read before agreeing",
+            content: "The text is there to read before agreeing, in the first screen",
             trigger: ".modal .o_spa_consent_agreement_text:contains(I agree to receive)",
+            run() {
+                assertAboveTheFold(".modal .o_spa_consent_agreement_text", "The consent text");
+            },
         },
         {
             content: "The client agrees to the buttocks area",
@@ -185,7 +188,16 @@ registry.category("web_tour.tours").add("spa_fd_shot_consent", {
             run: "click",
         },
         {
+            content: "The text to read is in the dialog's first screen",
             trigger: ".modal .o_spa_consent_agreement_text:contains(I agree to receive)",
+            run() {
+                assertAboveTheFold(".modal .o_spa_consent_agreement_text", "The consent text");
+            },
+        },
+        {
+            content: "Leave the button (its tooltip would hide the dialog)",
+            trigger: ".modal .modal-title",
+            run: "hover",
         },
     ],
 });
