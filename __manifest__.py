@@ -61,6 +61,7 @@
         "views/spa_compliance_menus.xml",
         "views/spa_evidence_menus.xml",
         "views/spa_session_runner_menus.xml",
+        "data/res_users_data.xml",
     ],
     "demo": [
         "demo/spa_demo.xml",

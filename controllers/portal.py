@@ -41,6 +41,12 @@ class SpaConsentPortal(CustomerPortal):
         company = consent_sudo.company_id.name
         if status == "given":
             return env._("This consent was already given. Thank you.")
+        if status == "recorded":
+            return env._(
+                "Your consent for this treatment is already recorded with "
+                "%(company)s: there is nothing left to sign here. Thank you.",
+                company=company,
+            )
         if status == "withdrawn":
             return env._(
                 "This consent was withdrawn. Please contact %(company)s if you want "

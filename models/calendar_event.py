@@ -6,6 +6,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools import session_rules
+from .spa_consent import LINK_STATES
 from .spa_session import events_known_free
 from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER
 
@@ -23,6 +24,8 @@ SESSION_FIELD_OF = {
 SPA_BOOKING_FIELDS = (*SPA_EVENT_FIELDS, "spa_room_id")
 # A session that is not cancelled holds its room for its appointment's time.
 LIVE_SESSION_STATES = ("draft", "in_progress", "done", "stopped")
+# Between the protocol and the client in an appointment's title.
+TITLE_SEPARATOR = " – "
 
 
 class CalendarEvent(models.Model):
@@ -99,6 +102,23 @@ class CalendarEvent(models.Model):
         ],
         string="Consent Status",
         compute="_compute_spa_consent_status",
+    )
+
+    spa_consent_link_state = fields.Selection(
+        LINK_STATES,
+        string="Consent Link",
+        compute="_compute_spa_consent_link_state",
+        help="Where the latest signing link sent to the client for this "
+        "appointment's protocol stands.",
+    )
+    spa_consent_link_failure = fields.Char(
+        string="Consent Link Failure", compute="_compute_spa_consent_link_state"
+    )
+    spa_calendar_label = fields.Char(
+        string="Appointment Label",
+        compute="_compute_spa_calendar_label",
+        help="What the spa calendar shows on the appointment: the client first, "
+        "then the protocol, and the consent when it is not valid.",
     )
 
     spa_intake_status = fields.Selection(
@@ -272,6 +292,66 @@ class CalendarEvent(models.Model):
                 situation, by_partner[event.spa_client_id.id], today[company.id], now
             )
 
+    @api.depends("spa_client_id", "spa_protocol_id")
+    def _compute_spa_consent_link_state(self):
+        """The state of the latest signing link of each appointment's client
+        for its protocol (``spa.consent.link_state``), in one search."""
+        self.spa_consent_link_state = False
+        self.spa_consent_link_failure = False
+        events = self.filtered(lambda e: e.spa_client_id and e.spa_protocol_id)
+        if not events:
+            return
+        # sudo: the front desk follows the link it sent; its state (sent,
+        # signed, failed) is no clinical detail.
+        links_sudo = (
+            self.env["spa.consent"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", events.spa_client_id.ids),
+                    ("protocol_ids", "in", events.spa_protocol_id.ids),
+                    ("access_token", "!=", False),
+                ],
+                order="id desc",
+            )
+        )
+        for event in events:
+            company = event._spa_consent_company()
+            link = links_sudo.filtered(
+                lambda c, e=event, co=company: (
+                    c.partner_id == e.spa_client_id
+                    and e.spa_protocol_id in c.protocol_ids
+                    and c.company_id == co
+                )
+            )[:1]
+            event.spa_consent_link_state = link.link_state
+            event.spa_consent_link_failure = link.link_failure
+
+    @api.depends(
+        "name",
+        "spa_client_id",
+        "spa_protocol_id",
+        "spa_room_id",
+        "spa_consent_status",
+    )
+    def _compute_spa_calendar_label(self):
+        """The client's name first (a narrow calendar column cuts the end),
+        then the protocol, the room, and what the consent lacks."""
+        statuses = dict(
+            self._fields["spa_consent_status"]._description_selection(self.env)
+        )
+        for event in self:
+            # (a private event of others stays "Busy", as Odoo shows it)
+            if not event.spa_client_id or event._check_private_event_conditions():
+                event.spa_calendar_label = event.display_name
+                continue
+            parts = [event.spa_client_id.name, event.spa_protocol_id.name]
+            if event.spa_room_id:
+                parts.append(event.spa_room_id.name)
+            if event.spa_consent_status and event.spa_consent_status != "valid":
+                parts.append(statuses[event.spa_consent_status])
+            event.spa_calendar_label = " · ".join(p for p in parts if p)
+
     @api.depends(
         "spa_client_id",
         "spa_protocol_id",
@@ -344,8 +424,126 @@ class CalendarEvent(models.Model):
     # Booking: one session per appointment
     # ------------------------------------------------------------------
 
+    # ------------------------------------------------------------------
+    # Booking: the title and the attendees follow the protocol and client
+    # ------------------------------------------------------------------
+
+    def _spa_title(self):
+        """``Protocol – Client``: the title an appointment gets when its
+        booker leaves it empty."""
+        self.ensure_one()
+        if not (self.spa_protocol_id and self.spa_client_id):
+            return False
+        return f"{self.spa_protocol_id.name}{TITLE_SEPARATOR}{self.spa_client_id.name}"
+
+    def _spa_title_is_automatic(self):
+        """Whether the title is empty or one given from the protocol and the
+        client (so that changing either changes it; a typed title stays)."""
+        self.ensure_one()
+        name = self.name or ""
+        if not name.strip():
+            return True
+        if TITLE_SEPARATOR not in name:
+            return False
+        old = self._origin
+        return (
+            name == (old._spa_title() if old else None)
+            or bool(self.spa_protocol_id)
+            and name.startswith(f"{self.spa_protocol_id.name}{TITLE_SEPARATOR}")
+            or bool(self.spa_client_id)
+            and name.endswith(f"{TITLE_SEPARATOR}{self.spa_client_id.name}")
+        )
+
+    @api.onchange("spa_protocol_id", "spa_client_id", "spa_therapist_id")
+    def _onchange_spa_booking(self):
+        """On the booking form: the title from the protocol and the client
+        when the front desk typed none, the client and the therapist as
+        attendees (``create``/``write`` do the same for every other path)."""
+        title = self._spa_title()
+        if title and self._spa_title_is_automatic():
+            self.name = title
+        missing = (self.spa_client_id | self.spa_therapist_id.partner_id) - (
+            self.partner_ids
+        )
+        if missing:
+            self.partner_ids |= missing
+
+    @api.model
+    def _spa_prepare_booking_vals(self, vals_list):
+        """Fill, in the values of each booking, the title left empty and the
+        client and therapist as attendees (names read in one batch)."""
+        booking = [
+            vals
+            for vals in vals_list
+            if vals.get("spa_protocol_id") and vals.get("spa_client_id")
+        ]
+        if not booking:
+            return vals_list
+        protocols = self.env["spa.protocol"].browse(
+            {vals["spa_protocol_id"] for vals in booking}
+        )
+        clients = self.env["res.partner"].browse(
+            {vals["spa_client_id"] for vals in booking}
+        )
+        therapists = self.env["res.users"].browse(
+            {
+                vals["spa_therapist_id"]
+                for vals in booking
+                if vals.get("spa_therapist_id")
+            }
+        )
+        # one read each for the names and the therapists' partners
+        protocols.mapped("name")
+        clients.mapped("name")
+        therapists.mapped("partner_id")
+        default_partners = None
+        for vals in booking:
+            protocol = protocols.browse(vals["spa_protocol_id"])
+            client = clients.browse(vals["spa_client_id"])
+            if not (vals.get("name") or "").strip():
+                vals["name"] = f"{protocol.name}{TITLE_SEPARATOR}{client.name}"
+            if vals.get("attendee_ids"):
+                continue  # attendees given as such (a synchronisation)
+            partners = (
+                client
+                | therapists.browse(vals.get("spa_therapist_id") or []).partner_id
+            )
+            if "partner_ids" not in vals:
+                if default_partners is None:
+                    default_partners = self.default_get(["partner_ids"]).get(
+                        "partner_ids"
+                    ) or [Command.link(self.env.user.partner_id.id)]
+                vals["partner_ids"] = list(default_partners)
+            vals["partner_ids"] = [
+                *vals["partner_ids"],
+                *(Command.link(partner.id) for partner in partners),
+            ]
+        return vals_list
+
+    def _spa_attendee_commands(self, vals):
+        """Writing a client or a therapist: the ones not yet attending join."""
+        partners = self.env["res.partner"]
+        if vals.get("spa_client_id"):
+            partners |= partners.browse(vals["spa_client_id"])
+        if vals.get("spa_therapist_id"):
+            partners |= (
+                self.env["res.users"].browse(vals["spa_therapist_id"]).partner_id
+            )
+        missing = partners.filtered(
+            lambda p: any(p not in event.partner_ids for event in self)
+        )
+        return [Command.link(partner.id) for partner in missing]
+
+    def _skip_send_mail_status_update(self):
+        # Calendar's own invitation and update emails are not sent for spa
+        # appointments: the client hears from the spa (the consent link, the
+        # reminders, the aftercare) and the therapist works from the
+        # calendar and the tablet.
+        return bool(self.spa_protocol_id) or super()._skip_send_mail_status_update()
+
     @api.model_create_multi
     def create(self, vals_list):
+        vals_list = self._spa_prepare_booking_vals(vals_list)
         events = super().create(vals_list)
         booked = events.filtered(lambda e: e.spa_protocol_id and e.spa_client_id)
         booked._spa_sync_sessions()
@@ -414,6 +612,12 @@ class CalendarEvent(models.Model):
             )
 
     def write(self, vals):
+        if (vals.get("spa_client_id") or vals.get("spa_therapist_id")) and (
+            "attendee_ids" not in vals
+        ):
+            links = self._spa_attendee_commands(vals)
+            if links:
+                vals = {**vals, "partner_ids": [*vals.get("partner_ids", []), *links]}
         self._spa_check_moving(vals)
         moving = bool({"start", "stop", "duration", "allday"} & set(vals))
         # Planned sessions whose appointment had not ended before the move.
@@ -567,6 +771,7 @@ class CalendarEvent(models.Model):
                     ("company_id", "=", company.id),
                     ("state", "=", "draft"),
                     ("method", "=", "signature"),
+                    ("link_voided_at", "=", False),
                 ],
                 order="id desc",
                 limit=1,
@@ -589,7 +794,10 @@ class CalendarEvent(models.Model):
         return consents
 
     def action_spa_send_consent_link(self):
-        """Open the mail composer with the consent link for the client."""
+        """Email the client the link to read and sign the consent on their
+        phone, now: the appointment's chatter says so, a notification
+        confirms it, and the appointment then shows the link's state (queued,
+        sent and awaiting signature, failed, signed)."""
         self.ensure_one()
         if not (self.spa_client_id and self.spa_protocol_id):
             raise UserError(
@@ -598,22 +806,87 @@ class CalendarEvent(models.Model):
                     "sending a consent link."
                 )
             )
+        if not self.spa_client_id.email:
+            raise UserError(
+                self.env._(
+                    "%(client)s has no email address: add one to the client, or "
+                    "record the consent at the desk with the client.",
+                    client=self.spa_client_id.display_name,
+                )
+            )
+        if self.spa_consent_status == "valid":
+            raise UserError(
+                self.env._(
+                    "%(client)s already has a valid consent for %(protocol)s: there "
+                    "is nothing to sign.",
+                    client=self.spa_client_id.display_name,
+                    protocol=self.spa_protocol_id.display_name,
+                )
+            )
+        template = self.env.ref(CONSENT_LINK_TEMPLATE)
         consent = self._spa_prepare_consent_links()[self]
-        template = self.env.ref(CONSENT_LINK_TEMPLATE, raise_if_not_found=False)
+        consent.message_post_with_source(
+            template,
+            subtype_xmlid="mail.mt_comment",
+            email_layout_xmlid="mail.mail_notification_light",
+        )
+        message = self.env._(
+            "Consent link %(consent)s emailed to %(client)s (%(email)s).",
+            consent=consent.name,
+            client=self.spa_client_id.name,
+            email=self.spa_client_id.email,
+        )
+        self.message_post(body=message, subtype_xmlid="mail.mt_note")
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Consent link sent"),
+                "message": message,
+                # closing reloads the appointment: its banner and chatter
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def action_spa_record_consent(self):
+        """Record the client's consent from the appointment: the consent form
+        in a dialog, filled with the client and the protocol, that shows the
+        text to read to the client before they agree (``action_give`` then
+        decides, as for every consent)."""
+        self.ensure_one()
+        if not (self.spa_client_id and self.spa_protocol_id):
+            raise UserError(
+                self.env._(
+                    "Choose the client and the protocol of the appointment before "
+                    "recording a consent."
+                )
+            )
+        # Sensitive areas need a written or signed consent (rule 8).
+        method = "written" if self.spa_protocol_id.sensitive_region_ids else "verbal"
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Send Consent Link"),
-            "res_model": "mail.compose.message",
+            "name": self.env._(
+                "Consent of %(client)s", client=self.spa_client_id.display_name
+            ),
+            "res_model": "spa.consent",
             "view_mode": "form",
-            "views": [(False, "form")],
+            "views": [
+                (
+                    self.env.ref(
+                        "spa_session_protocol.spa_consent_view_form_record"
+                    ).id,
+                    "form",
+                )
+            ],
             "target": "new",
             "context": {
-                "default_model": "spa.consent",
-                "default_res_ids": consent.ids,
-                "default_template_id": template.id if template else False,
-                "default_composition_mode": "comment",
-                "default_email_layout_xmlid": "mail.mail_notification_light",
-                "force_email": True,
+                "default_partner_id": self.spa_client_id.id,
+                "default_protocol_ids": [Command.set(self.spa_protocol_id.ids)],
+                "default_company_id": self._spa_consent_company().id,
+                "default_method": method,
+                "default_signed_by": self.spa_client_id.name,
+                "spa_event_id": self.id,
             },
         }
 
@@ -637,6 +910,15 @@ class CalendarEvent(models.Model):
                         template,
                         subtype_xmlid="mail.mt_comment",
                         email_layout_xmlid="mail.mail_notification_light",
+                    )
+                    event._message_log(
+                        body=self.env._(
+                            "Booked without a valid consent: consent link %(consent)s "
+                            "emailed to %(client)s (%(email)s).",
+                            consent=consent.name,
+                            client=event.spa_client_id.name,
+                            email=event.spa_client_id.email,
+                        )
                     )
             except Exception:
                 # The booking stands even if the email cannot be prepared;

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 from .spa_room import SECRET_GROUP
@@ -10,6 +10,22 @@ PIN_MIN_LENGTH = 4
 PIN_MAX_LENGTH = 8
 PIN_MAX_TRIES = 5
 PIN_LOCK_MINUTES = 5
+
+# Where each spa role lands after logging in (its home action), the first
+# group a user holds deciding: a manager reads the compliance analysis, a
+# therapist opens the tablet's session runner, the front desk the day's
+# appointments of every therapist.
+SPA_HOME_ACTIONS = (
+    (MANAGER_GROUP, "spa_session_protocol.spa_compliance_report_action"),
+    (
+        "spa_session_protocol.group_spa_therapist",
+        "spa_session_protocol.spa_session_runner_action",
+    ),
+    (
+        "spa_session_protocol.group_spa_front_desk",
+        "spa_session_protocol.calendar_event_action_spa",
+    ),
+)
 
 
 class ResUsers(models.Model):
@@ -51,6 +67,57 @@ class ResUsers(models.Model):
     @property
     def SELF_WRITEABLE_FIELDS(self):
         return super().SELF_WRITEABLE_FIELDS + ["spa_pin"]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        users = super().create(vals_list)
+        users._spa_set_home_actions()
+        return users
+
+    def write(self, vals):
+        res = super().write(vals)
+        if any(
+            key == "groups_id" or key.startswith(("in_group_", "sel_groups_"))
+            for key in vals
+        ):
+            self._spa_set_home_actions()
+        return res
+
+    def _spa_set_home_actions(self):
+        """Each spa user lands where their work is: the home action of their
+        highest spa role, unless they (or an administrator) chose another
+        one; a user whose spa role changes follows it."""
+        homes = []
+        for group_xmlid, action_xmlid in SPA_HOME_ACTIONS:
+            action = self.env.ref(action_xmlid, raise_if_not_found=False)
+            if action:
+                homes.append((group_xmlid, action))
+        ours = {action.id for __, action in homes}
+        # The administrator runs the whole database, not only the spa: they
+        # keep Odoo's landing.
+        admins = self.env.ref("base.user_admin", raise_if_not_found=False)
+        admins = (admins or self.browse()) | self.browse(SUPERUSER_ID)
+        # sudo: the home action is set by the server for the spa roles, not
+        # by the rights of whoever changed the groups.
+        for user in (self - admins).sudo().filtered(lambda u: not u.share):
+            if user.action_id and user.action_id.id not in ours:
+                continue
+            home = next(
+                (action for group, action in homes if user.has_group(group)), None
+            )
+            if home and user.action_id != home:
+                user.action_id = home.id
+            elif not home and user.action_id:
+                user.action_id = False
+
+    @api.model
+    def _spa_set_home_actions_all(self):
+        """At install and update: the existing users of the spa groups."""
+        groups = self.env.ref("spa_session_protocol.group_spa_front_desk")
+        groups |= self.env.ref("spa_session_protocol.group_spa_therapist")
+        self.with_context(active_test=False).search(
+            [("groups_id", "in", groups.ids)]
+        )._spa_set_home_actions()
 
     def _compute_spa_pin(self):
         # Never readable: the field only takes a new PIN.

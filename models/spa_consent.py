@@ -36,6 +36,21 @@ CONSENT_INPUT_FIELDS = (
 SIGNATURE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 SIGNATURE_MAX_BYTES = 1024 * 1024
 
+# Where the signing link sent to the client stands (spa.consent.link_state and
+# the appointment's calendar.event.spa_consent_link_state).
+LINK_STATES = [
+    ("ready", "Link ready, not sent"),
+    ("queued", "Link email queued"),
+    ("sent", "Link sent: awaiting signature"),
+    ("failed", "Link email failed"),
+    ("signed", "Signed from the link"),
+    ("void", "Link void: consent recorded another way"),
+    ("expired", "Link expired"),
+]
+# mail.notification states of an email not delivered (yet, or ever).
+MAIL_FAILED = ("exception", "bounce")
+MAIL_QUEUED = ("ready", "process", "pending")
+
 
 # What the rules weigh of a consent (``_to_facts``), read at once.
 SPA_CONSENT_FACT_FIELDS = [
@@ -189,6 +204,35 @@ class SpaConsent(models.Model):
         copy=False,
         help="Last day the client can sign this consent from the link sent to them.",
     )
+    link_voided_at = fields.Datetime(
+        string="Link Voided On",
+        readonly=True,
+        copy=False,
+        help="When the link sent to the client stopped offering to sign: a "
+        "consent covering the same protocols was given another way (at the desk, "
+        "on the tablet).",
+    )
+    link_state = fields.Selection(
+        LINK_STATES,
+        string="Signing Link",
+        compute="_compute_link_state",
+        help="Where the link sent to the client to sign this consent stands: "
+        "ready, queued, sent and awaiting signature, failed (the email could not "
+        "be delivered), signed, void or expired.",
+    )
+    link_failure = fields.Char(
+        string="Link Email Failure",
+        compute="_compute_link_state",
+        help="Why the last email of the link could not be delivered.",
+    )
+    agreement_text = fields.Html(
+        string="Text to Read",
+        compute="_compute_agreement_text",
+        sanitize=False,
+        help="What the client agrees to: the consent text of the protocols and "
+        "the sensitive areas ticked, read to the client before the consent is "
+        "recorded (once given, the copy kept).",
+    )
     signature_anonymised_at = fields.Datetime(
         readonly=True,
         copy=False,
@@ -209,6 +253,81 @@ class SpaConsent(models.Model):
             consent.is_valid_today = session_rules.consent_valid_on(
                 facts[consent.id], today[company.id]
             )
+
+    @api.depends(
+        "state",
+        "access_token",
+        "link_voided_at",
+        "link_expires_on",
+        "valid_until",
+        "recorded_by_id",
+        "message_ids",
+    )
+    def _compute_link_state(self):
+        """The signing link's state, in one read of the link emails'
+        delivery (``mail.notification``) for the whole set."""
+        self.link_state = False
+        self.link_failure = False
+        linked = self.filtered(lambda c: c.access_token or c.link_voided_at)
+        if not linked:
+            return
+        # sudo: whether the link's email reached the client is no clinical
+        # detail, and the staff may not read other people's notifications.
+        notifications_sudo = (
+            self.env["mail.notification"]
+            .sudo()
+            .search(
+                [
+                    ("mail_message_id.model", "=", self._name),
+                    ("mail_message_id.res_id", "in", linked.ids),
+                    ("notification_type", "=", "email"),
+                ],
+                order="id desc",
+            )
+        )
+        client_of = {consent.id: consent.partner_id for consent in linked}
+        last_email = {}
+        for notification in notifications_sudo:
+            res_id = notification.mail_message_id.res_id
+            if notification.res_partner_id == client_of.get(res_id):
+                last_email.setdefault(res_id, notification)
+        for consent in linked:
+            email = last_email.get(consent.id)
+            if consent.state == "given":
+                # Signed online: recorded by the visitor, never by the staff.
+                signed_online = consent.method == "signature" and not (
+                    consent.recorded_by_id and consent.recorded_by_id._is_internal()
+                )
+                consent.link_state = "signed" if signed_online else False
+            elif consent.state == "withdrawn":
+                consent.link_state = False
+            elif consent.link_voided_at:
+                consent.link_state = "void"
+            elif consent._portal_status() == "expired":
+                consent.link_state = "expired"
+            elif not email:
+                consent.link_state = "ready"
+            elif email.notification_status in MAIL_FAILED:
+                consent.link_state = "failed"
+                consent.link_failure = email.failure_reason or dict(
+                    email._fields["failure_type"]._description_selection(self.env)
+                ).get(email.failure_type, False)
+            elif email.notification_status in MAIL_QUEUED:
+                consent.link_state = "queued"
+            else:
+                consent.link_state = "sent"
+
+    @api.depends(
+        "state", "consent_text", "partner_id", "protocol_ids", "body_region_ids"
+    )
+    def _compute_agreement_text(self):
+        for consent in self:
+            if consent.state != "draft":
+                consent.agreement_text = consent.consent_text
+            elif consent.protocol_ids:
+                consent.agreement_text = consent._agreed_text()
+            else:
+                consent.agreement_text = False
 
     @api.depends("protocol_ids")
     def _compute_available_region_ids(self):
@@ -424,7 +543,75 @@ class SpaConsent(models.Model):
                 today = today_by_company[consent.company_id.id]
                 vals["valid_until"] = today + timedelta(days=days)
             consent._write_server(vals)
+        self._spa_void_open_links()
         return True
+
+    def _spa_void_open_links(self):
+        """The client's open signing links that these given consents make
+        pointless (same client and company, protocols covered) stop offering
+        to sign: their page then says the consent is recorded."""
+        given = self.filtered(lambda c: c.state == "given")
+        if not given:
+            return
+        # sudo: every open link of the client is voided, whoever sent it.
+        links_sudo = self.sudo().search(
+            [
+                ("partner_id", "in", given.partner_id.ids),
+                ("company_id", "in", given.company_id.ids),
+                ("state", "=", "draft"),
+                ("access_token", "!=", False),
+                ("link_voided_at", "=", False),
+                ("id", "not in", given.ids),
+            ]
+        )
+        now = fields.Datetime.now()
+        for link_sudo in links_sudo:
+            covering = given.filtered(
+                lambda g, link=link_sudo: (
+                    g.partner_id == link.partner_id
+                    and g.company_id == link.company_id
+                    and link.protocol_ids <= g.protocol_ids
+                )
+            )[:1]
+            if not covering:
+                continue
+            link_sudo._write_server({"link_voided_at": now})
+            link_sudo._message_log(
+                body=self.env._(
+                    "Signing link void: consent %(consent)s was recorded "
+                    "(%(method)s) by %(user)s.",
+                    consent=covering.name,
+                    method=dict(
+                        covering._fields["method"]._description_selection(self.env)
+                    )[covering.method],
+                    user=self.env.user.name,
+                )
+            )
+
+    def action_spa_give_at_desk(self):
+        """The client read the text and agrees: the consent is given (the
+        same ``action_give``, every check included) and the appointment it
+        was recorded from says so in its chatter."""
+        self.ensure_one()
+        self.action_give()
+        event_id = self.env.context.get("spa_event_id")
+        if isinstance(event_id, int):
+            event = self.env["calendar.event"].browse(event_id).exists()
+            # Only the client's own appointment takes the line.
+            if event and event.spa_client_id == self.partner_id:
+                event.message_post(
+                    body=self.env._(
+                        "Consent %(consent)s recorded at the desk (%(method)s) by "
+                        "%(user)s.",
+                        consent=self.name,
+                        method=dict(
+                            self._fields["method"]._description_selection(self.env)
+                        )[self.method],
+                        user=self.env.user.name,
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+        return {"type": "ir.actions.act_window_close"}
 
     def _agreed_text(self):
         """The consent text of the protocols, in the client's language (the
@@ -566,12 +753,15 @@ class SpaConsent(models.Model):
 
     def _portal_status(self):
         """What the client's link can do: ``sign``, or why not (``given``,
-        ``withdrawn``, ``expired``)."""
+        ``withdrawn``, ``recorded``: a consent was given another way and the
+        link is void, ``expired``)."""
         self.ensure_one()
         if self.state == "given":
             return "given"
         if self.state == "withdrawn":
             return "withdrawn"
+        if self.link_voided_at:
+            return "recorded"
         today = (self.company_id or self.env.company)._spa_today()
         if (self.link_expires_on and self.link_expires_on < today) or (
             self.valid_until and self.valid_until < today

@@ -1,4 +1,6 @@
 from . import test_booking
+from . import test_front_desk
+from . import test_front_desk_ui
 from . import test_consent
 from . import test_evidence
 from . import test_evidence_coverage

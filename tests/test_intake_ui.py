@@ -19,8 +19,10 @@ class TestIntakePortalUi(SpaCommon, HttpCase):
         )
         event = self.book(partner=newcomer)
         self.assertEqual(event.spa_intake_status, "missing")
-        action = event.with_user(self.front_desk).action_spa_send_consent_link()
-        consent = self.env["spa.consent"].browse(action["context"]["default_res_ids"])
+        event.with_user(self.front_desk).action_spa_send_consent_link()
+        consent = self.env["spa.consent"].search(
+            [("partner_id", "=", newcomer.id), ("state", "=", "draft")]
+        )
         self.start_tour(consent.get_portal_url(), "spa_intake_portal_tour")
         consent.invalidate_recordset()
         self.assertEqual(consent.state, "given")
