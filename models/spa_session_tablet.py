@@ -162,6 +162,19 @@ class SpaSessionTablet(models.AbstractModel):
             "adjust_lighter_pressure": session.adjust_lighter_pressure,
             "adjustment_note": session.adjustment_note or "",
             "completion_blockers": session.completion_blockers or "",
+            # One line per blocker, and the progress at a glance: the same
+            # rules, over the facts read above.
+            "completion_blocker_lines": session.completion_blocker_lines or [],
+            "progress": session_rules.checklist_progress(facts[session.id]),
+            # The reasons the therapist may pick to stop; severe pain and the
+            # client's wish come from a check-in (the stop rule).
+            "stop_reason_options": [
+                {"value": key, "label": label}
+                for key, label in self._tablet_labels(
+                    "spa.session", "stop_reason"
+                ).items()
+                if key not in ("pain", "client_request")
+            ],
             "can_complete": session.can_complete,
             "is_stop_triggered": session.is_stop_triggered,
             "referral_recommended": session.referral_recommended,
@@ -180,6 +193,7 @@ class SpaSessionTablet(models.AbstractModel):
                     "state": step.state,
                     "done_by_name": step.done_by_id.display_name or "",
                     "done_at": fields.Datetime.to_string(step.done_at),
+                    "device_done_at": fields.Datetime.to_string(step.device_done_at),
                     "skip_reason": step.skip_reason or "",
                     "region_warning": region_warnings.get(step.id, ""),
                     "touched_regions": [
@@ -427,13 +441,15 @@ class SpaSessionTablet(models.AbstractModel):
         if state == target and done_by == self.env.user:
             # A replay of a tick or skip that already reached the server.
             return {"step_id": step.id, "replayed": True}
+        # The tablet's clock beside the server's, as for a check-in.
+        device_at = self._tablet_device_at(op.get("device_at"))
         if op["kind"] == "tick":
-            step.action_done()
+            step._spa_tick(device_at=device_at)
         else:
             reason = op.get("reason")
             if reason and not isinstance(reason, str):
                 raise UserError(self.env._("The reason for skipping must be text."))
-            step.action_skip(reason or None)
+            step._spa_skip(reason or None, device_at=device_at)
         return {"step_id": step.id}
 
     @api.model
