@@ -29,7 +29,7 @@ function armsLength(scope, label) {
         content: `Arm's length: ${label}`,
         trigger: scope,
         run() {
-            const root = document.querySelector(scope);
+            const root = this.anchor;
             const problems = [];
             const controls = root.querySelectorAll(
                 "button, .btn, input:not([type='hidden']), textarea, select"
@@ -79,7 +79,7 @@ function inViewport(selector, label) {
         content: `${label}: inside the viewport`,
         trigger: selector,
         run() {
-            const rect = document.querySelector(selector).getBoundingClientRect();
+            const rect = this.anchor.getBoundingClientRect();
             if (rect.top < 0 || rect.bottom > window.innerHeight) {
                 throw new Error(
                     `${selector} is outside the viewport (top ${rect.top}, bottom ${rect.bottom}, height ${window.innerHeight})`
@@ -279,7 +279,15 @@ registry.category("web_tour.tours").add("spa_tablet_refusal_at_the_step", {
         ...openSession("Clara Client"),
         ...skip("Adjust the technique"),
         synced,
-        ...tick("Advanced techniques"),
+        {
+            content: "'Advanced techniques' is the one step that can be ticked",
+            trigger: '.o_spa_step.o_spa_step_current:contains("Advanced techniques") .o_spa_tick:enabled',
+        },
+        {
+            content: "Tick 'Advanced techniques'",
+            trigger: '.o_spa_step:contains("Advanced techniques") .o_spa_tick',
+            run: "click",
+        },
         {
             content: "The server's refusal shows at the step tapped",
             trigger: '.o_spa_step:contains("Advanced techniques") .o_spa_refusal:contains("certification")',
