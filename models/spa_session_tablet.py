@@ -63,6 +63,9 @@ class SpaSessionTablet(models.AbstractModel):
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
         intakes = sessions._spa_intake_statuses()
         intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
+        # The progress at a glance, as the runner shows it (the same rules;
+        # lines and check-ins are all it weighs).
+        facts = sessions._rule_facts(with_consent=False)
         return [
             {
                 "id": session.id,
@@ -78,6 +81,7 @@ class SpaSessionTablet(models.AbstractModel):
                 "intake_status_label": intake_labels.get(intakes[session.id][0], False),
                 "step_done_count": session.step_done_count,
                 "step_total_count": session.step_total_count,
+                "progress": session_rules.checklist_progress(facts[session.id]),
             }
             for session in sessions
         ]

@@ -1,8 +1,15 @@
-import { Component, onPatched, useState } from "@odoo/owl";
+import { Component, onMounted, onPatched, useState } from "@odoo/owl";
+import { browser } from "@web/core/browser/browser";
 import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 import { CheckinPanel } from "./checkin_panel";
-import { consentBadgeClass, formatDeviceTime, formatTime, stateBadgeClass } from "./session_format";
+import {
+    consentBadgeClass,
+    formatDeviceTime,
+    formatTime,
+    progressText,
+    stateBadgeClass,
+} from "./session_format";
 import { applyLocally } from "./session_payload";
 
 const ADJUSTMENTS = ["adjust_angle", "adjust_direction", "adjust_lighter_pressure"];
@@ -51,7 +58,8 @@ export class SessionChecklist extends Component {
             // beside the button that asked: { action, message }.
             actionError: null,
         });
-        this.shownRefusals = new Set();
+        // The therapist lands on the step to do.
+        onMounted(() => this.showCurrentStep("center"));
         // A refusal appears where the tap happened: bring it into view.
         onPatched(() => {
             const el = document.querySelector(
@@ -183,14 +191,7 @@ export class SessionChecklist extends Component {
     }
 
     get progressText() {
-        const progress = this.progress;
-        if (!progress) {
-            return "";
-        }
-        return _t(
-            "%(steps_done)s/%(steps_total)s steps · %(checkins_done)s/%(checkins_required)s check-ins",
-            progress
-        );
+        return progressText(this.progress);
     }
 
     get blockerLines() {
@@ -393,6 +394,20 @@ export class SessionChecklist extends Component {
         return error && error.action === action ? error.message : "";
     }
 
+    /** After a tick or skip: the next step, once rendered. */
+    showNextStep() {
+        browser.requestAnimationFrame(() => this.showCurrentStep());
+    }
+
+    /** Scroll the current step into view (above the sticky footer). */
+    showCurrentStep(block = "nearest") {
+        if (!this.isRunning) {
+            return;
+        }
+        const el = document.querySelector(".o_spa_runner .o_spa_step_current");
+        el?.scrollIntoView?.({ block });
+    }
+
     // ------------------------------------------------------------------
     // Queue
     // ------------------------------------------------------------------
@@ -423,6 +438,7 @@ export class SessionChecklist extends Component {
         if (step.requires_checkin && !this.isRefused(item)) {
             this.state.checkin = { stepId: step.id, stepName: step.name };
         }
+        this.showNextStep();
     }
 
     /** Adapt the technique: the step will not touch `region`. */
@@ -455,6 +471,7 @@ export class SessionChecklist extends Component {
         }
         this.state.skipping = null;
         await this.enqueue({ kind: "skip", step_id: step.id, reason: reason.trim() }).flushed;
+        this.showNextStep();
     }
 
     async setPositioning(step, value) {

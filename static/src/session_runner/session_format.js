@@ -1,4 +1,5 @@
 import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
+import { _t } from "@web/core/l10n/translation";
 
 /** "HH:mm" of a server datetime string, or "". */
 export function formatTime(value) {
@@ -34,4 +35,15 @@ const STATE_BADGES = {
 
 export function stateBadgeClass(state) {
     return `o_spa_state_${state} ${STATE_BADGES[state] || "text-bg-secondary"}`;
+}
+
+/** "5/7 steps · 2/2 check-ins": the server's progress (`checklist_progress`). */
+export function progressText(progress) {
+    if (!progress) {
+        return "";
+    }
+    return _t(
+        "%(steps_done)s/%(steps_total)s steps · %(checkins_done)s/%(checkins_required)s check-ins",
+        progress
+    );
 }

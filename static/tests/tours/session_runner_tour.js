@@ -338,6 +338,11 @@ registry.category("web_tour.tours").add("spa_tablet_consent", {
             trigger:
                 ".o_spa_consent_pad .o_web_sign_draw_button.active:visible",
         },
+        {
+            content: "No typed or uploaded signature: the Auto and Load tabs are hidden",
+            trigger:
+                ".o_spa_consent_pad:not(:has(.o_web_sign_auto_button:visible)):not(:has(.o_web_sign_load_button:visible))",
+        },
         armsLength(".o_spa_consent_pad", "the consent pad"),
         { content: "Agree", trigger: ".o_spa_agree_box", run: "click" },
         {
