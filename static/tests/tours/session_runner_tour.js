@@ -236,6 +236,7 @@ registry.category("web_tour.tours").add("spa_tablet_pain_stop", {
         },
         ...tick("Stabilise and apply pressure"),
         { content: "The runner asks for a check-in", trigger: ".o_spa_checkin_overlay" },
+        armsLength(".o_spa_checkin_panel", "the check-in panel"),
         { content: "Pain 8", trigger: ".o_spa_pain[data-pain='8']", run: "click" },
         {
             content: "One decision, in the runner's own overlay (no Odoo dialog)",
