@@ -278,7 +278,7 @@ class SpaCheckin(models.Model):
             if not device_at:
                 continue
             start = starts.get(vals["session_id"]) or now
-            if not start - drift <= device_at <= now + drift:
+            if not session_rules.device_time_plausible(device_at, start, now, drift):
                 errors.append(
                     self.env._(
                         "the device time %(device_at)s is not between the session's "

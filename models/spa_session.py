@@ -296,6 +296,11 @@ class SpaSession(models.Model):
         groups=THERAPIST_GROUP,
         help="What still blocks completing the session, from the server's rules.",
     )
+    completion_blocker_lines = fields.Json(
+        compute="_compute_completion_blockers",
+        groups=THERAPIST_GROUP,
+        help="The completion blockers, one line per problem (the tablet lists them).",
+    )
     can_complete = fields.Boolean(
         compute="_compute_completion_blockers", groups=THERAPIST_GROUP
     )

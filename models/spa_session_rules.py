@@ -152,11 +152,12 @@ class SpaSession(models.Model):
             )
             if session.state != "in_progress":
                 session.completion_blockers = False
+                session.completion_blocker_lines = []
                 session.can_complete = False
                 continue
-            session.completion_blockers = (
-                session._format_problems(problems) if problems else False
-            )
+            lines = session._format_problem_lines(problems)
+            session.completion_blockers = "; ".join(lines) or False
+            session.completion_blocker_lines = lines
             session.can_complete = not problems
 
     # ------------------------------------------------------------------
@@ -438,6 +439,10 @@ class SpaSession(models.Model):
 
     def _format_problems(self, problems):
         """One translated sentence naming every problem."""
+        return "; ".join(self._format_problem_lines(problems))
+
+    def _format_problem_lines(self, problems):
+        """One translated line per problem."""
         self.ensure_one()
         parts = []
         for code, params in problems:
@@ -492,7 +497,7 @@ class SpaSession(models.Model):
                     )
             else:
                 parts.append(code)
-        return "; ".join(parts)
+        return parts
 
     def _format_consent_problem(self, code, params):
         if code == session_rules.NO_CONSENT:

@@ -1,9 +1,11 @@
 from dataclasses import replace
+from datetime import timedelta
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools import session_rules
+from .spa_checkin import DEVICE_DRIFT_MINUTES
 from .spa_protocol_step import RECORD_KINDS
 from .spa_write_policy_mixin import (
     ROLE_MANAGER,
@@ -69,6 +71,16 @@ class SpaSessionStep(models.Model):
     )
     done_by_id = fields.Many2one("res.users", readonly=True, copy=False)
     done_at = fields.Datetime(readonly=True, copy=False)
+    # The tablet's clock when it recorded the tick or skip, kept beside the
+    # server's ``done_at`` as a check-in keeps ``device_at``: server-set from
+    # the tablet's operation, never written by a caller.
+    device_done_at = fields.Datetime(
+        string="Done on Device At",
+        readonly=True,
+        copy=False,
+        help="When the tablet recorded the tick or skip (its own clock), beside "
+        "the server's time.",
+    )
     skip_reason = fields.Text(copy=False, groups=THERAPIST_GROUP)
     checkin_ids = fields.One2many(
         "spa.checkin", "session_step_id", string="Check-ins", groups=THERAPIST_GROUP
@@ -148,6 +160,11 @@ class SpaSessionStep(models.Model):
 
     def action_done(self):
         """Tick the steps (in their order) as done by the current user, now."""
+        return self._spa_tick()
+
+    def _spa_tick(self, device_at=None):
+        """Tick the steps; ``device_at``: when the tablet recorded the tick
+        (naive UTC, its own clock), kept beside the server's time."""
         self._check_therapist()
         sessions = self.session_id
         sessions.flush_recordset()
@@ -207,11 +224,42 @@ class SpaSessionStep(models.Model):
                     "The step cannot be ticked:\n%(errors)s", errors="\n".join(errors)
                 )
             )
-        self._write_server({"state": "done", "done_by_id": user.id, "done_at": now})
+        vals = {"state": "done", "done_by_id": user.id, "done_at": now}
+        if device_at:
+            self._spa_check_device_time(device_at, now)
+            vals["device_done_at"] = device_at
+        self._write_server(vals)
         return True
+
+    def _spa_check_device_time(self, device_at, now):
+        """The tablet's clock is kept beside the server's, never trusted for
+        the rules: refused as a check-in's is, outside the session's start
+        and now, give or take the allowed drift."""
+        drift = timedelta(minutes=DEVICE_DRIFT_MINUTES)
+        for session in self.session_id:
+            if not session_rules.device_time_plausible(
+                device_at, session.date_start, now, drift
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The step cannot be ticked or skipped: the device time "
+                        "%(device_at)s "
+                        "is not between the session's start (%(start)s) and now "
+                        "(%(now)s), give or take %(minutes)s minutes: check the "
+                        "tablet's clock.",
+                        device_at=fields.Datetime.to_string(device_at),
+                        start=fields.Datetime.to_string(session.date_start or now),
+                        now=fields.Datetime.to_string(now),
+                        minutes=DEVICE_DRIFT_MINUTES,
+                    )
+                )
 
     def action_skip(self, reason=None):
         """Skip optional steps, with a reason."""
+        return self._spa_skip(reason)
+
+    def _spa_skip(self, reason=None, device_at=None):
+        """Skip the steps; ``device_at`` as for ``_spa_tick``."""
         self._check_therapist()
         if reason and not isinstance(reason, str):
             raise UserError(self.env._("The reason for skipping must be text."))
@@ -235,11 +283,11 @@ class SpaSessionStep(models.Model):
                     "The step cannot be skipped:\n%(errors)s", errors="\n".join(errors)
                 )
             )
-        vals = {
-            "state": "skipped",
-            "done_by_id": self.env.user.id,
-            "done_at": fields.Datetime.now(),
-        }
+        now = fields.Datetime.now()
+        vals = {"state": "skipped", "done_by_id": self.env.user.id, "done_at": now}
+        if device_at:
+            self._spa_check_device_time(device_at, now)
+            vals["device_done_at"] = device_at
         if reason:
             vals["skip_reason"] = reason
         self._write_server(vals)

@@ -92,6 +92,9 @@ class SpaSessionTablet(models.AbstractModel):
         status_labels = self._tablet_labels("calendar.event", "spa_consent_status")
         intakes = sessions._spa_intake_statuses(facts)
         intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
+        # The progress at a glance, as the runner shows it (the same rules;
+        # lines and check-ins are all it weighs).
+        facts = sessions._rule_facts(with_consent=False)
         return [
             {
                 "id": session.id,
@@ -107,6 +110,7 @@ class SpaSessionTablet(models.AbstractModel):
                 "intake_status_label": intake_labels.get(intakes[session.id][0], False),
                 "step_done_count": session.step_done_count,
                 "step_total_count": session.step_total_count,
+                "progress": session_rules.checklist_progress(facts[session.id]),
             }
             for session in sessions
         ]
@@ -201,6 +205,19 @@ class SpaSessionTablet(models.AbstractModel):
             "adjust_lighter_pressure": session.adjust_lighter_pressure,
             "adjustment_note": session.adjustment_note or "",
             "completion_blockers": session.completion_blockers or "",
+            # One line per blocker, and the progress at a glance: the same
+            # rules, over the facts read above.
+            "completion_blocker_lines": session.completion_blocker_lines or [],
+            "progress": session_rules.checklist_progress(facts[session.id]),
+            # The reasons the therapist may pick to stop; severe pain and the
+            # client's wish come from a check-in (the stop rule).
+            "stop_reason_options": [
+                {"value": key, "label": label}
+                for key, label in self._tablet_labels(
+                    "spa.session", "stop_reason"
+                ).items()
+                if key not in ("pain", "client_request")
+            ],
             "can_complete": session.can_complete,
             "is_stop_triggered": session.is_stop_triggered,
             "referral_recommended": session.referral_recommended,
@@ -221,6 +238,7 @@ class SpaSessionTablet(models.AbstractModel):
                     "state": step.state,
                     "done_by_name": names["users"].get(step.done_by_id.id, ""),
                     "done_at": fields.Datetime.to_string(step.done_at),
+                    "device_done_at": fields.Datetime.to_string(step.device_done_at),
                     "skip_reason": step.skip_reason or "",
                     "region_warning": region_warnings.get(step.id, ""),
                     "touched_regions": [
@@ -517,13 +535,15 @@ class SpaSessionTablet(models.AbstractModel):
         if state == target and done_by == self.env.user:
             # A replay of a tick or skip that already reached the server.
             return {"step_id": step.id, "replayed": True}
+        # The tablet's clock beside the server's, as for a check-in.
+        device_at = self._tablet_device_at(op.get("device_at"))
         if op["kind"] == "tick":
-            step.action_done()
+            step._spa_tick(device_at=device_at)
         else:
             reason = op.get("reason")
             if reason and not isinstance(reason, str):
                 raise UserError(self.env._("The reason for skipping must be text."))
-            step.action_skip(reason or None)
+            step._spa_skip(reason or None, device_at=device_at)
         return {"step_id": step.id}
 
     @api.model

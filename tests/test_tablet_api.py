@@ -76,6 +76,96 @@ class TestTabletApi(SpaCommon, HttpCase):
         self.assertEqual(checkins.device_at, device_at.replace(microsecond=0))
         self.assertEqual(self.spa_session.checkin_count, 1)
 
+    def test_tick_keeps_the_tablet_time_beside_the_servers(self):
+        first = self.step_id("Prepare the client and get consent")
+        device_at = fields.Datetime.now() - timedelta(minutes=2)
+        tick = self.op(
+            "tick",
+            step_id=first,
+            device_at=device_at.isoformat(timespec="milliseconds") + "Z",
+        )
+        self.assertTrue(self.sync(tick)[0]["ok"])
+        line = self.step(self.spa_session, "Prepare the client and get consent")
+        self.assertEqual(line.device_done_at, device_at.replace(microsecond=0))
+        self.assertNotEqual(line.done_at, line.device_done_at)
+        payload = self.make_jsonrpc_request(
+            f"/spa/tablet/session/{self.spa_session.id}"
+        )
+        step = next(s for s in payload["session"]["steps"] if s["id"] == first)
+        self.assertEqual(
+            step["device_done_at"], fields.Datetime.to_string(line.device_done_at)
+        )
+        # A clock far off (before the start, or in the future) is refused as
+        # a check-in's is; the tick does not happen.
+        self.spa_session.write({"positioning": "seated"})
+        second = self.step_id("Positioning")
+        for moment in ("2001-01-01T09:00:00Z", "2099-01-01T09:00:00Z", "yesterday"):
+            with self.subTest(device_at=moment):
+                result = self.sync(self.op("tick", step_id=second, device_at=moment))[0]
+                self.assertFalse(result["ok"])
+                self.assertIn("device time", result["error"])
+                self.assertEqual(
+                    self.step(self.spa_session, "Positioning").state, "todo"
+                )
+        # A skip keeps it too.
+        self.tick(self.spa_session, *self.MANDATORY[1:5])
+        self.checkin(self.spa_session, "Stabilise and apply pressure")
+        self.tick(self.spa_session, "Pressing motions")
+        self.checkin(self.spa_session, "Pressing motions")
+        self.tick(self.spa_session, "Feedback check-ins")
+        skip = self.op(
+            "skip",
+            step_id=self.step_id("Advanced techniques"),
+            reason="Not needed",
+            device_at=device_at.isoformat() + "Z",
+        )
+        self.assertTrue(self.sync(skip)[0]["ok"])
+        self.assertEqual(
+            self.step(self.spa_session, "Advanced techniques").device_done_at,
+            device_at.replace(microsecond=0),
+        )
+
+    def test_payload_progress_and_blocker_lines_are_the_rules(self):
+        data = self.make_jsonrpc_request(f"/spa/tablet/session/{self.spa_session.id}")
+        payload = data["session"]
+        self.assertEqual(
+            payload["progress"],
+            {
+                "steps_done": 0,
+                "steps_total": 7,
+                "checkins_done": 0,
+                "checkins_required": 2,
+            },
+        )
+        # One line per problem, the same words as the one sentence.
+        self.assertEqual(len(payload["completion_blocker_lines"]), 2)
+        self.assertEqual(
+            "; ".join(payload["completion_blocker_lines"]),
+            payload["completion_blockers"],
+        )
+        self.assertIn("mandatory step", payload["completion_blocker_lines"][0])
+        self.assertIn("check-in", payload["completion_blocker_lines"][1])
+        self.assertEqual(
+            [o["value"] for o in payload["stop_reason_options"]],
+            ["client_late", "therapist_unavailable", "other"],
+        )
+        self.spa_session.write({"positioning": "seated"})
+        self.tick(self.spa_session, *self.MANDATORY[:5])
+        self.checkin(self.spa_session, "Stabilise and apply pressure")
+        payload = self.make_jsonrpc_request(
+            f"/spa/tablet/session/{self.spa_session.id}"
+        )["session"]
+        self.assertEqual(
+            payload["progress"],
+            {
+                "steps_done": 5,
+                "steps_total": 7,
+                "checkins_done": 1,
+                "checkins_required": 2,
+            },
+        )
+        self.assertEqual(len(payload["completion_blocker_lines"]), 2)
+
     def test_tick_replay_is_ok(self):
         first = self.step_id("Prepare the client and get consent")
         tick = self.op("tick", step_id=first)

@@ -106,6 +106,12 @@ class TestUi(SpaTabletUiCommon):
         self.assertEqual(
             set(session.step_ids.mapped("done_by_id")), {self.tour_therapist}
         )
+        # Each tick and skip keeps the tablet's time beside the server's.
+        for line in session.step_ids:
+            self.assertTrue(line.device_done_at, line.name)
+            self.assertLessEqual(
+                abs(line.device_done_at - line.done_at), timedelta(minutes=1)
+            )
 
     def test_tour_full_session_landscape(self):
         self._full_session(TABLET_LANDSCAPE)
@@ -124,6 +130,51 @@ class TestUi(SpaTabletUiCommon):
         self.assertTrue(session.referral_recommended)
         self.assertEqual(session.checkin_ids.pain_level, 8)
 
+    def test_tour_pain_stop_landscape(self):
+        self.give_consent()
+        session = self.book_today().with_user(self.tour_therapist)
+        session.action_start()
+        session.write({"positioning": "seated"})
+        self.tick(session, *self.MANDATORY[:4])
+        self.run_tour("spa_tablet_pain_stop", TABLET_LANDSCAPE)
+        self.assertEqual(session.state, "stopped")
+        self.assertEqual(session.stop_reason, "pain")
+        self.assertTrue(session.referral_recommended)
+
+    def test_tour_refusal_at_the_step(self):
+        """The server refuses a tick (the therapist's certification ended):
+        the refusal shows at the step tapped, inside the viewport."""
+        self.give_consent()
+        session = self.book_today().with_user(self.tour_therapist)
+        session.action_start()
+        session.write({"positioning": "prone_table"})
+        self.tick(session, *self.MANDATORY[:5])
+        self.checkin(session, "Stabilise and apply pressure", pain=3)
+        self.tick(session, "Pressing motions")
+        self.checkin(session, "Pressing motions", pain=2)
+        self.tick(session, "Feedback check-ins")
+        self.env["spa.certification"].search(
+            [("user_id", "=", self.tour_therapist.id)]
+        ).write({"date_to": fields.Date.today() - timedelta(days=1)})
+        adjust = self.step(session, "Adjust the technique")
+        for size in (TABLET_LANDSCAPE, TABLET_PORTRAIT):
+            with self.subTest(size=size):
+                # Each size starts from the same screen: "Adjust the
+                # technique" to do (the tour skips it).
+                self.env.flush_all()
+                self.env.cr.execute(
+                    "UPDATE spa_session_step SET state = 'todo', done_by_id = NULL, "
+                    "done_at = NULL, device_done_at = NULL, skip_reason = NULL "
+                    "WHERE id = %s",
+                    [adjust.id],
+                )
+                self.env.invalidate_all()
+                self.run_tour("spa_tablet_refusal_at_the_step", size)
+                self.assertEqual(adjust.state, "skipped")
+                self.assertEqual(
+                    self.step(session, "Advanced techniques").state, "todo"
+                )
+
     def test_tour_open_from_session_form(self):
         session = self.book_today()
         self.browser_size = TABLET_LANDSCAPE
@@ -133,15 +184,21 @@ class TestUi(SpaTabletUiCommon):
             login="spa_tour_th",
         )
 
-    def test_tour_consent_signed_on_tablet(self):
+    def _consent_signed_on_tablet(self, size):
         session = self.book_today(partner=self.client2)
-        self.run_tour("spa_tablet_consent", TABLET_LANDSCAPE)
+        self.run_tour("spa_tablet_consent", size)
         consent = session.consent_id
         self.assertEqual(session.state, "in_progress")
         self.assertEqual(consent.method, "signature")
         self.assertEqual(consent.recorded_by_id, self.tour_therapist)
         self.assertTrue(consent.signature)
         self.assertEqual(consent.signed_by, "Carl Client")
+
+    def test_tour_consent_signed_on_tablet(self):
+        self._consent_signed_on_tablet(TABLET_LANDSCAPE)
+
+    def test_tour_consent_signed_on_tablet_portrait(self):
+        self._consent_signed_on_tablet(TABLET_PORTRAIT)
 
 
 @tagged("post_install", "-at_install", "spa_screenshots")
@@ -152,7 +209,7 @@ class TestUi(SpaTabletUiCommon):
 class TestRunnerScreenshots(SpaTabletUiCommon):
     """Pictures of the runner at tablet sizes, for review (scripts/screenshots)."""
 
-    SCREENS = ("list", "session", "checkin", "consent")
+    SCREENS = ("list", "session", "checkin", "stop", "start", "consent", "finished")
 
     def test_screenshots(self):
         out = pathlib.Path(os.environ["SPA_SCREENSHOTS_DIR"])
@@ -162,7 +219,16 @@ class TestRunnerScreenshots(SpaTabletUiCommon):
         running.action_start()
         running.write({"positioning": "prone_table"})
         self.tick(running, *self.MANDATORY[:4])
+        self.checkin(running, pain=2)
         self.book_today(partner=self.client2)
+        # A session of the day already completed, one optional step skipped.
+        dora = self.env["res.partner"].create({"name": "Dora Done"})
+        self.give_consent(partner=dora)
+        self.give_intake(dora)
+        finished = self.book_today(partner=dora).with_user(self.tour_therapist)
+        finished.action_start()
+        self.run_compliant_protocol(finished)
+        finished.action_done()
         for size in (TABLET_LANDSCAPE, TABLET_PORTRAIT):
             for screen in self.SCREENS:
                 self.browser_size = size

@@ -389,3 +389,75 @@ def test_property_missing_checkins_count_is_tight(s):
     assert count >= len(names)
     assert count >= s.min_checkin_count - len(s.checkins)
     assert count == max(len(names), max(0, s.min_checkin_count - len(s.checkins)))
+
+
+# ----------------------------------------------------------------------
+# Progress at a glance, device time
+# ----------------------------------------------------------------------
+
+
+def _checkin(id_, step_id=None, pain=2, stop=False):
+    return R.CheckinFacts(id=id_, step_id=step_id, pain_level=pain, stop_requested=stop)
+
+
+def test_progress_counts_mandatory_steps_and_the_checkins_the_rules_count():
+    steps = [
+        step(1, "Prepare", 10, state="done"),
+        step(2, "Press", 20, checkin=True, state="done"),
+        step(3, "Finish", 30),
+        step(4, "Extra", 40, mandatory=False, state="done"),
+    ]
+    progress = R.checklist_progress(session(steps, [_checkin(1)]))
+    assert progress == {
+        "steps_done": 2,
+        "steps_total": 3,
+        "checkins_done": 1,
+        "checkins_required": 2,
+    }
+    # The check-in after "Press" is the one the rules wanted.
+    progress = R.checklist_progress(session(steps, [_checkin(1, 2), _checkin(2)]))
+    assert (progress["checkins_done"], progress["checkins_required"]) == (2, 2)
+    # Before the start, the protocol's minimum, none logged.
+    progress = R.checklist_progress(session(steps, state="draft"))
+    assert (progress["checkins_done"], progress["checkins_required"]) == (0, 2)
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.sampled_from(["todo", "done", "skipped"]))),
+    st.integers(0, 5),
+    st.integers(0, 4),
+)
+def test_progress_is_complete_exactly_when_nothing_but_the_rest_blocks(
+    lines, min_checkins, logged
+):
+    steps = [
+        step(i + 1, f"S{i}", i * 10, mandatory=m, state=s)
+        for i, (m, s) in enumerate(lines)
+        if not (m and s == "skipped")
+    ]
+    facts = session(
+        steps,
+        [_checkin(i + 1) for i in range(logged)],
+        min_checkin_count=min_checkins,
+    )
+    progress = R.checklist_progress(facts)
+    problems = codes(R.completion_problems(facts, TODAY))
+    steps_complete = progress["steps_done"] == progress["steps_total"]
+    checkins_complete = progress["checkins_done"] == progress["checkins_required"]
+    assert steps_complete == (R.STEPS_MISSING not in problems)
+    assert checkins_complete == (R.CHECKINS_MISSING not in problems)
+
+
+def test_device_time_plausible_within_the_drift():
+    drift = timedelta(minutes=5)
+    start = NOW - timedelta(hours=1)
+    assert R.device_time_plausible(start - drift, start, NOW, drift)
+    assert R.device_time_plausible(NOW + drift, start, NOW, drift)
+    assert not R.device_time_plausible(
+        start - drift - timedelta(seconds=1), start, NOW, drift
+    )
+    assert not R.device_time_plausible(
+        NOW + drift + timedelta(seconds=1), start, NOW, drift
+    )
+    # Not started: around the moment received only.
+    assert not R.device_time_plausible(NOW - timedelta(minutes=6), None, NOW, drift)

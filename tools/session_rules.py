@@ -507,6 +507,34 @@ def required_checkins(session):
     return max(session.min_checkin_count, len(required_steps)), count
 
 
+def checklist_progress(session):
+    """Progress at a glance: ``{steps_done, steps_total, checkins_done,
+    checkins_required}``: the mandatory steps done out of the session's
+    mandatory steps, and the check-ins the rules count as logged out of those
+    they require (``required_checkins``; before the start, the protocol's
+    minimum, none logged)."""
+    mandatory = [s for s in session.steps if s.is_mandatory]
+    if session.state in STARTED_STATES:
+        required, missing = required_checkins(session)
+    else:
+        required = missing = session.min_checkin_count
+    return {
+        "steps_done": sum(1 for s in mandatory if s.state == "done"),
+        "steps_total": len(mandatory),
+        "checkins_done": max(0, required - missing),
+        "checkins_required": required,
+    }
+
+
+def device_time_plausible(device_at, started_at, received_at, drift):
+    """Whether a device's clock reading ``device_at`` lies between the
+    session's start (``started_at``; ``received_at`` when not started) and
+    the moment the server received it, give or take ``drift`` (DESIGN
+    "Device time"): check-ins and ticks alike."""
+    start = started_at or received_at
+    return start - drift <= device_at <= received_at + drift
+
+
 def stop_pain_levels(threshold):
     """The pain levels (0-10) whose check-in triggers the stop rule."""
     return [

@@ -49,6 +49,7 @@ function makeServer() {
     const server = {
         online: true,
         syncCalls: [],
+        actionCalls: [],
         refuse: {},
         session: {
             id: 1,
@@ -75,6 +76,12 @@ function makeServer() {
             adjust_lighter_pressure: false,
             adjustment_note: "",
             completion_blockers: "1 mandatory step(s) not done: 'Pressing motions'",
+            completion_blocker_lines: ["1 mandatory step(s) not done: 'Pressing motions'"],
+            progress: { steps_done: 0, steps_total: 1, checkins_done: 0, checkins_required: 1 },
+            stop_reason_options: [
+                { value: "client_late", label: "Client late or absent" },
+                { value: "other", label: "Other" },
+            ],
             can_complete: false,
             is_stop_triggered: false,
             referral_recommended: false,
@@ -114,6 +121,7 @@ function makeServer() {
     onRpc("/spa/tablet/session/1", () => ({ ok: true, session: server.session }));
     onRpc("/spa/tablet/session/1/action", async (request) => {
         const { params } = await request.json();
+        server.actionCalls.push(params);
         if (params.action === "done" && !server.session.can_complete) {
             return { ok: false, error: "The session cannot be completed: rules" };
         }
@@ -200,6 +208,7 @@ test("one tap ticks a step with an idempotency key, then prompts the check-in", 
     expect(".o_spa_pain").toHaveCount(11);
     // A mild pain is logged in one tap, without confirmation.
     server.session.completion_blockers = "";
+    server.session.completion_blocker_lines = [];
     server.session.can_complete = true;
     await contains(".o_spa_pain[data-pain='2']").click();
     await animationFrame();
@@ -216,37 +225,74 @@ test("one tap ticks a step with an idempotency key, then prompts the check-in", 
     expect(".o_spa_finished_done").toHaveCount(1);
 });
 
-test("a check-in at the threshold is confirmed, then leads straight to stop", async () => {
+test("a check-in at the threshold is one decision in the runner's overlay: log it and stop", async () => {
     const server = makeServer();
     await openRunner();
     await contains(".o_spa_checkin_button").click();
     await contains(".o_spa_pain[data-pain='8']").click();
-    expect(".o_dialog").toHaveCount(1);
-    expect(".o_dialog .modal-body").toHaveText(
+    // No Odoo dialog over the pain panel: the runner's own full-width sheet.
+    expect(".o_dialog").toHaveCount(0);
+    expect(".o_spa_stop_overlay").toHaveCount(1);
+    expect(".o_spa_stop_overlay .o_spa_stop_why").toHaveText(
         /Pain 8\/10 is at or above the stop threshold \(7\)/
     );
+    expect(".o_spa_stop_overlay .o_spa_referral").toHaveText(/healthcare professional/);
     expect(server.syncCalls).toHaveLength(0);
-    await contains(".o_dialog .btn-danger").click();
+    // One tap: the check-in is logged and the session stopped.
+    await contains(".o_spa_stop_overlay .o_spa_stop_confirm").click();
     await animationFrame();
     expect(pick(server.syncCalls[0][0], { kind: "checkin", pain_level: 8 })).toEqual({
         kind: "checkin",
         pain_level: 8,
     });
-    expect(".o_spa_stop_panel").toHaveCount(1);
-    expect(".o_spa_stop_panel .o_spa_referral").toHaveText(/healthcare professional/);
-    await contains(".o_spa_stop_now").click();
+    expect(server.actionCalls.map((p) => p.action)).toEqual(["stop"]);
+    expect(".o_spa_stop_overlay").toHaveCount(0);
     expect(".o_spa_finished_stopped .o_spa_referral_done").toHaveCount(1);
 });
 
-test("cancelling the confirmation logs nothing", async () => {
+test("going back from the stop decision logs nothing", async () => {
     const server = makeServer();
     await openRunner();
     await contains(".o_spa_checkin_button").click();
     await contains(".o_spa_wants_stop").click();
-    expect(".o_dialog").toHaveCount(1);
-    await contains(".o_dialog .btn-secondary").click();
+    expect(".o_spa_stop_overlay .o_spa_stop_why").toHaveText("The client wants to stop.");
+    await contains(".o_spa_stop_back").click();
     expect(server.syncCalls).toHaveLength(0);
-    expect(".o_spa_stop_panel").toHaveCount(0);
+    expect(server.actionCalls).toHaveLength(0);
+    expect(".o_spa_stop_overlay").toHaveCount(0);
+    // Back on the pain scale.
+    expect(".o_spa_checkin_overlay").toHaveCount(1);
+});
+
+test("the footer's Stop is one decision too: a reason stops the session", async () => {
+    const server = makeServer();
+    await openRunner();
+    await contains(".o_spa_stop_button").click();
+    expect(".o_dialog").toHaveCount(0);
+    expect(queryAllTexts(".o_spa_stop_overlay .o_spa_stop_reason")).toEqual([
+        "Client late or absent",
+        "Other",
+    ]);
+    await contains(".o_spa_stop_reason[data-reason='client_late']").click();
+    expect(server.actionCalls).toEqual([{ action: "stop", reason: "client_late" }]);
+    expect(".o_spa_finished_stopped").toHaveCount(1);
+});
+
+test("a refused stop is shown in the overlay", async () => {
+    const server = makeServer();
+    server.session.is_stop_triggered = true;
+    onRpc("/spa/tablet/session/1/action", () => ({
+        ok: false,
+        error: "SES/001 cannot be stopped: it is not in progress",
+    }));
+    await openRunner();
+    // The stop rule holds: the overlay asks for the one decision left.
+    expect(".o_spa_stop_overlay .o_spa_stop_confirm").toHaveText("Stop the session");
+    await contains(".o_spa_stop_confirm").click();
+    expect(".o_spa_stop_overlay .o_spa_action_error").toHaveText(
+        "SES/001 cannot be stopped: it is not in progress"
+    );
+    expect(server.syncCalls).toHaveLength(0);
 });
 
 test("offline: work is queued on the device, shown pending, sent once back online", async () => {
@@ -277,38 +323,165 @@ test("offline: work is queued on the device, shown pending, sent once back onlin
     expect(".o_spa_step[data-step-id='11']").toHaveClass("o_spa_step_done");
 });
 
-test("a refused queued item is shown with the server's message until dismissed", async () => {
+test("a refused tick is shown at the step where it was tapped, until dismissed", async () => {
     const server = makeServer();
-    server.refuse.skip = "'Advanced techniques': it is mandatory";
+    server.refuse.tick = "'Pressing motions': it requires a valid certification";
     await openRunner();
-    await contains(".o_spa_step[data-step-id='12'] .o_spa_skip").click();
-    await contains(".o_spa_skip_reason").click();
+    await contains(".o_spa_step[data-step-id='11'] .o_spa_tick").click();
     await animationFrame();
-    expect(".o_spa_refused_item").toHaveCount(1);
-    expect(".o_spa_refused_error").toHaveText("'Advanced techniques': it is mandatory");
-    expect(".o_spa_step[data-step-id='12']").toHaveClass("o_spa_step_todo");
-    await contains(".o_spa_refused_item button").click();
+    expect(".o_spa_step[data-step-id='11'] .o_spa_refusal .o_spa_refusal_text").toHaveText(
+        "'Pressing motions': it requires a valid certification"
+    );
+    // Not far away: no toast, no box at the top of the page.
+    expect(".o_notification").toHaveCount(0);
     expect(".o_spa_refused_item").toHaveCount(0);
+    // A refused tick asks for no check-in.
+    expect(".o_spa_checkin_overlay").toHaveCount(0);
+    expect(".o_spa_step[data-step-id='11']").toHaveClass("o_spa_step_todo");
+    await contains(".o_spa_step[data-step-id='11'] .o_spa_refusal_ok").click();
+    expect(".o_spa_refusal").toHaveCount(0);
 });
 
-test("the server's refusal to start is shown", async () => {
+test("only the current step can be ticked; the others are inactive", async () => {
+    const server = makeServer();
+    server.session.steps.push(STEP(13, "Cool-down"));
+    await openRunner();
+    expect(".o_spa_step[data-step-id='11']").toHaveClass("o_spa_step_current");
+    expect(".o_spa_step[data-step-id='11'] .o_spa_tick").toBeEnabled();
+    expect(".o_spa_step[data-step-id='12'] .o_spa_tick").not.toBeEnabled();
+    expect(".o_spa_step[data-step-id='12'] .o_spa_tick").toHaveClass("o_spa_tick_inactive");
+    expect(".o_spa_step[data-step-id='12'] .o_spa_skip").toHaveCount(0);
+    expect(".o_spa_step[data-step-id='13'] .o_spa_tick").not.toBeEnabled();
+    // Only the current step shows its instructions.
+    expect(queryAllTexts(".o_spa_step_instructions")).toEqual(["How to do Pressing motions"]);
+    await contains(".o_spa_step[data-step-id='11'] .o_spa_tick").click();
+    await animationFrame();
+    await contains(".o_spa_checkin_later").click();
+    // The optional step is now the current one: Done or Skip.
+    expect(".o_spa_step[data-step-id='12'] .o_spa_tick").toBeEnabled();
+    expect(".o_spa_step[data-step-id='12'] .o_spa_skip").toHaveCount(1);
+    expect(".o_spa_step[data-step-id='13'] .o_spa_tick").not.toBeEnabled();
+    expect(server.syncCalls.flat().map((op) => op.kind)).toEqual(["tick"]);
+});
+
+test("progress at a glance and one line per completion blocker", async () => {
+    const server = makeServer();
+    server.session.progress = {
+        steps_done: 5,
+        steps_total: 7,
+        checkins_done: 1,
+        checkins_required: 2,
+    };
+    server.session.completion_blocker_lines = [
+        "2 mandatory step(s) not done: 'Pressing motions', 'Feedback check-ins'",
+        "1 check-in(s) missing: after 'Pressing motions'",
+    ];
+    await openRunner();
+    expect(".o_spa_footer_progress").toHaveText("5/7 steps · 1/2 check-ins");
+    expect(queryAllTexts(".o_spa_blocker")).toEqual(server.session.completion_blocker_lines);
+});
+
+test("the logged check-ins are listed, a queued one marked pending", async () => {
+    const server = makeServer();
+    server.session.checkins = [
+        {
+            id: 5,
+            uuid: "a",
+            step_id: 11,
+            pain_level: 3,
+            stop_requested: false,
+            triggers_stop: false,
+            region_id: 1,
+            region_name: "Upper back",
+            logged_at: "2026-01-01 09:10:00",
+            device_at: "2026-01-01 09:09:00",
+        },
+    ];
+    await openRunner();
+    expect(".o_spa_checkin_row").toHaveCount(1);
+    expect(".o_spa_checkin_row .o_spa_checkin_pain").toHaveText("Pain 3/10");
+    expect(".o_spa_checkin_row .o_spa_checkin_region_name").toHaveText("Upper back");
+    expect(".o_spa_checkin_row .o_spa_checkin_step").toHaveText("after 'Pressing motions'");
+    expect(".o_spa_checkin_row .o_spa_device_time").toHaveText(/tablet \d\d:\d\d/);
+    server.online = false;
+    await contains(".o_spa_checkin_button").click();
+    await contains(".o_spa_pain[data-pain='2']").click();
+    await animationFrame();
+    expect(".o_spa_checkin_row").toHaveCount(2);
+    // Newest first, pending until the server has it.
+    expect(".o_spa_checkin_row:first").toHaveClass("o_spa_checkin_pending");
+    expect(".o_spa_checkin_row:first .o_spa_checkin_pending_badge").toHaveCount(1);
+    expect(".o_spa_checkin_row:first .o_spa_checkin_pain").toHaveText("Pain 2/10");
+});
+
+test("a finished session: no current step, skipped steps look skipped, states have their colours", async () => {
+    const server = makeServer();
+    Object.assign(server.session, {
+        state: "done",
+        state_label: "Completed",
+        completion_blocker_lines: [],
+        completion_blockers: "",
+    });
+    server.session.steps[0].state = "done";
+    server.session.steps[1] = STEP(12, "Adjust the technique", {
+        is_mandatory: false,
+        record_kind: "adjustment",
+        state: "skipped",
+        skip_reason: "Not needed",
+    });
+    server.session.steps.push(STEP(13, "Advanced techniques", { is_mandatory: false }));
+    await openRunner();
+    expect(".o_spa_step_current").toHaveCount(0);
+    expect(".o_spa_step_instructions").toHaveCount(0);
+    expect(".o_spa_tick").toHaveCount(0);
+    expect(".o_spa_step[data-step-id='12'] .o_spa_skipped_badge").toHaveCount(1);
+    expect(".o_spa_step[data-step-id='12'] .o_spa_chip").toHaveCount(0);
+    expect(".o_spa_step[data-step-id='13']").toHaveClass("o_spa_step_not_done");
+    expect(".o_spa_state").toHaveClass("text-bg-success");
+    expect(".o_spa_footer").toHaveCount(0);
+});
+
+test("Start waits for the consent, says why, and shows a refusal beside it", async () => {
     const server = makeServer();
     server.session.state = "draft";
+    server.session.state_label = "Planned";
     server.session.consent_status = "missing";
-    onRpc("/spa/tablet/session/1/action", () => ({
-        ok: false,
-        error: "The session cannot start: no valid consent of the client",
-    }));
     await openRunner();
     expect(".o_spa_consent_missing").toHaveCount(1);
+    expect(".o_spa_start_button").not.toBeEnabled();
+    expect(".o_spa_start_reason").toHaveText(/Client signs consent/);
+    expect(".o_spa_sign_button").toBeEnabled();
+    expect(".o_spa_state").toHaveClass("text-bg-info");
+    // The draft shows no Done at all.
+    expect(".o_spa_tick").toHaveCount(0);
+    // With a valid consent, the server may still refuse: shown in the start card.
+    server.session.consent_status = "valid";
+    onRpc("/spa/tablet/session/1/action", () => ({
+        ok: false,
+        error: "The session cannot start: the health intake is missing",
+    }));
+    await getService("action").doAction({
+        type: "ir.actions.client",
+        tag: "spa_session_protocol.session_runner",
+        context: { spa_session_id: 1 },
+    });
+    await animationFrame();
+    expect(".o_spa_start_button").toBeEnabled();
+    expect(".o_spa_sign_button").toHaveCount(0);
     await contains(".o_spa_start_button").click();
-    expect(".o_spa_error").toHaveText("The session cannot start: no valid consent of the client");
+    expect(".o_spa_start .o_spa_start_error").toHaveText(
+        "The session cannot start: the health intake is missing"
+    );
+    expect(".o_spa_error").toHaveCount(0);
 });
 
 test("positioning and adjustments are recorded as chips", async () => {
     const server = makeServer();
-    server.session.steps[1].record_kind = "positioning";
+    server.session.steps[0].record_kind = "positioning";
     await openRunner();
+    // The step asks for its record first: Done stays inactive until then.
+    expect(".o_spa_step[data-step-id='11'] .o_spa_tick").not.toBeEnabled();
+    expect(".o_spa_step[data-step-id='11'] .o_spa_tick_wait").toHaveText(/positioning first/);
     expect(queryAllTexts(".o_spa_chip")).toEqual([
         "Prone on a massage table",
         "Seated upright on a chair",
@@ -325,6 +498,7 @@ test("positioning and adjustments are recorded as chips", async () => {
         values: { positioning: "seated" },
     });
     expect(queryOne(".o_spa_chip[data-value='seated']")).toHaveClass("active");
+    expect(".o_spa_step[data-step-id='11'] .o_spa_tick").toBeEnabled();
 });
 
 test("the offline queue keeps refused items and drops accepted ones", async () => {
@@ -375,7 +549,7 @@ test("the offline queue is a service shared by the runner's components", async (
     expect(".o_spa_pending_badge").toHaveCount(0);
 });
 
-test("the stop confirmation follows the server's stop levels, not a local threshold", async () => {
+test("the stop decision follows the server's stop levels, not a local threshold", async () => {
     const server = makeServer();
     // The server says only 9 and 10 stop the session (a protocol threshold
     // of 9), whatever pain_stop_threshold the payload also carries.
@@ -386,18 +560,22 @@ test("the stop confirmation follows the server's stop levels, not a local thresh
     expect(".o_spa_pain[data-pain='9']").toHaveClass("o_spa_pain_severe");
     await contains(".o_spa_pain[data-pain='8']").click();
     await animationFrame();
-    expect(".o_dialog").toHaveCount(0);
+    expect(".o_spa_stop_overlay").toHaveCount(0);
     expect(server.syncCalls[0][0].pain_level).toBe(8);
-    expect(".o_spa_stop_panel").toHaveCount(0);
     // What blocks completion is the server's text, shown as is.
-    server.session.completion_blockers = "the consent was withdrawn";
+    server.session.completion_blocker_lines = ["the consent was withdrawn"];
     await contains(".o_spa_checkin_button").click();
     await contains(".o_spa_pain[data-pain='9']").click();
-    expect(".o_dialog").toHaveCount(1);
-    await contains(".o_dialog .btn-danger").click();
+    expect(".o_spa_stop_overlay").toHaveCount(1);
+    await contains(".o_spa_stop_back").click();
+    await contains(".o_spa_checkin_later").click();
+    await getService("action").doAction({
+        type: "ir.actions.client",
+        tag: "spa_session_protocol.session_runner",
+        context: { spa_session_id: 1 },
+    });
     await animationFrame();
-    expect(".o_spa_stop_panel").toHaveCount(1);
-    expect(".o_spa_blockers_text").toHaveText("the consent was withdrawn");
+    expect(".o_spa_blocker").toHaveText("the consent was withdrawn");
 });
 
 test("the body chart: a check-in carries the region tapped; a region is removed to adapt", async () => {

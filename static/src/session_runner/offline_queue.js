@@ -1,6 +1,5 @@
 import { reactive } from "@odoo/owl";
 import { browser } from "@web/core/browser/browser";
-import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
 import { isOfflineError, tabletApi } from "./tablet_api";
@@ -125,8 +124,7 @@ export class OfflineQueue {
  * `onSynced` run (the runner reloads the session it shows from the server).
  */
 export const offlineQueueService = {
-    dependencies: ["notification"],
-    start(env, { notification }) {
+    start() {
         const queue = new OfflineQueue(`spa_session_protocol.queue.${user.userId}`);
         const state = reactive({
             items: queue.items,
@@ -145,15 +143,10 @@ export const offlineQueueService = {
             try {
                 const { results } = await tabletApi.call("/spa/tablet/sync", { ops });
                 state.online = true;
-                const refusedBefore = queue.refused().length;
+                // A refusal stays in the queue, shown where it was tapped
+                // (the runner's step, footer or overlay), until dismissed.
                 queue.applyResults(results);
                 refresh();
-                if (queue.refused().length > refusedBefore) {
-                    notification.add(
-                        _t("The server did not accept some of the work: see the list at the top."),
-                        { type: "danger", sticky: true }
-                    );
-                }
             } catch (error) {
                 if (!isOfflineError(error)) {
                     throw error;

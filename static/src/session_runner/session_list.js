@@ -1,6 +1,6 @@
 import { Component } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
-import { consentBadgeClass, formatTime } from "./session_format";
+import { consentBadgeClass, formatTime, progressText, stateBadgeClass } from "./session_format";
 
 /**
  * The therapist's sessions of the day, with the consent badge the server
@@ -20,6 +20,14 @@ export class SessionList extends Component {
 
     consentBadgeClass(status) {
         return consentBadgeClass(status);
+    }
+
+    progressText(item) {
+        return progressText(item.progress);
+    }
+
+    stateBadgeClass(state) {
+        return stateBadgeClass(state);
     }
 
     consentLabel(item) {

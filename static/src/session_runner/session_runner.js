@@ -102,8 +102,16 @@ export class SessionRunner extends Component {
         return this.queueState.items.filter((item) => item.status === "pending");
     }
 
+    /**
+     * Refusals not shown where they happened: those of sessions other than
+     * the open one (the open session's are shown at their step).
+     */
     get refusedItems() {
-        return this.queueState.items.filter((item) => item.status === "refused");
+        return this.queueState.items.filter(
+            (item) =>
+                item.status === "refused" &&
+                !(this.state.screen === "session" && item.session_id === this.session?.id)
+        );
     }
 
     opLabel(item) {
@@ -188,8 +196,10 @@ export class SessionRunner extends Component {
     // ------------------------------------------------------------------
 
     /**
-     * Ask the server to start, complete or stop the open session.
-     * @returns {Promise<boolean>} whether the server did it
+     * Ask the server to start, complete or stop the open session. The
+     * answer goes back to the screen that asked, which shows a refusal
+     * beside the button tapped.
+     * @returns {Promise<{ok: boolean, error?: string}>}
      */
     async runAction(action, params = {}) {
         this.state.error = false;
@@ -198,10 +208,12 @@ export class SessionRunner extends Component {
             await this.queue.flush();
         }
         if (pending().length || !this.queueState.online) {
-            this.state.error = _t(
-                "No network: starting, completing and stopping need the server. Your ticks and check-ins are kept on this tablet."
-            );
-            return false;
+            return {
+                ok: false,
+                error: _t(
+                    "No network: starting, completing and stopping need the server. Your ticks and check-ins are kept on this tablet."
+                ),
+            };
         }
         this.state.busy = true;
         try {
@@ -211,20 +223,22 @@ export class SessionRunner extends Component {
             });
             if (result.ok) {
                 this.state.session = withPending(result.session, pending());
-                return true;
+                return { ok: true };
             }
-            this.state.error = result.error;
             await this.refreshSession();
+            return { ok: false, error: result.error };
         } catch (error) {
             if (!isOfflineError(error)) {
                 throw error;
             }
             this.queue.setOnline(false);
-            this.state.error = _t("No network: try again when the tablet is back online.");
+            return {
+                ok: false,
+                error: _t("No network: try again when the tablet is back online."),
+            };
         } finally {
             this.state.busy = false;
         }
-        return false;
     }
 
     async backToList() {
