@@ -99,7 +99,7 @@ registry.category("web_tour.tours").add("spa_client_phone_sign_tour", {
         },
         {
             content: "Every control is big enough for a finger",
-            trigger: ".o_spa_consent_sign_form .o_portal_sign_submit",
+            trigger: ".o_spa_consent_sign_form .o_spa_sign_clear",
             run: checkTouchTargets,
         },
         {
