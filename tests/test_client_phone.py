@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from odoo import Command, fields
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
+from odoo.tests.common import ChromeBrowser, ChromeBrowserException
 from odoo.tools.misc import file_path
 
 from .common import SpaCommon
@@ -76,17 +76,49 @@ class ClientPhoneCommon(SpaCommon, HttpCase):
         consent._portal_ensure_token()
         return consent
 
+    def phone_browser(self, login=None, success_signal="tour succeeded"):
+        """Chromium showing a 390x844 phone screen: a headless window is at
+        least 500 px wide, so the page's viewport is set as a phone's (as
+        Chrome's device mode does)."""
+        browser = ChromeBrowser(self, success_signal=success_signal)
+        width, height = (int(v) for v in PHONE.split("x"))
+        browser._websocket_request(
+            "Emulation.setDeviceMetricsOverride",
+            params={
+                "width": width,
+                "height": height,
+                "deviceScaleFactor": 1,
+                "mobile": True,
+            },
+        )
+        self.authenticate(login, login, browser=browser)
+        self.cr.flush()
+        self.cr.clear()
+        return browser
+
+    def run_phone_tour(self, browser, url, tour):
+        browser.navigate_to(f"{self.base_url()}{url}", wait_stop=False)
+        self.assertTrue(browser._wait_ready(f"odoo.isTourReady({tour!r})"))
+        try:
+            browser._wait_code_ok(f"odoo.startTour({tour!r}, {{}})", 120)
+        except ChromeBrowserException as error:
+            self.fail(f"Tour {tour} failed on the phone:\n\n{error}")
+
+    def phone_tour(self, url, tour, login=None):
+        """Run ``tour`` on ``url`` on a 390x844 phone screen."""
+        browser = self.phone_browser(login)
+        try:
+            self.run_phone_tour(browser, url, tour)
+        finally:
+            browser.stop()
+            self._wait_remaining_requests()
+
     def shoot(self, url, tour, login=None):
         """Run ``tour`` on ``url`` (it ends on the screen to capture), then
-        capture the screen as a PNG."""
-        browser = ChromeBrowser(self, success_signal="tour succeeded")
+        capture the phone's screen as a PNG."""
+        browser = self.phone_browser(login)
         try:
-            self.authenticate(login, login, browser=browser)
-            self.cr.flush()
-            self.cr.clear()
-            browser.navigate_to(f"{self.base_url()}{url}", wait_stop=False)
-            self.assertTrue(browser._wait_ready(f"odoo.isTourReady({tour!r})"))
-            browser._wait_code_ok(f"odoo.startTour({tour!r}, {{}})", 120)
+            self.run_phone_tour(browser, url, tour)
             shot = browser._websocket_send("Page.captureScreenshot", with_future=True)
             return base64.b64decode(shot.result(timeout=30)["data"])
         finally:
@@ -106,9 +138,7 @@ class TestClientPhone(ClientPhoneCommon):
         }
         if strokes is not None:
             params["strokes"] = strokes
-        return self.make_jsonrpc_request(
-            f"/my/spa/consent/{consent.id}/accept", params
-        )
+        return self.make_jsonrpc_request(f"/my/spa/consent/{consent.id}/accept", params)
 
     # ------------------------------------------------------------------
     # The phone, in Chromium
@@ -120,13 +150,15 @@ class TestClientPhone(ClientPhoneCommon):
         control >= 48 px, no "Auto" or "Load" mode; the drawn signature gives
         the consent, and the page says when, in the client's time zone."""
         consent = self.draft_consent()
-        self.start_tour(consent.get_portal_url(), "spa_client_phone_sign_tour")
+        self.phone_tour(consent.get_portal_url(), "spa_client_phone_sign_tour")
         consent.invalidate_recordset()
         self.assertEqual(consent.state, "given")
         self.assertEqual(consent.signed_by, "Clara Client")
         image = Image.open(io.BytesIO(base64.b64decode(consent.signature)))
+        # The pad's picture: the phone's width less the page's margins.
         self.assertGreaterEqual(image.height, 180)
         self.assertGreaterEqual(image.width, 300)
+        self.assertLess(image.width, 390)
 
     # ------------------------------------------------------------------
     # The server refuses what was not drawn (a real HTTP post)
@@ -151,9 +183,12 @@ class TestClientPhone(ClientPhoneCommon):
                 [zigzag(top=170)],
                 "not the one drawn",
             ),
-            ("a dot", png(lambda d: d.ellipse((99, 99, 109, 109), fill="black")), [
-                [[100, 100], [108, 108]]
-            ], "too small"),
+            (
+                "a dot",
+                png(lambda d: d.ellipse((99, 99, 109, 109), fill="black")),
+                [[[100, 100], [108, 108]]],
+                "too small",
+            ),
             ("strokes not points", png(ink(stroke)), [["a", "b"]], "typed name"),
             ("strokes not a list", png(ink(stroke)), "draw", "typed name"),
         ]
@@ -269,9 +304,7 @@ class TestClientScreenshots(ClientPhoneCommon):
         self.run_compliant_protocol(done)
         done.action_done()
         self.session_of(
-            self.book(
-                partner=partner, start=fields.Datetime.now() + timedelta(days=3)
-            )
+            self.book(partner=partner, start=fields.Datetime.now() + timedelta(days=3))
         )
         (out / f"client_portal_{PHONE}.png").write_bytes(
             self.shoot("/my/spa", "spa_client_shot_portal", login="spa_shot_portal")

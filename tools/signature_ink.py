@@ -93,7 +93,11 @@ def _clean_strokes(strokes, width, height):
 
 
 def _length(strokes):
-    return sum(math.dist(a, b) for points in strokes for a, b in zip(points, points[1:]))
+    return sum(
+        math.dist(a, b)
+        for points in strokes
+        for a, b in zip(points[:-1], points[1:], strict=True)
+    )
 
 
 def drawn_signature_problem(image_bytes, strokes):

@@ -1,0 +1,129 @@
+"""Demo data only: the demo's sessions run at their planned times.
+
+The demo data runs its sessions through the addon's own actions (start, tick,
+log check-ins, complete or stop), so who did what is recorded as in real use;
+but the server stamps each action with the moment it runs, which is the
+moment the demo is installed: every session of the demo would have started
+and finished within the same second, hours away from its appointment.
+``_spa_demo_align_times`` moves what those actions stamped onto the
+appointment's planned times, in the order it happened, before anyone used the
+database, and chains the finished sessions' evidence again over the times
+they now show.
+"""
+
+from datetime import timedelta
+
+from odoo import models
+from odoo.exceptions import AccessError, UserError
+
+# Where a demo session's actions fall in its appointment: it starts a few
+# minutes after the planned start and ends a few minutes before its end (a
+# stopped session ends halfway: it was cut short).
+START_AFTER = timedelta(minutes=3)
+END_BEFORE = timedelta(minutes=4)
+CONSENT_BEFORE = timedelta(minutes=20)
+
+
+class SpaSession(models.Model):
+    _inherit = "spa.session"
+
+    def _spa_demo_align_times(self):
+        """Move the moments the actions of the demo sessions ``self`` stamped
+        (start, ticks, check-ins, end, and the giving of the consents they
+        rely on) onto their appointments' planned times, keeping their order.
+
+        Only for the demo data, loaded as the superuser into a database where
+        these sessions are their company's whole evidence chain: the chain is
+        then secured again over the times the sessions now show.
+        """
+        if not self.env.su:
+            raise AccessError(self.env._("Only the demo data may align its times."))
+        now = self.env.cr.now().replace(tzinfo=None)
+        sessions = self.filtered("date_start").sorted("date_start")
+        finished = sessions.filtered(lambda s: s.state in ("done", "stopped"))
+        companies = finished.company_id
+        chain = self.search(
+            [("company_id", "in", companies.ids), ("evidence_hash", "!=", False)]
+        )
+        if chain - finished:
+            raise UserError(
+                self.env._(
+                    "Demo times can only be aligned before any other session "
+                    "was finished."
+                )
+            )
+        for session in sessions:
+            old_start = session.date_start
+            old_end = session.date_done or now
+            new_start = (session.date_planned + START_AFTER).replace(microsecond=0)
+            if session.state == "done":
+                new_end = session.date_planned_end - END_BEFORE
+            elif session.state == "stopped":
+                new_end = new_start + (session.date_planned_end - new_start) / 2
+            else:
+                new_end = min(now, session.date_planned_end)
+            if new_start > now or new_end < new_start:
+                raise UserError(
+                    self.env._(
+                        "Session %(session)s is planned in the future: its demo "
+                        "times cannot be aligned.",
+                        session=session.display_name,
+                    )
+                )
+            span = (old_end - old_start).total_seconds() or 1.0
+
+            def moved(moment, old=(old_start, span), new=(new_start, new_end)):
+                share = (moment - old[0]).total_seconds() / old[1]
+                share = min(max(share, 0.0), 1.0)
+                return (new[0] + (new[1] - new[0]) * share).replace(microsecond=0)
+
+            # sudo: the demo's own records; the clinical lines are readable
+            # by therapists only and the demo runs as the superuser anyway.
+            session_sudo = session.sudo()
+            vals = {"date_start": new_start}
+            if session.date_done:
+                vals["date_done"] = new_end.replace(microsecond=0)
+            session_sudo._write_server(vals)
+            for step in session_sudo.step_ids.filtered("done_at"):
+                step._write_server({"done_at": moved(step.done_at)})
+            for checkin in session_sudo.checkin_ids:
+                # The device's clock was read when the demo logged it (its
+                # creation date is the install's transaction start).
+                logged = moved(checkin.device_at or checkin.create_date)
+                checkin._write_server({"device_at": logged})
+                # The moment a check-in was logged is its creation date,
+                # which no write changes: the demo moves it in SQL.
+                checkin.flush_recordset()
+                self.env.cr.execute(
+                    "UPDATE spa_checkin SET create_date = %s WHERE id = %s",
+                    [logged, checkin.id],
+                )
+                checkin.invalidate_recordset(["create_date"])
+            consent = session_sudo.consent_id.with_context(tracking_disable=True)
+            if consent.given_at and consent.given_at > new_start:
+                consent._write_server({"given_at": new_start - CONSENT_BEFORE})
+        if not finished:
+            return True
+        # Chain the finished sessions again, over the times they now show:
+        # the server's own evidence columns, emptied in SQL (an empty place
+        # in the chain is NULL, which no write of the ORM gives an integer).
+        finished.flush_recordset()
+        self.env.cr.execute(
+            """UPDATE spa_session
+                  SET evidence_sequence = NULL, evidence_previous_hash = NULL,
+                      evidence_text_digest = NULL, evidence_version = NULL,
+                      evidence_hash = NULL
+                WHERE id IN %s""",
+            [tuple(finished.ids)],
+        )
+        finished.invalidate_recordset()
+        self.env.cr.execute(
+            "UPDATE res_company SET spa_evidence_sequence = 0, "
+            "spa_evidence_head_hash = NULL WHERE id IN %s",
+            [tuple(companies.ids)],
+        )
+        companies.invalidate_recordset(
+            ["spa_evidence_sequence", "spa_evidence_head_hash"]
+        )
+        finished.sudo()._secure_evidence()
+        return True
