@@ -13,7 +13,7 @@ they now show.
 
 from datetime import timedelta
 
-from odoo import models
+from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
 # Where a demo session's actions fall in its appointment: it starts a few
@@ -38,7 +38,7 @@ class SpaSession(models.Model):
         """
         if not self.env.su:
             raise AccessError(self.env._("Only the demo data may align its times."))
-        now = self.env.cr.now().replace(tzinfo=None)
+        now = fields.Datetime.now()
         sessions = self.filtered("date_start").sorted("date_start")
         finished = sessions.filtered(lambda s: s.state in ("done", "stopped"))
         companies = finished.company_id
@@ -53,8 +53,6 @@ class SpaSession(models.Model):
                 )
             )
         for session in sessions:
-            old_start = session.date_start
-            old_end = session.date_done or now
             new_start = (session.date_planned + START_AFTER).replace(microsecond=0)
             if session.state == "done":
                 new_end = session.date_planned_end - END_BEFORE
@@ -62,6 +60,7 @@ class SpaSession(models.Model):
                 new_end = new_start + (session.date_planned_end - new_start) / 2
             else:
                 new_end = min(now, session.date_planned_end)
+            new_end = new_end.replace(microsecond=0)
             if new_start > now or new_end < new_start:
                 raise UserError(
                     self.env._(
@@ -70,35 +69,48 @@ class SpaSession(models.Model):
                         session=session.display_name,
                     )
                 )
-            span = (old_end - old_start).total_seconds() or 1.0
-
-            def moved(moment, old=(old_start, span), new=(new_start, new_end)):
-                share = (moment - old[0]).total_seconds() / old[1]
-                share = min(max(share, 0.0), 1.0)
-                return (new[0] + (new[1] - new[0]) * share).replace(microsecond=0)
-
             # sudo: the demo's own records; the clinical lines are readable
             # by therapists only and the demo runs as the superuser anyway.
             session_sudo = session.sudo()
             vals = {"date_start": new_start}
             if session.date_done:
-                vals["date_done"] = new_end.replace(microsecond=0)
+                vals["date_done"] = new_end
             session_sudo._write_server(vals)
-            for step in session_sudo.step_ids.filtered("done_at"):
-                step._write_server({"done_at": moved(step.done_at)})
+            # The actions ran within a second or two (the server's clock has
+            # whole seconds): their order is the steps' and the check-ins'
+            # (a check-in follows its step), spread evenly over the session.
+            steps = session_sudo.step_ids.filtered("done_at")
+            moments = [
+                ((step.done_at, step.sequence, 0, step.id), step) for step in steps
+            ]
             for checkin in session_sudo.checkin_ids:
-                # The device's clock was read when the demo logged it (its
-                # creation date is the install's transaction start).
-                logged = moved(checkin.device_at or checkin.create_date)
-                checkin._write_server({"device_at": logged})
+                step = checkin.session_step_id
+                if step.done_at:
+                    key = (step.done_at, step.sequence, 1, checkin.id)
+                else:
+                    key = (
+                        checkin.device_at or checkin.create_date,
+                        10**6,
+                        1,
+                        checkin.id,
+                    )
+                moments.append((key, checkin))
+            moments.sort(key=lambda item: item[0])
+            slot = (new_end - new_start) / (len(moments) + 1)
+            for index, (__, record) in enumerate(moments, start=1):
+                moment = (new_start + slot * index).replace(microsecond=0)
+                if record._name == "spa.session.step":
+                    record._write_server({"done_at": moment})
+                    continue
+                record._write_server({"device_at": moment})
                 # The moment a check-in was logged is its creation date,
                 # which no write changes: the demo moves it in SQL.
-                checkin.flush_recordset()
+                record.flush_recordset()
                 self.env.cr.execute(
                     "UPDATE spa_checkin SET create_date = %s WHERE id = %s",
-                    [logged, checkin.id],
+                    [moment, record.id],
                 )
-                checkin.invalidate_recordset(["create_date"])
+                record.invalidate_recordset(["create_date"])
             consent = session_sudo.consent_id.with_context(tracking_disable=True)
             if consent.given_at and consent.given_at > new_start:
                 consent._write_server({"given_at": new_start - CONSENT_BEFORE})
@@ -125,5 +137,7 @@ class SpaSession(models.Model):
         companies.invalidate_recordset(
             ["spa_evidence_sequence", "spa_evidence_head_hash"]
         )
+        # The hash covers what the database holds: write it all first.
+        self.env.flush_all()
         finished.sudo()._secure_evidence()
         return True
