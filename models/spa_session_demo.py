@@ -11,10 +11,13 @@ database, and chains the finished sessions' evidence again over the times
 they now show.
 """
 
+import logging
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+
+_logger = logging.getLogger(__name__)
 
 # Where a demo session's actions fall in its appointment: it starts a few
 # minutes after the planned start and ends a few minutes before its end (a
@@ -27,31 +30,32 @@ CONSENT_BEFORE = timedelta(minutes=20)
 class SpaSession(models.Model):
     _inherit = "spa.session"
 
+    @api.model
+    def _spa_demo_align_times_of_events(self, event_ids):
+        """``_spa_demo_align_times`` for the sessions of the demo's
+        appointments ``event_ids`` (read through the appointments, as the
+        superuser: the demo data runs as several users in turn)."""
+        if not self.env.su:
+            raise AccessError(self.env._("Only the demo data may align its times."))
+        events = self.env["calendar.event"].with_context(active_test=False)
+        sessions = events.browse(event_ids).spa_session_ids
+        _logger.info("Demo: sessions %s run at their appointments' times", sessions.ids)
+        return sessions._spa_demo_align_times()
+
     def _spa_demo_align_times(self):
         """Move the moments the actions of the demo sessions ``self`` stamped
         (start, ticks, check-ins, end, and the giving of the consents they
         rely on) onto their appointments' planned times, keeping their order.
 
-        Only for the demo data, loaded as the superuser into a database where
-        these sessions are their company's whole evidence chain: the chain is
-        then secured again over the times the sessions now show.
+        Only for the demo data, loaded as the superuser before anyone used
+        the database: the evidence chain is secured again, from the first
+        place these sessions held, over the times they now show.
         """
         if not self.env.su:
             raise AccessError(self.env._("Only the demo data may align its times."))
         now = fields.Datetime.now()
         sessions = self.filtered("date_start").sorted("date_start")
         finished = sessions.filtered(lambda s: s.state in ("done", "stopped"))
-        companies = finished.company_id
-        chain = self.search(
-            [("company_id", "in", companies.ids), ("evidence_hash", "!=", False)]
-        )
-        if chain - finished:
-            raise UserError(
-                self.env._(
-                    "Demo times can only be aligned before any other session "
-                    "was finished."
-                )
-            )
         for session in sessions:
             new_start = (session.date_planned + START_AFTER).replace(microsecond=0)
             if session.state == "done":
@@ -116,28 +120,44 @@ class SpaSession(models.Model):
                 consent._write_server({"given_at": new_start - CONSENT_BEFORE})
         if not finished:
             return True
-        # Chain the finished sessions again, over the times they now show:
-        # the server's own evidence columns, emptied in SQL (an empty place
-        # in the chain is NULL, which no write of the ORM gives an integer).
-        finished.flush_recordset()
-        self.env.cr.execute(
-            """UPDATE spa_session
-                  SET evidence_sequence = NULL, evidence_previous_hash = NULL,
-                      evidence_text_digest = NULL, evidence_version = NULL,
-                      evidence_hash = NULL
-                WHERE id IN %s""",
-            [tuple(finished.ids)],
-        )
-        finished.invalidate_recordset()
-        self.env.cr.execute(
-            "UPDATE res_company SET spa_evidence_sequence = 0, "
-            "spa_evidence_head_hash = NULL WHERE id IN %s",
-            [tuple(companies.ids)],
-        )
-        companies.invalidate_recordset(
-            ["spa_evidence_sequence", "spa_evidence_head_hash"]
-        )
-        # The hash covers what the database holds: write it all first.
+        # Chain the finished sessions again, over the times they now show,
+        # from the first place one of them held: the server's own evidence
+        # columns, emptied in SQL (an empty place in the chain is NULL, which
+        # no write of the ORM gives an integer), then secured as at the end.
         self.env.flush_all()
-        finished.sudo()._secure_evidence()
+        for company in finished.company_id:
+            first = min(
+                finished.filtered(lambda s, c=company: s.company_id == c).mapped(
+                    "evidence_sequence"
+                )
+            )
+            tail = self.search(
+                [
+                    ("company_id", "=", company.id),
+                    ("evidence_sequence", ">=", first),
+                ]
+            )
+            self.env.cr.execute(
+                """UPDATE spa_session
+                      SET evidence_sequence = NULL, evidence_previous_hash = NULL,
+                          evidence_text_digest = NULL, evidence_version = NULL,
+                          evidence_hash = NULL
+                    WHERE id IN %s""",
+                [tuple(tail.ids)],
+            )
+            self.env.cr.execute(
+                """UPDATE res_company
+                      SET spa_evidence_sequence = %(before)s,
+                          spa_evidence_head_hash = (
+                              SELECT evidence_hash FROM spa_session
+                               WHERE company_id = %(company)s
+                                 AND evidence_sequence = %(before)s)
+                    WHERE id = %(company)s""",
+                {"before": first - 1, "company": company.id},
+            )
+            tail.invalidate_recordset()
+            company.invalidate_recordset(
+                ["spa_evidence_sequence", "spa_evidence_head_hash"]
+            )
+            tail.sudo()._secure_evidence()
         return True
