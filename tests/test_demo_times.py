@@ -35,7 +35,7 @@ class TestDemoTimes(SpaCommon):
             # as installed: everything stamped now, hours after the appointment
             self.assertGreater(session.date_start, session.date_planned_end)
         sessions = (done | stopped).sudo()
-        sessions._spa_demo_align_times()
+        self.env["spa.demo"].sudo()._spa_align_session_times(sessions)
         for session in sessions:
             planned = (session.date_planned, session.date_planned_end)
             self.assertEqual(session.date_start, planned[0] + timedelta(minutes=3))
@@ -68,9 +68,9 @@ class TestDemoTimes(SpaCommon):
 
     def test_only_the_demo_data_may_align_times(self):
         done = self.run_session(3)
+        Demo = self.env["spa.demo"].with_user(self.manager)
         with self.assertRaises(AccessError):
-            done.with_user(self.manager)._spa_demo_align_times()
-        Session = self.env["spa.session"].with_user(self.manager)
+            Demo._spa_align_session_times(done)
         with self.assertRaises(AccessError):
-            Session._spa_demo_align_times_of_events(done.event_id.ids)
+            Demo._spa_align_times(done.event_id.ids)
         self.assertGreater(done.date_start, done.date_planned_end)

@@ -5,7 +5,7 @@ log check-ins, complete or stop), so who did what is recorded as in real use;
 but the server stamps each action with the moment it runs, which is the
 moment the demo is installed: every session of the demo would have started
 and finished within the same second, hours away from its appointment.
-``_spa_demo_align_times`` moves what those actions stamped onto the
+``spa.demo._spa_align_times`` moves what those actions stamped onto the
 appointment's planned times, in the order it happened, before anyone used the
 database, and chains the finished sessions' evidence again over the times
 they now show.
@@ -27,23 +27,29 @@ END_BEFORE = timedelta(minutes=4)
 CONSENT_BEFORE = timedelta(minutes=20)
 
 
-class SpaSession(models.Model):
-    _inherit = "spa.session"
+class SpaDemo(models.AbstractModel):
+    _name = "spa.demo"
+    _description = "Spa Demo Data Helpers"
 
     @api.model
-    def _spa_demo_align_times_of_events(self, event_ids):
-        """``_spa_demo_align_times`` for the sessions of the demo's
+    def _spa_align_times(self, event_ids):
+        """``_spa_align_session_times`` for the sessions of the demo's
         appointments ``event_ids`` (read through the appointments, as the
         superuser: the demo data runs as several users in turn)."""
-        if not self.env.su:
-            raise AccessError(self.env._("Only the demo data may align its times."))
+        self._spa_check_demo()
         events = self.env["calendar.event"].with_context(active_test=False)
         sessions = events.browse(event_ids).spa_session_ids
         _logger.info("Demo: sessions %s run at their appointments' times", sessions.ids)
-        return sessions._spa_demo_align_times()
+        return self._spa_align_session_times(sessions)
 
-    def _spa_demo_align_times(self):
-        """Move the moments the actions of the demo sessions ``self`` stamped
+    @api.model
+    def _spa_check_demo(self):
+        if not self.env.su:
+            raise AccessError(self.env._("Only the demo data may align its times."))
+
+    @api.model
+    def _spa_align_session_times(self, sessions):
+        """Move the moments the actions of the demo ``sessions`` stamped
         (start, ticks, check-ins, end, and the giving of the consents they
         rely on) onto their appointments' planned times, keeping their order.
 
@@ -51,10 +57,10 @@ class SpaSession(models.Model):
         the database: the evidence chain is secured again, from the first
         place these sessions held, over the times they now show.
         """
-        if not self.env.su:
-            raise AccessError(self.env._("Only the demo data may align its times."))
+        self._spa_check_demo()
+        sessions = sessions.sudo()
         now = fields.Datetime.now()
-        sessions = self.filtered("date_start").sorted("date_start")
+        sessions = sessions.filtered("date_start").sorted("date_start")
         finished = sessions.filtered(lambda s: s.state in ("done", "stopped"))
         for session in sessions:
             new_start = (session.date_planned + START_AFTER).replace(microsecond=0)
@@ -131,7 +137,7 @@ class SpaSession(models.Model):
                     "evidence_sequence"
                 )
             )
-            tail = self.search(
+            tail = sessions.search(
                 [
                     ("company_id", "=", company.id),
                     ("evidence_sequence", ">=", first),
