@@ -81,10 +81,26 @@ export class SpaConsentSignForm extends Component {
                 // The pad takes its size once it is visible.
                 this.signature.resetSignature();
                 this.signature.isSignatureEmpty = true;
-                // The end of the text stays in view above the pad.
-                section.scrollIntoView({ block: "end" });
+                this.scrollToPad(section);
             });
         });
+    }
+
+    /**
+     * Bring the whole signing section into view, its end at the bottom of
+     * the screen: the end of the text stays in view above the pad.
+     */
+    scrollToPad(section) {
+        const scroll = () => {
+            const rect = section.getBoundingClientRect();
+            const below = rect.bottom + 8 - window.innerHeight;
+            if (below > 0) {
+                window.scrollBy({ top: below, left: 0, behavior: "instant" });
+            }
+        };
+        scroll();
+        // once more after the name field took the focus (and maybe scrolled)
+        requestAnimationFrame(scroll);
     }
 
     get canSend() {

@@ -29,7 +29,7 @@ function checkTextVisible() {
     }
 }
 
-/** The pad: the section's full width, tall enough for a finger. */
+/** The pad: on screen, the section's full width, tall enough for a finger. */
 function checkPad() {
     const canvas = document.querySelector(PAD);
     const rect = canvas.getBoundingClientRect();
@@ -39,6 +39,9 @@ function checkPad() {
     }
     if (rect.width < form.width - 4) {
         fail(`The signature pad is ${Math.round(rect.width)} px wide, not the form's ${Math.round(form.width)}.`);
+    }
+    if (rect.top < 0 || rect.bottom > window.innerHeight) {
+        fail(`The signature pad is not on screen (from ${Math.round(rect.top)} to ${Math.round(rect.bottom)} px, screen ${window.innerHeight} px).`);
     }
     if (canvas.width < rect.width - 2 || canvas.height < rect.height - 2) {
         fail(`The pad draws at ${canvas.width}x${canvas.height}, smaller than it shows.`);
@@ -157,8 +160,9 @@ registry.category("web_tour.tours").add("spa_client_shot_signing", {
             run: drawSignature,
         },
         {
-            content: "The signature is on the pad, ready to send",
+            content: "The signature is on the pad, ready to send, the pad on screen",
             trigger: ".o_spa_consent_sign_form .o_portal_sign_submit:enabled",
+            run: checkPad,
         },
     ],
 });
