@@ -50,6 +50,13 @@ def ink(points):
     )
 
 
+def drawn_signature():
+    """What the consent page posts for a signature drawn with a finger: the
+    pad's picture (base64 PNG) and the strokes that drew it."""
+    stroke = zigzag()
+    return png(ink(stroke)), [stroke]
+
+
 def typed_name(name):
     """The picture the "Auto" mode makes: the name set in a signature font."""
     font = ImageFont.truetype(file_path(AUTO_FONT), 60)
