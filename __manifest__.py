@@ -72,6 +72,10 @@
         "web.assets_backend": [
             "spa_session_protocol/static/src/**/*",
             ("remove", "spa_session_protocol/static/src/kiosk/**/*"),
+            ("remove", "spa_session_protocol/static/src/consent_portal/**/*"),
+        ],
+        "web.assets_frontend": [
+            "spa_session_protocol/static/src/consent_portal/**/*",
         ],
         "spa_session_protocol.assets_kiosk": [
             "spa_session_protocol/static/src/kiosk/kiosk.scss",

@@ -15,6 +15,8 @@ from odoo.http import request
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
+from .portal import spa_client_tz
+
 FINISHED = ("done", "stopped")
 SESSIONS_PER_PAGE = 10
 
@@ -154,6 +156,10 @@ class SpaClientPortal(CustomerPortal):
                     for consent in consents_sudo
                 },
                 "message": message,
+                # Times in the client's time zone, never raw UTC.
+                "client_tz": spa_client_tz(
+                    request.env.user.partner_id, request.env.company
+                ),
             }
         )
         return request.render("spa_session_protocol.portal_my_spa", values)

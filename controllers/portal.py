@@ -2,12 +2,35 @@
 
 import binascii
 
+import pytz
+
 from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.tools import consteq
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
+
+
+def spa_client_tz(partner, company):
+    """The time zone the client's pages show times in: the client's own
+    (their contact's), else the company's (its working calendar's), else the
+    browser's (the ``tz`` cookie Odoo's web client sets), else UTC."""
+    # sudo: a time zone is no secret; a visitor holding the consent's link
+    # (or the client on their portal) may not read the contact or calendar.
+    company_tz = company.sudo()._spa_tz().zone if company else None
+    if company_tz == "UTC":
+        # UTC is also what a company without a working calendar answers:
+        # the browser's time zone then says more.
+        company_tz = None
+    for tz in (
+        partner.sudo().tz,
+        company_tz,
+        request.httprequest.cookies.get("tz"),
+    ):
+        if tz and tz in pytz.all_timezones_set:
+            return tz
+    return "UTC"
 
 
 class SpaConsentPortal(CustomerPortal):
@@ -84,6 +107,9 @@ class SpaConsentPortal(CustomerPortal):
             "status_message": self._spa_status_message(consent_sudo, status),
             "just_signed": message == "signed" and status == "given",
             "region_error": bool(region_error),
+            "client_tz": spa_client_tz(
+                consent_sudo.partner_id, consent_sudo.company_id
+            ),
             "sensitive_regions": consent_sudo.protocol_ids.sensitive_region_ids,
             "intake_url": self._spa_intake_url(consent_sudo, access_token)
             if status == "given"
@@ -135,7 +161,13 @@ class SpaConsentPortal(CustomerPortal):
         website=True,
     )
     def spa_consent_accept(
-        self, consent_id, access_token=None, name=None, signature=None, shown=None
+        self,
+        consent_id,
+        access_token=None,
+        name=None,
+        signature=None,
+        shown=None,
+        strokes=None,
     ):
         access_token = access_token or request.httprequest.args.get("access_token")
         shown = shown or request.httprequest.args.get("shown")
@@ -158,7 +190,9 @@ class SpaConsentPortal(CustomerPortal):
         signer_sudo = consent_sudo.with_user(request.env.user).sudo()
         try:
             with request.env.cr.savepoint():
-                signer_sudo._action_sign_from_portal(name, signature, shown)
+                signer_sudo._action_sign_from_portal(
+                    name, signature, shown, strokes=strokes
+                )
         except (TypeError, binascii.Error):
             return {"error": request.env._("The signature could not be read.")}
         except UserError as error:

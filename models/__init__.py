@@ -30,3 +30,4 @@ from . import survey_user_input
 from . import survey_user_input_line
 from . import survey_survey
 from . import ir_http
+from . import spa_demo

@@ -15,7 +15,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 
-from ..tools import session_rules
+from ..tools import session_rules, signature_ink
 from .spa_write_policy_mixin import ROLE_FRONT_DESK, ROLE_MANAGER, ROLE_THERAPIST
 
 # What the front desk, a therapist or a manager fills in on a draft consent.
@@ -809,10 +809,44 @@ class SpaConsent(models.Model):
             )
         self._write_server({"body_region_ids": [Command.set(sorted(set(region_ids)))]})
 
-    def _action_sign_from_portal(self, name, signature, shown=None):
+    def _spa_check_drawn_signature(self, signature, strokes):
+        """Refuse ``signature`` (base64 PNG or JPEG) unless it is the drawing
+        of ``strokes`` (the points the finger drew on the pad): a blank pad,
+        a typed name drawn in a font or a loaded picture is no signature
+        (see ``tools/signature_ink.py``)."""
+        try:
+            image = base64.b64decode(signature or "", validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            image = b""
+        problem = signature_ink.drawn_signature_problem(image, strokes)
+        if not problem:
+            return
+        messages = {
+            signature_ink.UNREADABLE: self.env._("The signature could not be read."),
+            signature_ink.BLANK: self.env._(
+                "The signature box is empty: please sign with your finger."
+            ),
+            signature_ink.TOO_SMALL: self.env._(
+                "The signature is too small: please sign across the box."
+            ),
+            signature_ink.NOT_DRAWN: self.env._(
+                "Please draw your signature with your finger: a typed name or a "
+                "loaded picture is not accepted for a consent."
+            ),
+            signature_ink.NOT_THE_DRAWING: self.env._(
+                "The signature sent is not the one drawn on the pad: please clear "
+                "the box and sign again with your finger."
+            ),
+        }
+        raise UserError(messages[problem])
+
+    def _action_sign_from_portal(self, name, signature, shown=None, strokes=None):
         """The client signed on the consent page: record the drawn signature
         and give the consent, as the visitor (the public user when not
-        logged in; ``recorded_by_id`` says who recorded it)."""
+        logged in; ``recorded_by_id`` says who recorded it).
+
+        ``strokes`` are the points the finger drew: the signature must be
+        their drawing (``_spa_check_drawn_signature``)."""
         self.ensure_one()
         if self._portal_status() != "sign":
             raise UserError(self.env._("This consent can no longer be signed."))
@@ -832,6 +866,7 @@ class SpaConsent(models.Model):
                     "from the appointment or the tablet instead."
                 )
             )
+        self._spa_check_drawn_signature(signature, strokes)
         # The visitor holds the link's token (checked by the portal route):
         # the server records what they drew, as the public user or whoever
         # opened the link.

@@ -21,6 +21,8 @@ from . import test_ui
 from . import test_write_policy
 from . import test_aftercare
 from . import test_client_portal
+from . import test_client_phone
+from . import test_demo_times
 from . import test_every_path
 from . import test_one_source
 from . import test_body_regions

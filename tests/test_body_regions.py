@@ -15,6 +15,7 @@ from odoo.tools import mute_logger
 from ..tools import evidence
 from . import test_evidence, test_portal, test_write_policy
 from .common import SpaCommon
+from .test_client_phone import drawn_signature
 from .test_consent import SIGNATURE
 from .test_reports_pdf import ReportsCommon
 from .test_tablet_api import PNG_DATA_URL
@@ -797,12 +798,15 @@ class TestBodyRegionPortal(BodyRegionCommon, HttpCase):
             },
         )
         self.assertIn("changed", refused["error"])
+        # a signature drawn on the pad, with its strokes (a drawn one only)
+        signature, strokes = drawn_signature()
         result = self.make_jsonrpc_request(
             f"/my/spa/consent/{consent.id}/accept",
             {
                 "access_token": consent.access_token,
                 "name": "Clara Client",
-                "signature": PNG_DATA_URL.split(",", 1)[1],
+                "signature": signature,
+                "strokes": strokes,
                 "shown": consent._spa_shown_version(),
             },
         )

@@ -21,6 +21,7 @@ from odoo.addons.base.models.ir_qweb import QWebException
 from odoo.addons.mail.tools.discuss import Store
 
 from .common import SpaCommon
+from .test_client_phone import drawn_signature
 
 # A 1x1 transparent PNG, as the signature pad sends it (a data URL).
 PNG = bytes.fromhex(
@@ -539,14 +540,17 @@ class TestPortalTokenRequired(SpaCommon, HttpCase):
                 )
                 self.assertIn("error", result, (login, token))
             self.assertEqual(consent.state, "draft", login)
-        # With the link the client received, anyone holding it signs.
+        # With the link the client received, anyone holding it signs (a
+        # signature drawn on the pad, with its strokes).
         self.authenticate(None, None)
+        signature, strokes = drawn_signature()
         result = self.make_jsonrpc_request(
             f"/my/spa/consent/{consent.id}/accept",
             {
                 "access_token": consent._portal_ensure_token(),
                 "name": "Clara Client",
-                "signature": PNG_B64,
+                "signature": signature,
+                "strokes": strokes,
                 "shown": consent._spa_shown_version(),
             },
         )

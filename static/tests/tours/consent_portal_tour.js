@@ -1,14 +1,17 @@
 import { registry } from "@web/core/registry";
 
+/** The signature pad once its section is open under the consent text. */
+export const PAD = ".o_spa_consent_sign_section.show canvas.o_spa_sign_pad";
+
 /**
  * Draw a short stroke on the signature pad with pointer events, as a finger
  * would, until the pad reports a signature (the pad is cleared once more
- * when the dialog finishes opening, so draw again if needed).
+ * when its section finishes opening, so draw again if needed).
  */
 export async function drawSignature() {
     const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
     for (let attempt = 0; attempt < 20; attempt++) {
-        const canvas = document.querySelector(".modal.show canvas");
+        const canvas = document.querySelector(PAD);
         if (canvas) {
             const rect = canvas.getBoundingClientRect();
             const y = rect.top + rect.height / 2;
@@ -49,13 +52,13 @@ export function signConsentSteps() {
             trigger: ".o_spa_consent_text:contains(upper-back release)",
         },
         {
-            content: "They agree and open the signing dialog",
+            content: "They agree and open the signing pad under the text",
             trigger: "button.o_spa_consent_sign",
             run: "click",
         },
         {
             content: "They sign with a finger on the pad",
-            trigger: ".modal.show canvas",
+            trigger: PAD,
             run: drawSignature,
         },
         {
