@@ -25,6 +25,8 @@ MEASURES = (
     "unfinished_count",
     "documentation_lag",
     "refusal_count",
+    "finished_count",
+    "pending_count",
 )
 
 
@@ -200,7 +202,8 @@ class ComplianceCommon(SpaCommon):
             .search([("session_id", "=", session.id)])
             .mapped("attempt_count")
         )
-        rate = {"compliant": 100.0, "non_compliant": 0.0}.get(compliance, False)
+        # The rate is over the finished sessions only.
+        rate = (100.0 if compliance == "compliant" else 0.0) if finished else False
         return {
             "has_valid_consent": valid,
             "checkin_count": len(checkins),
@@ -218,6 +221,8 @@ class ComplianceCommon(SpaCommon):
             "unfinished_count": int(unfinished),
             "documentation_lag": lag,
             "refusal_count": refusals,
+            "finished_count": int(finished),
+            "pending_count": int(compliance == "pending"),
         }
 
     def assertRowMatches(self, row, expected, label):
