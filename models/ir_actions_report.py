@@ -37,6 +37,30 @@ def wkhtmltopdf_has_patched_qt():
 class IrActionsReport(models.Model):
     _inherit = "ir.actions.report"
 
+    def _render_qweb_pdf_prepare_streams(self, report_ref, data, res_ids=None):
+        """Without the patched Qt, wkhtmltopdf prints one HTML document per
+        PDF only (several records at once come back empty): the addon's
+        reports are then printed record by record, and merged by the caller
+        as usual."""
+        report = self._get_report(report_ref)
+        if (
+            report.report_name.startswith(REPORT_PREFIX)
+            and res_ids
+            and len(res_ids) > 1
+            and not wkhtmltopdf_has_patched_qt()
+        ):
+            streams = {}
+            for res_id in res_ids:
+                streams.update(
+                    super()._render_qweb_pdf_prepare_streams(
+                        report_ref, dict(data or {}), res_ids=[res_id]
+                    )
+                )
+            return streams
+        return super()._render_qweb_pdf_prepare_streams(
+            report_ref, data, res_ids=res_ids
+        )
+
     def _get_rendering_context(self, report, docids, data):
         """The addon's PDFs learn whether the page header is lost
         (``spa_pdf_fallback``): then they print the company in the body, in

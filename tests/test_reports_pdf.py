@@ -346,28 +346,39 @@ class TestReportsPdfText(ReportsCommon, HttpCase):
         # The values on one line, each under its label: the protocol too.
         lines = pages[0].splitlines()
         [labels] = [line for line in lines if re.search(r"Client\s+Therapist", line)]
-        [values] = [line for line in lines if "Theo Therapist" in line]
+        values = lines[lines.index(labels) + 1]
+        self.assertIn("Clara Client", values)
+        self.assertIn("Theo Therapist", values)
         self.assertIn(self.protocol.name, values)
         self.assertIn("Stopped", values)
         self.assertEqual(labels.index("Protocol"), values.index(self.protocol.name))
         self.assertEqual(labels.index("Status"), values.index("Stopped"))
 
     def test_positioning_table_is_never_split(self):
-        """Sessions whose checklist grows line by line: one of them brings the
-        positioning table to a page break; it moves whole to the next page."""
-        self.give_consent()
-        start = datetime.combine(date.today() - timedelta(days=1), datetime.min.time())
+        """Sessions whose checklist grows two rows at a time (protocols with
+        more and more optional steps): one of them brings the positioning
+        table to a page break; heading and rows move whole to the next page."""
+        Protocol = self.env["spa.protocol"].with_user(self.manager)
+        start = datetime.combine(date.today() + timedelta(days=3), datetime.min.time())
         sessions = self.env["spa.session"]
-        for lines in range(24):
-            session = self.session_of(
-                self.book(start=start + timedelta(hours=2 * lines))
-            ).with_user(self.therapist)
-            session.action_start()
-            session.write({"positioning": "seated"})
-            self.step(session, "Advanced techniques").action_skip(
-                " ".join(["Reason"] * (1 + 2 * lines))
+        for variant in range(12):
+            protocol = Protocol.browse(self.protocol.id).copy(
+                {"name": f"Variant {variant}", "code": f"VAR{variant}"}
             )
-            sessions |= session
+            self.env["spa.protocol.step"].with_user(self.manager).create(
+                [
+                    {
+                        "protocol_id": protocol.id,
+                        "name": f"Extra step {n}",
+                        "sequence": 1000 + n,
+                        "is_mandatory": False,
+                    }
+                    for n in range(2 * variant)
+                ]
+            )
+            sessions |= self.session_of(
+                self.book(protocol=protocol, start=start + timedelta(hours=2 * variant))
+            )
         pages = self.pdf_pages(
             "spa_session_protocol.action_report_session_record",
             sessions.ids,
@@ -375,15 +386,13 @@ class TestReportsPdfText(ReportsCommon, HttpCase):
         )
         self.assertGreater(len(pages), len(sessions))
         seen = 0
-        for number, page in enumerate(pages):
+        for number, page in enumerate(pages, start=1):
             if "Positioning and adjustments" not in page:
                 continue
             seen += 1
             rest = page.split("Positioning and adjustments", 1)[1]
-            self.assertRegex(
-                rest, r"\n\s*Positioning\s+Seated upright", f"page {number + 1}"
-            )
-            self.assertRegex(rest, r"\n\s*Adjustments\s+None", f"page {number + 1}")
+            self.assertRegex(rest, r"\n\s*Positioning\s+Not recorded", f"page {number}")
+            self.assertRegex(rest, r"\n\s*Adjustments\s+None", f"page {number}")
         self.assertEqual(seen, len(sessions))
 
     def test_summary_counts_and_company(self):
@@ -402,11 +411,12 @@ class TestReportsPdfText(ReportsCommon, HttpCase):
         totals = [
             line.split()
             for line in pages[0].splitlines()
-            if line.strip().startswith("Total ")
+            if re.match(r"\s*Total\s+\d", line)
         ]
         self.assertTrue(totals)
         for row in totals:
             # Total, sessions, finished, compliant: integers; the rate in %
             self.assertEqual(row[1:4], ["1", "1", "1"], row)
             self.assertEqual(row[4:6], ["100.0", "%"], row)
-            self.assertNotRegex(" ".join(row[6:-1]), r"\b\d+\.0\b", row)
+            # pending ... blocked attempts: integers; the lag comes last
+            self.assertTrue(all(cell.isdigit() for cell in row[6:-1]), row)
