@@ -73,9 +73,14 @@
             "spa_session_protocol/static/src/**/*",
             ("remove", "spa_session_protocol/static/src/kiosk/**/*"),
             ("remove", "spa_session_protocol/static/src/consent_portal/**/*"),
+            ("remove", "spa_session_protocol/static/src/compliance_graph/**/*"),
         ],
         "web.assets_frontend": [
             "spa_session_protocol/static/src/consent_portal/**/*",
+        ],
+        # Beside Odoo's graph and pivot views, loaded with them.
+        "web.assets_backend_lazy": [
+            "spa_session_protocol/static/src/compliance_graph/**/*",
         ],
         "spa_session_protocol.assets_kiosk": [
             "spa_session_protocol/static/src/kiosk/kiosk.scss",

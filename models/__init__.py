@@ -1,5 +1,6 @@
 from . import spa_write_policy_mixin
 from . import ir_attachment
+from . import ir_actions_report
 from . import spa_evidence_chain_mixin
 from . import spa_evidence_anchor
 from . import spa_retention_mixin

@@ -313,7 +313,9 @@ class SpaProtocol(models.Model):
     @api.model
     def _spa_group_users(self, group_xmlid, companies):
         """``{company_id: user}``: the first active internal user (by id) of
-        the group in each of ``companies``, in one query."""
+        the group in each of ``companies``, in one query. The spa's own staff
+        come first: a system administrator (who holds every group, the spa
+        ones included) is chosen only when the company has nobody else."""
         group = self.env.ref(group_xmlid)
         # sudo: choosing whom to assign needs every user of the group, not
         # only those the current user may read.
@@ -329,8 +331,9 @@ class SpaProtocol(models.Model):
                 order="id",
             )
         )
+        administrators = self.env.ref("base.group_system").sudo().users
         result = {}
-        for user in users_sudo:
+        for user in users_sudo.sorted(lambda u: (u in administrators, u.id)):
             for company in user.company_ids & companies:
                 result.setdefault(company.id, user)
         return {cid: user.with_env(self.env) for cid, user in result.items()}

@@ -15,6 +15,7 @@ COALESCE_MINUTES = 60
 REFUSED_ACTIONS = [
     ("start", "Start"),
     ("done", "Completion"),
+    ("tick", "Step Tick"),
 ]
 
 # The rule that refused, for the analysis "blocked attempts by reason": the
@@ -26,13 +27,29 @@ REFUSAL_REASONS = [
     ("checkins", "Check-ins"),
     ("stop_rule", "Stop rule"),
     ("therapist", "No therapist"),
+    ("step_order", "Step order"),
+    ("qualification", "Qualification"),
     ("other", "Other"),
 ]
+
+# A tick refused by one of these rules is a blocked attempt and is logged; a
+# tick refused only because the step is no longer to do or the session is
+# not running (a repeated tap, an offline tablet replaying its queue) is not.
+LOGGED_TICK_CODES = frozenset(
+    {
+        session_rules.STEP_OUT_OF_ORDER,
+        session_rules.STEP_NOT_QUALIFIED,
+        session_rules.STEP_NEEDS_POSITIONING,
+        session_rules.STEP_NEEDS_ADJUSTMENT,
+        session_rules.STEP_SENSITIVE_REGION,
+        session_rules.STOP_RULE,
+    }
+)
 
 
 def reason_of(code):
     """The reason (``REFUSAL_REASONS``) of a rules' problem code."""
-    if code in session_rules.CONSENT_CODES:
+    if code in session_rules.CONSENT_CODES | {session_rules.STEP_SENSITIVE_REGION}:
         return "consent"
     if code in session_rules.INTAKE_CODES:
         return "intake"
@@ -41,11 +58,17 @@ def reason_of(code):
         session_rules.CHECKINS_MISSING: "checkins",
         session_rules.STOP_RULE: "stop_rule",
         session_rules.NO_THERAPIST: "therapist",
+        session_rules.STEP_OUT_OF_ORDER: "step_order",
+        session_rules.STEP_NOT_QUALIFIED: "qualification",
+        session_rules.STEP_NEEDS_POSITIONING: "steps",
+        session_rules.STEP_NEEDS_ADJUSTMENT: "steps",
     }.get(code, "other")
 
 
 class SpaSessionRefusal(models.Model):
-    """Refused attempts to start or complete a session, with their reasons.
+    """Refused attempts to start or complete a session, or to tick one of its
+    steps against a rule of the protocol (out of order, without the
+    qualification, ...), with their reasons.
 
     The refusal rolls the attempt's transaction back; the log row is written
     through a cursor of its own so that it stays. Identical refusals (same
@@ -124,17 +147,26 @@ class SpaSessionRefusal(models.Model):
     @api.depends("problem_codes")
     def _compute_reason(self):
         for refusal in self:
-            codes = (refusal.problem_codes or "").split(",")
-            refusal.reason = reason_of(codes[0]) if codes[0] else "other"
+            # The first rule that refused (a step tick's codes may start with
+            # a state code, "already done", that no rule stands behind).
+            reasons = [
+                reason_of(code) for code in (refusal.problem_codes or "").split(",")
+            ]
+            refusal.reason = next((r for r in reasons if r != "other"), "other")
 
     @api.model
-    def _log_refusals(self, sessions, problems_by_session):
+    def _log_refusals(self, sessions, problems_by_session, action=None, reasons=None):
         """Record the refused attempt of each of ``sessions`` that has problems.
 
-        Called by the session actions just before they raise: the refusal
-        rolls their transaction back, so the rows are written and committed
-        through a separate cursor. Logging never hides the refusal itself:
-        a failure here is logged and swallowed.
+        Called by the session actions (and the step tick) just before they
+        raise: the refusal rolls their transaction back, so the rows are
+        written and committed through a separate cursor. Logging never hides
+        the refusal itself: a failure here is logged and swallowed.
+
+        ``action``: the refused action (``REFUSED_ACTIONS``); by default
+        starting a draft session, completing a running one. ``reasons``:
+        ``{session id: text}`` as the refusal showed it; by default the
+        session's own wording of ``problems``.
         """
         now = fields.Datetime.now()
         user = self.env.user
@@ -150,10 +182,12 @@ class SpaSessionRefusal(models.Model):
                     "therapist_id": session.therapist_id.id,
                     "protocol_id": session.protocol_id.id,
                     "company_id": session.company_id.id,
-                    # A draft session is being started, an in-progress one
-                    # completed: the two actions that check the rules.
-                    "action": "start" if session.state == "draft" else "done",
-                    "reasons": session._format_problems(problems),
+                    # By default a draft session is being started, an
+                    # in-progress one completed.
+                    "action": action
+                    or ("start" if session.state == "draft" else "done"),
+                    "reasons": (reasons or {}).get(session.id)
+                    or session._format_problems(problems),
                     "problem_codes": ",".join(
                         dict.fromkeys(code for code, __ in problems)
                     ),

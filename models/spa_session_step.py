@@ -7,6 +7,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from ..tools import session_rules
 from .spa_checkin import DEVICE_DRIFT_MINUTES
 from .spa_protocol_step import RECORD_KINDS
+from .spa_session_refusal import LOGGED_TICK_CODES
 from .spa_write_policy_mixin import (
     ROLE_MANAGER,
     ROLE_OWN_THERAPIST,
@@ -194,6 +195,8 @@ class SpaSessionStep(models.Model):
         # sudo: the clinical fields are read to check a rule, not shown.
         sessions_sudo = sessions.sudo()
         errors = []
+        # Ticks a protocol rule refused (out of order, ...): blocked attempts.
+        blocked, blocked_texts = {}, {}
         for step in self.sorted(lambda s: (s.session_id.id, s.sequence, s.id)):
             session_facts = facts[step.session_id.id]
             step_facts = next(s for s in session_facts.steps if s.id == step.id)
@@ -214,11 +217,23 @@ class SpaSessionStep(models.Model):
                 ),
             )
             if problems:
-                errors.append(step._format_tick_problems(problems))
+                text = step._format_tick_problems(problems)
+                errors.append(text)
+                if any(code in LOGGED_TICK_CODES for code, __ in problems):
+                    blocked.setdefault(step.session_id.id, []).extend(problems)
+                    blocked_texts.setdefault(step.session_id.id, []).append(text)
                 continue
             # Later steps of the same call see this one done.
             facts[step.session_id.id] = _replace_step(session_facts, step.id, "done")
         if errors:
+            if blocked:
+                # The refusal rolls back; its log is kept (separate cursor).
+                self.env["spa.session.refusal"]._log_refusals(
+                    sessions.filtered(lambda s: s.id in blocked),
+                    blocked,
+                    action="tick",
+                    reasons={sid: "\n".join(t) for sid, t in blocked_texts.items()},
+                )
             raise UserError(
                 self.env._(
                     "The step cannot be ticked:\n%(errors)s", errors="\n".join(errors)

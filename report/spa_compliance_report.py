@@ -94,11 +94,27 @@ class SpaComplianceReport(models.Model):
         "on a consent valid when they started (and, for done ones, at completion).",
     )
     compliance_rate = fields.Float(
-        string="Compliance Rate (%)",
+        string="Compliance Rate, Finished Sessions (%)",
         readonly=True,
         aggregator="avg",
-        help="Compliant sessions among compliant and non-compliant ones "
-        "(pending and cancelled sessions are left out).",
+        help="Share of the finished sessions (done or stopped) that are compliant. "
+        "Sessions not finished yet are left out and counted apart: Pending "
+        "(their appointment has not ended) and Unfinished (still planned or in "
+        "progress after it ended, non-compliant). Empty when no session is "
+        "finished.",
+    )
+    finished_count = fields.Integer(
+        string="Finished",
+        readonly=True,
+        aggregator="sum",
+        help="Sessions done or stopped: the sessions the compliance rate is over.",
+    )
+    pending_count = fields.Integer(
+        string="Pending",
+        readonly=True,
+        aggregator="sum",
+        help="Sessions planned or in progress whose appointment has not ended: "
+        "not finished yet, left out of the compliance rate.",
     )
     compliant_count = fields.Integer(
         string="Compliant", readonly=True, aggregator="sum"
@@ -141,7 +157,8 @@ class SpaComplianceReport(models.Model):
         string="Blocked Attempts",
         readonly=True,
         aggregator="sum",
-        help="Refused attempts to start or complete the session.",
+        help="Refused attempts to start or complete the session, or to tick "
+        "one of its steps against a rule of the protocol.",
     )
 
     # Rule 7: the health intake.
@@ -179,6 +196,10 @@ class SpaComplianceReport(models.Model):
         unfinished = self._unfinished_condition()
         # The rules' verdict, stored on the session (see _from).
         valid = "COALESCE(s.has_valid_consent, FALSE)"
+        # The compliance rule, written once: every measure below that speaks
+        # of compliance is derived from this expression.
+        compliance = self._compliance_state_expression(valid, unfinished)
+        finished = "s.state IN ('done', 'stopped')"
         return f"""
             s.id AS id,
             s.id AS session_id,
@@ -199,28 +220,18 @@ class SpaComplianceReport(models.Model):
                 WHEN s.state IN ('in_progress', 'done', 'stopped')
                     THEN CASE WHEN {valid} THEN 100.0 ELSE 0.0 END
             END AS consent_coverage,
+            {compliance} AS compliance_state,
+            ({compliance}) = 'compliant' AS is_compliant,
+            CASE WHEN ({compliance}) = 'compliant' THEN 1 ELSE 0 END
+                AS compliant_count,
+            CASE WHEN ({compliance}) = 'non_compliant' THEN 1 ELSE 0 END
+                AS non_compliant_count,
+            CASE WHEN ({compliance}) = 'pending' THEN 1 ELSE 0 END AS pending_count,
+            CASE WHEN {finished} THEN 1 ELSE 0 END AS finished_count,
+            -- The rate is over the finished sessions only.
             CASE
-                WHEN s.state = 'cancelled' THEN 'cancelled'
-                WHEN s.state IN ('done', 'stopped') AND {valid}
-                    THEN 'compliant'
-                WHEN s.state IN ('done', 'stopped') THEN 'non_compliant'
-                WHEN {unfinished} THEN 'non_compliant'
-                ELSE 'pending'
-            END AS compliance_state,
-            (s.state IN ('done', 'stopped') AND {valid}) AS is_compliant,
-            CASE
-                WHEN s.state IN ('done', 'stopped') AND {valid} THEN 1
-                ELSE 0
-            END AS compliant_count,
-            CASE
-                WHEN s.state IN ('done', 'stopped') AND NOT {valid} THEN 1
-                WHEN {unfinished} THEN 1
-                ELSE 0
-            END AS non_compliant_count,
-            CASE
-                WHEN s.state IN ('done', 'stopped') AND {valid} THEN 100.0
-                WHEN s.state IN ('done', 'stopped') THEN 0.0
-                WHEN {unfinished} THEN 0.0
+                WHEN {finished}
+                    THEN CASE WHEN ({compliance}) = 'compliant' THEN 100.0 ELSE 0.0 END
             END AS compliance_rate,
             CASE WHEN s.state = 'stopped' THEN 1 ELSE 0 END AS stopped_count,
             CASE WHEN s.referral_recommended THEN 1 ELSE 0 END AS referral_count,
@@ -234,9 +245,9 @@ class SpaComplianceReport(models.Model):
                         0.0
                     )
             END AS documentation_lag,
-            COALESCE(r.refusal_count, 0) AS refusal_count,
-            COALESCE(r.intake_refusal_count, 0) AS intake_refusal_count,
-            COALESCE(r.consent_refusal_count, 0) AS consent_refusal_count,
+            COALESCE(r.refusal_count, 0)::integer AS refusal_count,
+            COALESCE(r.intake_refusal_count, 0)::integer AS intake_refusal_count,
+            COALESCE(r.consent_refusal_count, 0)::integer AS consent_refusal_count,
             (p.intake_survey_id IS NOT NULL) AS intake_required,
             (s.intake_id IS NOT NULL) AS has_intake,
             CASE
@@ -245,6 +256,17 @@ class SpaComplianceReport(models.Model):
                     THEN CASE WHEN s.intake_id IS NOT NULL THEN 100.0 ELSE 0.0 END
             END AS intake_coverage
         """
+
+    def _compliance_state_expression(self, valid, unfinished):
+        """``compliance_state`` (see ``COMPLIANCE_STATES``) as SQL over the
+        session ``s``: the one statement of the compliance rule."""
+        return f"""CASE
+                WHEN s.state = 'cancelled' THEN 'cancelled'
+                WHEN s.state IN ('done', 'stopped') AND {valid} THEN 'compliant'
+                WHEN s.state IN ('done', 'stopped') THEN 'non_compliant'
+                WHEN {unfinished} THEN 'non_compliant'
+                ELSE 'pending'
+            END"""
 
     def _unfinished_condition(self):
         """Still planned or in progress after its appointment ended."""

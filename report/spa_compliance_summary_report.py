@@ -1,6 +1,7 @@
 from odoo import api, models
 
-# (field, aggregate) of spa.compliance.report summed or averaged per group
+# (field, aggregate) of spa.compliance.report summed or averaged per group,
+# under the key each has in a summary line (see _line).
 SUMMARY_MEASURES = (
     "__count",
     "compliant_count:sum",
@@ -11,7 +12,26 @@ SUMMARY_MEASURES = (
     "refusal_count:sum",
     "unfinished_count:sum",
     "documentation_lag:avg",
+    "finished_count:sum",
+    "pending_count:sum",
+    "compliance_rate:avg",
 )
+SUMMARY_KEYS = (
+    "sessions",
+    "compliant",
+    "non_compliant",
+    "stopped",
+    "referrals",
+    "missing_checkins",
+    "refusals",
+    "unfinished",
+    "lag",
+    "finished",
+    "pending",
+    "rate",
+)
+# The averages: empty (None) when nothing counts towards them.
+SUMMARY_AVERAGES = frozenset({"lag", "rate"})
 
 
 class SpaComplianceSummaryReport(models.AbstractModel):
@@ -30,22 +50,17 @@ class SpaComplianceSummaryReport(models.AbstractModel):
 
     @api.model
     def _line(self, values):
-        """A summary line from the aggregates of one group."""
-        (count, compliant, non_compliant, stopped, referrals) = values[:5]
-        (missing, refusals, unfinished, lag) = values[5:]
-        assessed = compliant + non_compliant
-        return {
-            "sessions": count,
-            "compliant": compliant,
-            "non_compliant": non_compliant,
-            "rate": (100.0 * compliant / assessed) if assessed else None,
-            "stopped": stopped,
-            "referrals": referrals,
-            "missing_checkins": missing,
-            "refusals": refusals,
-            "unfinished": unfinished,
-            "lag": lag,
-        }
+        """A summary line from the aggregates of one group: counts as
+        integers; the compliance rate is the analysis's own (over the
+        finished sessions), empty when none is finished."""
+        line = dict(zip(SUMMARY_KEYS, values, strict=True))
+        for key, value in line.items():
+            if key in SUMMARY_AVERAGES:
+                # _read_group gives False for an average over nothing.
+                line[key] = None if value is False or value is None else value
+            else:
+                line[key] = int(value or 0)
+        return line
 
     @api.model
     def _summary(self, wizard):

@@ -1,10 +1,19 @@
+import base64
 import io
 import json
+import os
+import pathlib
+import shutil
+import unittest
 from datetime import timedelta
+
+from lxml import etree
+from lxml import html as lxml_html
 
 from odoo import fields, http
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import Form, HttpCase, new_test_user, tagged
+from odoo.tests.common import ChromeBrowser
 
 from .common import SpaCommon
 
@@ -25,6 +34,8 @@ MEASURES = (
     "unfinished_count",
     "documentation_lag",
     "refusal_count",
+    "finished_count",
+    "pending_count",
 )
 
 
@@ -200,7 +211,8 @@ class ComplianceCommon(SpaCommon):
             .search([("session_id", "=", session.id)])
             .mapped("attempt_count")
         )
-        rate = {"compliant": 100.0, "non_compliant": 0.0}.get(compliance, False)
+        # The rate is over the finished sessions only.
+        rate = (100.0 if compliance == "compliant" else 0.0) if finished else False
         return {
             "has_valid_consent": valid,
             "checkin_count": len(checkins),
@@ -218,6 +230,8 @@ class ComplianceCommon(SpaCommon):
             "unfinished_count": int(unfinished),
             "documentation_lag": lag,
             "refusal_count": refusals,
+            "finished_count": int(finished),
+            "pending_count": int(compliance == "pending"),
         }
 
     def assertRowMatches(self, row, expected, label):
@@ -511,3 +525,316 @@ class TestCompliancePeriod(SpaCommon):
         for user in (self.front_desk, self.manager):
             with self.assertRaises(AccessError):
                 session.with_user(user).sudo().write({"report_date": "2000-01-01"})
+
+
+class ManagerReadingCommon(ComplianceCommon):
+    """A therapist with three sessions this month: one finished, one pending
+    (its appointment to come), one left unfinished (its appointment over)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.rita = new_test_user(
+            cls.env,
+            "spa_th_rita",
+            groups="spa_session_protocol.group_spa_therapist",
+            name="Rita Rate",
+        )
+        cls.client5 = cls.env["res.partner"].create({"name": "Cleo Client"})
+        cls.give_intake(cls.client5)
+
+    def rita_sessions(self):
+        now = fields.Datetime.now().replace(microsecond=0)
+        self.give_consent(partner=self.client5)
+        finished = self.session_of(
+            self.book(
+                partner=self.client5,
+                therapist=self.rita,
+                start=now - timedelta(hours=2),
+            )
+        ).with_user(self.rita)
+        finished.action_start()
+        finished.write({"positioning": "seated"})
+        self.tick(finished, *self.MANDATORY[:5])
+        self.checkin(finished, "Stabilise and apply pressure", pain=8)
+        finished.action_stop()
+        pending = self.session_of(
+            self.book(
+                partner=self.client5,
+                therapist=self.rita,
+                start=now + timedelta(minutes=90),
+            )
+        )
+        unfinished = self.session_of(
+            self.book(
+                partner=self.client5,
+                therapist=self.rita,
+                start=now - timedelta(hours=4),
+            )
+        )
+        self.env.flush_all()
+        return finished, pending, unfinished
+
+
+@tagged("post_install", "-at_install", "spa_compliance")
+class TestManagerReading(ManagerReadingCommon):
+    """Issue 18, the manager's reading, as the manager reads it."""
+
+    def test_rate_is_over_the_finished_sessions_pending_apart(self):
+        sessions = self.rita_sessions()
+        Report = self.env["spa.compliance.report"].with_user(self.manager)
+        domain = [("session_id", "in", [s.id for s in sessions])]
+        [(count, rate, finished, pending, unfinished, non_compliant)] = (
+            Report._read_group(
+                domain,
+                [],
+                [
+                    "__count",
+                    "compliance_rate:avg",
+                    "finished_count:sum",
+                    "pending_count:sum",
+                    "unfinished_count:sum",
+                    "non_compliant_count:sum",
+                ],
+            )
+        )
+        # one finished session of three, compliant: 100 %, not 0 % nor 33 %
+        self.assertEqual(count, 3)
+        self.assertEqual(rate, 100.0)
+        self.assertEqual((finished, pending, unfinished), (1, 1, 1))
+        self.assertEqual(non_compliant, 1)  # the unfinished one, counted apart
+        # with nothing finished, the rate is empty (not a misleading 0)
+        [(empty_rate,)] = Report._read_group(
+            [("session_id", "in", [sessions[1].id, sessions[2].id])],
+            [],
+            ["compliance_rate:avg"],
+        )
+        self.assertIs(empty_rate, False)
+        # the label and help say what the rate is over, and name pending
+        described = Report.fields_get(
+            ["compliance_rate", "pending_count"], ["string", "help"]
+        )
+        self.assertIn("Finished", described["compliance_rate"]["string"])
+        self.assertIn("finished sessions", described["compliance_rate"]["help"])
+        self.assertIn("Pending", described["compliance_rate"]["help"])
+        self.assertEqual(described["pending_count"]["string"], "Pending")
+
+    def test_one_compliance_rule(self):
+        """Every compliance measure agrees with compliance_state, row by row."""
+        sessions = self.build_sessions()
+        rows = (
+            self.env["spa.compliance.report"]
+            .with_user(self.manager)
+            .search([("session_id", "in", [s.id for s in sessions.values()])])
+        )
+        self.assertEqual(len(rows), len(sessions))
+        for row in rows:
+            state = row.compliance_state
+            finished = row.state in ("done", "stopped")
+            self.assertEqual(row.is_compliant, state == "compliant")
+            self.assertEqual(row.compliant_count, int(state == "compliant"))
+            self.assertEqual(row.non_compliant_count, int(state == "non_compliant"))
+            self.assertEqual(row.pending_count, int(state == "pending"))
+            self.assertEqual(row.finished_count, int(finished))
+            rate = 100.0 if state == "compliant" else 0.0
+            self.assertEqual(row.compliance_rate, rate if finished else 0.0)
+
+    def test_pivot_and_graph_arch(self):
+        Report = self.env["spa.compliance.report"].with_user(self.manager)
+        graph = etree.fromstring(Report.get_view(view_type="graph")["arch"])
+        self.assertEqual(graph.get("js_class"), "spa_compliance_graph")
+        self.assertEqual(
+            [f.get("name") for f in graph.iter("field")][:2],
+            ["date", "compliance_state"],
+        )
+        pivot = etree.fromstring(Report.get_view(view_type="pivot")["arch"])
+        measures = {
+            f.get("name"): f for f in pivot.iter("field") if f.get("type") == "measure"
+        }
+        self.assertIn("finished_count", measures)
+        self.assertIn("pending_count", measures)
+        self.assertEqual(measures["compliance_rate"].get("widget"), "spa_rate")
+
+    def test_blocked_attempts_have_no_sample_data_and_a_real_empty_state(self):
+        Refusal = self.env["spa.session.refusal"].with_user(self.manager)
+        for view_type in ("list", "pivot", "graph"):
+            arch = etree.fromstring(Refusal.get_view(view_type=view_type)["arch"])
+            self.assertFalse(arch.get("sample"), view_type)
+        action = self.env.ref("spa_session_protocol.spa_session_refusal_action")
+        help_text = " ".join(lxml_html.fromstring(action.help).text_content().split())
+        self.assertIn("No blocked attempt", help_text)
+        self.assertIn("tick a step against the protocol", help_text)
+
+    def test_out_of_order_tick_is_logged_and_changes_nothing(self):
+        session = self.started_session()
+        first = self.step(session, "Prepare the client and get consent")
+        later = self.step(session, "Warm-up")  # "Positioning" not done yet
+        # One call ticking a valid step and an out-of-order one: refused whole.
+        self.refused((first | later).with_user(self.therapist).action_done)
+        self.assertEqual((first | later).mapped("state"), ["todo", "todo"])
+        refusal = (
+            self.env["spa.session.refusal"]
+            .with_user(self.manager)
+            .search([("session_id", "=", session.id)])
+        )
+        self.assertEqual(len(refusal), 1)
+        self.assertEqual(refusal.action, "tick")
+        self.assertEqual(refusal.reason, "step_order")
+        self.assertEqual(refusal.user_id, self.therapist)
+        self.assertIn("step_out_of_order", refusal.problem_codes.split(","))
+        self.assertIn("'Warm-up'", refusal.reasons)
+        self.assertIn("'Positioning'", refusal.reasons)
+        # The same tap again counts on that line; the therapist reads it too.
+        self.refused(later.with_user(self.therapist).action_done)
+        refusal.invalidate_recordset()
+        self.assertEqual(refusal.attempt_count, 2)
+        self.assertEqual(
+            self.env["spa.session.refusal"]
+            .with_user(self.therapist)
+            .search_count([("session_id", "=", session.id)]),
+            1,
+        )
+        # The analysis counts the blocked ticks as blocked attempts.
+        self.env["spa.compliance.report"].invalidate_model()
+        row = (
+            self.env["spa.compliance.report"]
+            .with_user(self.manager)
+            .search([("session_id", "=", session.id)])
+        )
+        self.assertEqual(row.refusal_count, 2)
+        # A tap on a step already done is no blocked attempt.
+        first.with_user(self.therapist).action_done()
+        self.refused(first.with_user(self.therapist).action_done)
+        self.assertEqual(
+            self.env["spa.session.refusal"].search_count(
+                [("session_id", "=", session.id)]
+            ),
+            1,
+        )
+
+    def test_summary_defaults_to_the_last_30_days(self):
+        wizard = Form(self.env["spa.compliance.summary.wizard"].with_user(self.manager))
+        today = fields.Date.context_today(self.env["res.users"].with_user(self.manager))
+        self.assertEqual(wizard.date_to, today)
+        self.assertEqual(wizard.date_from, today - timedelta(days=29))
+
+    def test_summary_counts_are_integers_and_print_closes(self):
+        self.build_sessions()
+        wizard = (
+            self.env["spa.compliance.summary.wizard"].with_user(self.manager).create({})
+        )
+        action = wizard.action_print()
+        self.assertTrue(action["close_on_report_download"])
+        self.assertEqual(action["type"], "ir.actions.report")
+        values = (
+            self.env["report.spa_session_protocol.report_compliance_summary"]
+            .with_user(self.manager)
+            ._get_report_values(wizard.ids)
+        )
+        total = values["summaries"][wizard.id]["total"]
+        for key in ("sessions", "finished", "pending", "refusals", "compliant"):
+            self.assertIs(type(total[key]), int, key)
+        self.assertGreaterEqual(total["refusals"], 3)
+        # the rate is over the finished sessions
+        self.assertAlmostEqual(
+            total["rate"], 100.0 * total["compliant"] / total["finished"]
+        )
+        html, __ = (
+            self.env["ir.actions.report"]
+            .with_user(self.manager)
+            ._render_qweb_html(
+                "spa_session_protocol.action_report_compliance_summary", wizard.ids
+            )
+        )
+        doc = lxml_html.fromstring(html.decode())
+        header = doc.xpath("(//table[contains(@class, 'o_spa_summary_table')])[1]")[0]
+        columns = [" ".join(th.text_content().split()) for th in header.xpath(".//th")]
+        [total_row] = header.xpath("./tbody/tr")
+        cells = dict(
+            zip(
+                columns,
+                [" ".join(td.text_content().split()) for td in total_row.xpath("./td")],
+                strict=True,
+            )
+        )
+        self.assertEqual(cells["Blocked attempts"], str(total["refusals"]))
+        self.assertEqual(cells["Sessions"], str(total["sessions"]))
+        self.assertEqual(cells["Pending"], str(total["pending"]))
+        self.assertNotIn(".0", cells["Blocked attempts"] + cells["Missing check-ins"])
+
+    def test_referral_follow_up_goes_to_a_spa_manager(self):
+        admin = self.env.ref("base.user_admin")
+        self.assertTrue(admin.has_group("spa_session_protocol.group_spa_manager"))
+        session = self.started_session()
+        session.write({"positioning": "seated"})
+        self.tick(session, *self.MANDATORY[:5])
+        self.checkin(session, "Stabilise and apply pressure", pain=9)
+        session.action_stop()
+        followup = session.sudo().activity_ids
+        self.assertEqual(len(followup), 1)
+        self.assertNotEqual(followup.user_id, admin)
+        self.assertTrue(
+            followup.user_id.has_group("spa_session_protocol.group_spa_manager")
+        )
+        self.assertFalse(followup.user_id.has_group("base.group_system"))
+        self.assertIn(session.company_id, followup.user_id.company_ids)
+
+
+MANAGER_SCREEN = "1366x768"
+ANALYSIS_URL = "/odoo/action-spa_session_protocol.spa_compliance_report_action"
+
+
+@tagged("post_install", "-at_install", "spa_compliance")
+class TestManagerUi(ManagerReadingCommon, HttpCase):
+    """The manager's reading in Chromium at 1366x768: the rate's label and
+    value, the graph's colours, the empty blocked attempts, the summary's
+    period and its wizard closing on Print."""
+
+    def test_tour_manager_reading(self):
+        if not shutil.which("wkhtmltopdf"):
+            self.skipTest("wkhtmltopdf is not installed: Print opens the HTML")
+        self.rita_sessions()
+        self.browser_size = MANAGER_SCREEN
+        self.start_tour(
+            ANALYSIS_URL, "spa_manager_reading", login="spa_mgr", timeout=180
+        )
+
+
+@tagged("post_install", "-at_install", "spa_screenshots")
+@unittest.skipUnless(
+    os.environ.get("SPA_SCREENSHOTS_DIR"),
+    "set SPA_SCREENSHOTS_DIR (scripts/screenshots)",
+)
+class TestManagerScreenshots(ManagerReadingCommon, HttpCase):
+    """The manager's screens at 1366x768, for review (scripts/screenshots)."""
+
+    SCREENS = {
+        "analysis": "spa_manager_shot_analysis",
+        "graph": "spa_manager_shot_graph",
+        "summary": "spa_manager_shot_summary",
+    }
+
+    def test_screenshots(self):
+        out = pathlib.Path(os.environ["SPA_SCREENSHOTS_DIR"])
+        out.mkdir(parents=True, exist_ok=True)
+        self.rita_sessions()
+        self.browser_size = MANAGER_SCREEN
+        for screen, tour in self.SCREENS.items():
+            png = self._shoot(tour)
+            (out / f"manager_{screen}_{MANAGER_SCREEN}.png").write_bytes(png)
+
+    def _shoot(self, tour):
+        """Run a tour that ends on the screen to capture, then capture it."""
+        browser = ChromeBrowser(self, success_signal="tour succeeded")
+        try:
+            self.authenticate("spa_mgr", "spa_mgr", browser=browser)
+            self.cr.flush()
+            self.cr.clear()
+            browser.navigate_to(f"{self.base_url()}{ANALYSIS_URL}", wait_stop=False)
+            self.assertTrue(browser._wait_ready(f"odoo.isTourReady({tour!r})"))
+            browser._wait_code_ok(f"odoo.startTour({tour!r}, {{}})", 120)
+            shot = browser._websocket_send("Page.captureScreenshot", with_future=True)
+            return base64.b64decode(shot.result(timeout=30)["data"])
+        finally:
+            browser.stop()
+            self._wait_remaining_requests()

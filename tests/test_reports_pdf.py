@@ -1,5 +1,8 @@
 import base64
+import os
+import re
 import shutil
+import subprocess
 from datetime import date, datetime, timedelta
 
 from lxml import html as lxml_html
@@ -95,15 +98,16 @@ class TestReportsPdf(ReportsCommon):
         self.assertIn(
             session.sudo().name, self.text(self.one(doc, "//div[@class='page']/h2"))
         )
-        info = self.one(doc, "//div[@id='informations']")
+        info = self.one(doc, "//table[@id='informations']")
         self.assertEqual(
-            self.text(self.one(info, "./div[strong='Client']/p")), "Clara Client"
+            self.text(self.one(info, ".//td[strong='Client']/div")), "Clara Client"
         )
         self.assertEqual(
-            self.text(self.one(info, "./div[strong='Therapist']/p")), "Theo Therapist"
+            self.text(self.one(info, ".//td[strong='Therapist']/div")),
+            "Theo Therapist",
         )
         self.assertEqual(
-            self.text(self.one(doc, "//p[contains(@class, 'o_spa_date_planned')]"))[
+            self.text(self.one(doc, "//div[contains(@class, 'o_spa_date_planned')]"))[
                 :10
             ],
             "03/17/2025",
@@ -142,7 +146,7 @@ class TestReportsPdf(ReportsCommon):
         self.client.lang = "fr_FR"
         doc_fr = self._html(report, session.ids, user=self.therapist)
         planned = self.text(
-            self.one(doc_fr, "//p[contains(@class, 'o_spa_date_planned')]")
+            self.one(doc_fr, "//div[contains(@class, 'o_spa_date_planned')]")
         )
         self.assertEqual(planned[:10], "17/03/2025")
 
@@ -285,3 +289,134 @@ class TestReportsPdfRendering(ReportsCommon, HttpCase):
             )
         )
         self.assertTrue(pdf.startswith(b"%PDF"))
+
+
+@tagged("post_install", "-at_install", "spa_reports")
+class TestReportsPdfText(ReportsCommon, HttpCase):
+    """The PDFs as wkhtmltopdf prints them, read back with ``pdftotext
+    -layout``: the company at the top (Debian's wkhtmltopdf drops the page
+    header), values on their label's line, tables kept whole, counts as
+    integers, and text a reader can search."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.company.write(
+            {"street": "12 Quiet Lane", "city": "Lakeside", "phone": "+32 2 555 01 23"}
+        )
+
+    def setUp(self):
+        super().setUp()
+        missing = [t for t in ("wkhtmltopdf", "pdftotext") if not shutil.which(t)]
+        if missing:
+            if os.environ.get("CI"):
+                self.fail(f"{', '.join(missing)} missing: CI reads real PDFs")
+            self.skipTest(f"{', '.join(missing)} not installed")
+
+    def pdf_pages(self, report, ids, user):
+        pdf, kind = (
+            self.Report.with_user(user)
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf(report, ids)
+        )
+        self.assertEqual(kind, "pdf")
+        text = subprocess.run(
+            ["pdftotext", "-layout", "-", "-"],
+            input=pdf,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout.decode()
+        return text.split("\f")
+
+    def assertCompanyOnTop(self, page):
+        top = "\n".join(page.strip().splitlines()[:6])
+        for text in (self.env.company.name, "12 Quiet Lane", "Lakeside", "555 01 23"):
+            self.assertIn(text, top)
+
+    def test_session_record_reads_right(self):
+        session = self._stopped_session()
+        pages = self.pdf_pages(
+            "spa_session_protocol.action_report_session_record",
+            session.ids,
+            self.therapist,
+        )
+        self.assertCompanyOnTop(pages[0])
+        self.assertIn(f"Session Record {session.sudo().name}", pages[0])
+        # The values on one line, each under its label: the protocol too.
+        lines = pages[0].splitlines()
+        [labels] = [line for line in lines if re.search(r"Client\s+Therapist", line)]
+        values = lines[lines.index(labels) + 1]
+        self.assertIn("Clara Client", values)
+        self.assertIn("Theo Therapist", values)
+        self.assertIn(self.protocol.name, values)
+        self.assertIn("Stopped", values)
+        self.assertEqual(labels.index("Protocol"), values.index(self.protocol.name))
+        self.assertEqual(labels.index("Status"), values.index("Stopped"))
+
+    def test_positioning_table_is_never_split(self):
+        """Sessions whose checklist grows two rows at a time (protocols with
+        more and more optional steps): one of them brings the positioning
+        table to a page break; heading and rows move whole to the next page."""
+        Protocol = self.env["spa.protocol"].with_user(self.manager)
+        start = datetime.combine(date.today() + timedelta(days=3), datetime.min.time())
+        sessions = self.env["spa.session"]
+        for variant in range(12):
+            protocol = Protocol.browse(self.protocol.id).copy(
+                {"name": f"Variant {variant}", "code": f"VAR{variant}"}
+            )
+            self.env["spa.protocol.step"].with_user(self.manager).create(
+                [
+                    {
+                        "protocol_id": protocol.id,
+                        "name": f"Extra step {n}",
+                        "sequence": 1000 + n,
+                        "is_mandatory": False,
+                    }
+                    for n in range(2 * variant)
+                ]
+            )
+            sessions |= self.session_of(
+                self.book(protocol=protocol, start=start + timedelta(hours=2 * variant))
+            )
+        pages = self.pdf_pages(
+            "spa_session_protocol.action_report_session_record",
+            sessions.ids,
+            self.manager,
+        )
+        self.assertGreater(len(pages), len(sessions))
+        seen = 0
+        for number, page in enumerate(pages, start=1):
+            if "Positioning and adjustments" not in page:
+                continue
+            seen += 1
+            rest = page.split("Positioning and adjustments", 1)[1]
+            self.assertRegex(rest, r"\n\s*Positioning\s+Not recorded", f"page {number}")
+            self.assertRegex(rest, r"\n\s*Adjustments\s+None", f"page {number}")
+        self.assertEqual(seen, len(sessions))
+
+    def test_summary_counts_and_company(self):
+        self._stopped_session()
+        wizard = (
+            self.env["spa.compliance.summary.wizard"]
+            .with_user(self.manager)
+            .create({"date_from": date(2025, 3, 1), "date_to": date(2025, 3, 31)})
+        )
+        pages = self.pdf_pages(
+            "spa_session_protocol.action_report_compliance_summary",
+            wizard.ids,
+            self.manager,
+        )
+        self.assertCompanyOnTop(pages[0])
+        totals = [
+            line.split()
+            for line in pages[0].splitlines()
+            if re.match(r"\s*Total\s+\d", line)
+        ]
+        self.assertTrue(totals)
+        for row in totals:
+            # Total, sessions, finished, compliant: integers; the rate in %
+            self.assertEqual(row[1:4], ["1", "1", "1"], row)
+            self.assertEqual(row[4:6], ["100.0", "%"], row)
+            # pending ... blocked attempts: integers; the lag comes last
+            self.assertTrue(all(cell.isdigit() for cell in row[6:-1]), row)

@@ -7,6 +7,8 @@ from odoo.exceptions import ValidationError
 
 from ..models.spa_write_policy_mixin import ROLE_MANAGER
 
+# The default period: the last DEFAULT_PERIOD_DAYS days, today included.
+DEFAULT_PERIOD_DAYS = 30
 SUMMARY_FIELDS = ("date_from", "date_to", "therapist_ids", "protocol_ids", "company_id")
 
 
@@ -21,10 +23,15 @@ class SpaComplianceSummaryWizard(models.TransientModel):
     _spa_write_policy = {ROLE_MANAGER: {"*": SUMMARY_FIELDS}}
     _spa_unlink_policy = {ROLE_MANAGER: ("*",)}
 
+    # By default the last 30 days up to today (today included): a useful
+    # period on any day, the first of a month as well.
     date_from = fields.Date(
         string="From",
         required=True,
-        default=lambda self: fields.Date.context_today(self).replace(day=1),
+        default=lambda self: (
+            fields.Date.context_today(self) - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+        ),
+        help="By default the last 30 days, today included.",
     )
     date_to = fields.Date(string="To", required=True, default=fields.Date.context_today)
     therapist_ids = fields.Many2many(
@@ -84,7 +91,10 @@ class SpaComplianceSummaryWizard(models.TransientModel):
         return domain
 
     def action_print(self):
+        """The summary's PDF; the dialog closes once it is downloaded."""
         self.ensure_one()
-        return self.env.ref(
+        action = self.env.ref(
             "spa_session_protocol.action_report_compliance_summary"
         ).report_action(self)
+        action["close_on_report_download"] = True
+        return action
