@@ -170,8 +170,8 @@ class TestQueryCounts(SpaCommon):
         # Savepoint (2), the line as the user, its session, the lock, the
         # line's touched regions (none sensitive: neither the consent nor the
         # other lines' regions are read), the session's lines and check-ins
-        # (the rules' facts), the therapist's certifications (found, then
-        # read: 2), the transaction's clock and the write.
+        # (the rules' facts), the therapist's certifications, the
+        # transaction's clock and the write (12 in all in this setup).
         with self.assertQueryCount(TABLET_TICK):
             self._sync(env, {**tick, "step_id": step.id})
         self.assertEqual(step.state, "done")
