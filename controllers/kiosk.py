@@ -2,7 +2,9 @@
 
 No Odoo login: the page is ``/spa/kiosk`` for every room. The room's secret
 token reaches the tablet in the URL's fragment (``/spa/kiosk#<token>``, which
-a browser never sends to a server); the kiosk's script keeps it on the device
+a browser never sends to a server), or in the address the design names,
+``/spa/kiosk/<token>`` (one request, then the script puts ``/spa/kiosk`` in
+the address bar); the kiosk's script keeps it on the device
 and sends it in the body of each JSON request (the ``token`` parameter),
 never in a path or a query string, so no access log, proxy log, browser
 history or Referer header carries it. The token opens the day's plan; a
@@ -84,13 +86,24 @@ class SpaKioskController(http.Controller):
         readonly=True,
         sitemap=False,
     )
-    def kiosk_page_old_address(self, token):
-        """The old addresses (``/spa/kiosk/<token>``) are not served any more:
-        the same 404 whatever the token, never a redirect that would keep the
-        token travelling."""
-        response = request.render(
-            "spa_session_protocol.kiosk_page_old_address", status=404
-        )
+    def kiosk_page_with_token(self, token):
+        """The room's tablet at the address the design names
+        (``/spa/kiosk/<kiosk_token>``): the same page, whose script keeps the
+        token on the device and puts ``/spa/kiosk`` in the address bar at
+        once; every later request carries the token in its body. The links
+        the back office gives use the fragment (``/spa/kiosk#<token>``),
+        which never reaches a server's or a proxy's log. A wrong or old token
+        gets the same 404 whatever it is."""
+        room = request.env["spa.room"]._spa_room_by_token(token)
+        if not room:
+            response = request.render(
+                "spa_session_protocol.kiosk_page_old_address", status=404
+            )
+        else:
+            response = request.render(
+                "spa_session_protocol.kiosk_page",
+                {"kiosk_path": KIOSK_PATH, "room": room},
+            )
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response

@@ -406,15 +406,28 @@ class TestKioskRoutes(SpaCommon, HttpCase):
         self.assertEqual(worker.status_code, 200)
         self.assertEqual(worker.headers["Service-Worker-Allowed"], "/spa/kiosk")
 
-    def test_old_addresses_are_not_served(self):
-        """``/spa/kiosk/<token>`` and the routes under it are gone: a 404 for
-        the current token as for any other, and no redirect."""
-        for token in (self.token, "x" * 43):
+    def test_the_designs_address_opens_the_kiosk(self):
+        """``/spa/kiosk/<kiosk_token>`` (the address the design names) serves
+        the kiosk page for the room's token, with no redirect; a wrong token
+        and the token before a new kiosk link was made get the same 404; the
+        JSON routes are never under a token (``/spa/kiosk/<token>/plan``...
+        are gone)."""
+        page = self.url_open(f"/spa/kiosk/{self.token}", allow_redirects=False)
+        self.assertEqual(page.status_code, 200)
+        self.assertNotIn("Location", page.headers)
+        self.assertEqual(page.headers["Referrer-Policy"], "no-referrer")
+        self.assertIn("no-store", page.headers["Cache-Control"])
+        self.assertIn('class="o_spa_kiosk"', page.text)
+        self.assertIn(self.room.name, page.text)
+        old_token = self.token
+        self.room.with_user(self.manager).action_regenerate_kiosk_token()
+        for token in (old_token, "x" * 43):
             page = self.url_open(f"/spa/kiosk/{token}", allow_redirects=False)
             self.assertEqual(page.status_code, 404)
             self.assertNotIn("Location", page.headers)
             self.assertNotIn('class="o_spa_kiosk"', page.text)
-            self.assertIn("no longer used", page.text)
+            self.assertIn("not valid", page.text)
+        for token in (old_token, self.room.sudo().kiosk_token):
             for old in ("manifest.webmanifest", "plan", "unlock", "session"):
                 response = self.url_open(
                     f"/spa/kiosk/{token}/{old}",

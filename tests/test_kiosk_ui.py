@@ -110,9 +110,12 @@ class TestKioskUi(SpaCommon, HttpCase):
         self._full_session(TABLET_PORTRAIT)
 
     def test_tour_kiosk_wrong_pin_five_times(self):
+        """Opened at the address the design names, ``/spa/kiosk/<token>``:
+        the same kiosk, and the token leaves the address bar at once."""
         session = self.book_in_room()
         self.browser_size = TABLET_PORTRAIT
-        self.start_tour(self.kiosk_url(), "spa_kiosk_wrong_pin", timeout=180)
+        token = self.tour_room.sudo().kiosk_token
+        self.start_tour(f"/spa/kiosk/{token}", "spa_kiosk_wrong_pin", timeout=180)
         user_sudo = self.kiosk_therapist.sudo()
         self.assertGreater(user_sudo.spa_pin_locked_until, fields.Datetime.now())
         self.assertEqual(session.state, "draft")

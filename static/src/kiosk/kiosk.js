@@ -23,12 +23,15 @@ const SPA_KIOSK_TOKEN_KEY = "spa_session_protocol.kiosk_token";
  */
 function kioskToken() {
     "use strict";
-    const fragment = window.location.hash.slice(1);
+    // "/spa/kiosk/<token>" (the address the design names) served the page:
+    // the same token, kept on the device, and "/spa/kiosk" in the address bar.
+    const inPath = window.location.pathname.match(/^\/spa\/kiosk\/([\w-]{20,100})\/?$/);
+    const fragment = window.location.hash.slice(1) || (inPath && inPath[1]) || "";
     if (fragment) {
         window.history.replaceState(
             window.history.state,
             "",
-            window.location.pathname + window.location.search
+            (inPath ? "/spa/kiosk" : window.location.pathname) + window.location.search
         );
         if (/^[\w-]{20,100}$/.test(fragment)) {
             window.localStorage.setItem(SPA_KIOSK_TOKEN_KEY, fragment);

@@ -152,6 +152,15 @@ registry.category("web_tour.tours").add("spa_kiosk_wrong_pin", {
             trigger: ".o_spa_kiosk_pin_error:contains('locked out')",
         },
         { content: "Still locked", trigger: ".o_spa_kiosk:not(:has(.o_spa_kiosk_steps))" },
+        {
+            content: "The address bar holds no token",
+            trigger: ".o_spa_kiosk",
+            run: () => {
+                if (window.location.pathname !== "/spa/kiosk" || window.location.hash) {
+                    throw new Error(`The token is still in the address: ${window.location.href}`);
+                }
+            },
+        },
     ],
 });
 
