@@ -14,6 +14,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
 from .common import SpaCommon
+from .test_client_phone import drawn_signature
 
 PNG = base64.b64encode(
     base64.b64decode(
@@ -581,13 +582,15 @@ class TestEveryPath(SpaCommon):
             {"protocol_ids": [Command.link(other.id)]}
         )
         public = self.env.ref("base.public_user")
+        # a signature drawn on the pad, with its strokes (a drawn one only)
+        signature, strokes = drawn_signature()
         with self.assertRaisesRegex(UserError, "read it again"):
             consent.with_user(public).sudo()._action_sign_from_portal(
-                "Clara Client", PNG, shown
+                "Clara Client", signature, shown, strokes=strokes
             )
         self.assertEqual(consent.state, "draft")
         consent.with_user(public).sudo()._action_sign_from_portal(
-            "Clara Client", PNG, consent._spa_shown_version()
+            "Clara Client", signature, consent._spa_shown_version(), strokes=strokes
         )
         self.assertEqual(consent.state, "given")
 
