@@ -8,7 +8,9 @@ from ..controllers.tablet import SpaTabletController
 from .common import SpaCommon
 
 AFTERCARE_DONE_QUERIES = 84
-TABLET_READ_COLD = 12
+# 12 for the session itself, +1 for the progress line the runner shows
+# ("5/7 steps · 2/2 check-ins", issue 18).
+TABLET_READ_COLD = 13
 TABLET_READ_WARM = 2
 TABLET_TICK = 12
 TABLET_CHECKIN = 9
@@ -16,10 +18,12 @@ TABLET_CHECKIN = 9
 # on, as in the back office: one appointment with its session and 9 lines,
 # and a batch of 20 (queries per batch, not per appointment, beyond the
 # session references).
-BOOKING_ONE = 31
-BOOKING_TWENTY = 51
+# The client and the therapist are the appointment's attendees (issue 18):
+# 6 queries per batch for their calendar.attendee rows and the partners.
+BOOKING_ONE = 37
+BOOKING_TWENTY = 57
 # What booking adds to a plain appointment saved through the form's RPC.
-BOOKING_FORM_EXTRA = 21
+BOOKING_FORM_EXTRA = 22
 
 
 @tagged("post_install", "-at_install", "spa_performance")
