@@ -1,8 +1,8 @@
-import { registry } from "@web/core/registry";
-import { useService } from "@web/core/utils/hooks";
-import { CalendarController } from "@web/views/calendar/calendar_controller";
-import { CalendarModel } from "@web/views/calendar/calendar_model";
-import { calendarView } from "@web/views/calendar/calendar_view";
+import {registry} from "@web/core/registry";
+import {useService} from "@web/core/utils/hooks";
+import {CalendarController} from "@web/views/calendar/calendar_controller";
+import {CalendarModel} from "@web/views/calendar/calendar_model";
+import {calendarView} from "@web/views/calendar/calendar_view";
 
 /**
  * The front desk's appointments: Odoo's calendar over every therapist's
@@ -10,22 +10,22 @@ import { calendarView } from "@web/views/calendar/calendar_view";
  * booking form, as Odoo's own calendar app has one.
  */
 export class SpaCalendarController extends CalendarController {
-    setup() {
-        super.setup();
-        this.action = useService("action");
-    }
+  setup() {
+    super.setup();
+    this.action = useService("action");
+  }
 
-    onClickSpaNew() {
-        return this.action.doAction(
-            {
-                type: "ir.actions.act_window",
-                res_model: this.props.resModel,
-                views: [[false, "form"]],
-                target: "current",
-            },
-            { additionalContext: this.props.context }
-        );
-    }
+  onClickSpaNew() {
+    return this.action.doAction(
+      {
+        type: "ir.actions.act_window",
+        res_model: this.props.resModel,
+        views: [[false, "form"]],
+        target: "current",
+      },
+      {additionalContext: this.props.context}
+    );
+  }
 }
 
 /**
@@ -33,20 +33,20 @@ export class SpaCalendarController extends CalendarController {
  * column cuts the end of a label, never the client's name.
  */
 export class SpaCalendarModel extends CalendarModel {
-    normalizeRecord(rawRecord) {
-        const record = super.normalizeRecord(rawRecord);
-        if (rawRecord.spa_calendar_label) {
-            record.title = rawRecord.spa_calendar_label;
-        }
-        return record;
+  normalizeRecord(rawRecord) {
+    const record = super.normalizeRecord(rawRecord);
+    if (rawRecord.spa_calendar_label) {
+      record.title = rawRecord.spa_calendar_label;
     }
+    return record;
+  }
 }
 
 export const spaCalendarView = {
-    ...calendarView,
-    Controller: SpaCalendarController,
-    Model: SpaCalendarModel,
-    buttonTemplate: "spa_session_protocol.SpaCalendarController.controlButtons",
+  ...calendarView,
+  Controller: SpaCalendarController,
+  Model: SpaCalendarModel,
+  buttonTemplate: "spa_session_protocol.SpaCalendarController.controlButtons",
 };
 
 registry.category("views").add("spa_calendar", spaCalendarView);
