@@ -76,7 +76,8 @@ class ResPartner(models.Model):
 
     def action_spa_erase_clinical_data(self):
         """Erasure request of clients: anonymise the clinical free text of
-        their finished sessions and the signatures of their ended consents.
+        their finished sessions, the signatures of their ended consents and
+        the answers they typed in their health intakes.
 
         Refused while a record must still be kept (inside the retention
         period), while a session is running and while a client is on legal
@@ -123,8 +124,20 @@ class ResPartner(models.Model):
             .sudo()
             .search([("partner_id", "in", self.ids), ("state", "!=", "draft")])
         )
+        intake_surveys = self.env["survey.user_input"]._spa_intake_surveys()
+        intakes = (
+            self.env["survey.user_input"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.ids),
+                    ("spa_answers_anonymised_at", "=", False),
+                ]
+            )
+            .filtered(lambda i, s=intake_surveys: i.survey_id in s)
+        )
         keep_until = {}
-        for records in (sessions, consents):
+        for records in (sessions, consents, intakes):
             for record, until in records._spa_retention_end().items():
                 partner_id = record.partner_id.id
                 keep_until[partner_id] = max(keep_until.get(partner_id, until), until)
@@ -151,6 +164,7 @@ class ResPartner(models.Model):
             )
         sessions._spa_anonymise()
         consents._spa_anonymise_signatures()
+        intakes._spa_anonymise_answers()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

@@ -1245,7 +1245,12 @@ class SpaSession(models.Model):
 
     @api.model
     def _spa_retention_anonymise_related(self, batch_size):
-        # The drawn signatures of consents that ended as long ago.
-        return len(
-            self.env["spa.consent"]._spa_cron_anonymise_signatures(limit=batch_size)
+        # The drawn signatures of consents that ended as long ago, and the
+        # typed answers of the health intakes the anonymised sessions relied on.
+        signatures = self.env["spa.consent"]._spa_cron_anonymise_signatures(
+            limit=batch_size
         )
+        intakes = self.env["survey.user_input"]._spa_cron_anonymise_answers(
+            limit=batch_size
+        )
+        return len(signatures) + len(intakes)

@@ -1,8 +1,20 @@
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools import session_rules
-from .spa_write_policy_mixin import MANAGER_GROUP
+from .spa_write_policy_mixin import MANAGER_GROUP, _server_grant
+
+# The answers a client typed (free text, comments included): the clinical
+# free text of an intake, anonymised with the sessions' after the retention
+# period. Choices, dates and numbers stay, as a session's counts do.
+SPA_FREE_TEXT_ANSWER_FIELDS = {
+    "char_box": "value_char_box",
+    "text_box": "value_text_box",
+}
 
 # What the rules weigh of an intake (``_spa_intake_facts``), read at once.
 SPA_INTAKE_FACT_FIELDS = [
@@ -66,6 +78,13 @@ class SurveyUserInput(models.Model):
     )
     spa_session_ids = fields.One2many(
         "spa.session", "intake_id", string="Sessions Relying on It"
+    )
+    spa_answers_anonymised_at = fields.Datetime(
+        string="Answers Anonymised At",
+        readonly=True,
+        copy=False,
+        help="When the answers the client typed were anonymised (retention "
+        "period or erasure request); the chosen answers stay.",
     )
 
     @api.depends(
@@ -213,6 +232,19 @@ class SurveyUserInput(models.Model):
             "context": {"default_user_input_id": self.id},
         }
 
+    @api.model
+    def _spa_intake_surveys(self):
+        """The surveys that are the health intake of a protocol (archived
+        protocols included)."""
+        # sudo: which surveys are intakes is configuration, not a secret.
+        return (
+            self.env["spa.protocol"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("intake_survey_id", "!=", False)])
+            .intake_survey_id
+        )
+
     def _spa_answer_url(self):
         """Where the intake is answered, with Survey's own flow."""
         self.ensure_one()
@@ -266,3 +298,110 @@ class SurveyUserInput(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_spa_relied_on(self):
         self._spa_check_not_relied_on()
+
+    # ------------------------------------------------------------------
+    # Retention: the typed answers are clinical free text
+    # ------------------------------------------------------------------
+
+    def _spa_retention_end(self):
+        """``{intake: date}``: until when the answers of each health intake
+        must be kept: no earlier than the sessions that relied on it (never
+        while one runs), and at least its company's retention after it was
+        finished. An intake carries no company: the sessions' companies
+        decide, else the longest retention of all companies (it is never
+        anonymised earlier than any company keeps its records)."""
+        # sudo: the retention reads every session and company.
+        Session = self.env["spa.session"].sudo()
+        sessions = Session.search([("intake_id", "in", self.ids)])
+        by_intake = {}
+        for session in sessions:
+            by_intake.setdefault(session.intake_id.id, Session)
+            by_intake[session.intake_id.id] |= session
+        longest = max(
+            self.env["res.company"].sudo().search([]).mapped("spa_retention_years")
+            or [0]
+        )
+        ends = {}
+        for intake in self.sudo():
+            relying = by_intake.get(intake.id, Session)
+            if relying.filtered(lambda s: s.state in ("draft", "in_progress")):
+                ends[intake] = date.max
+                continue
+            years = max(relying.company_id.mapped("spa_retention_years") or [longest])
+            finished = intake.end_datetime or intake.create_date
+            end = finished.date() + relativedelta(years=years)
+            for until in relying._spa_retention_end().values():
+                end = max(end, until)
+            ends[intake] = end
+        return ends
+
+    def _spa_anonymise_answers(self):
+        """Anonymise the answers the client typed in the health intakes of
+        ``self`` whose retention ended (``_spa_retention_end``), unless the
+        client is on legal hold. The chosen answers, the dates, the state
+        and the clearance stay, so the evidence of the sessions that relied
+        on it still verifies. Idempotent.
+
+        :return: the intakes anonymised now
+        """
+        today = self.env.company._spa_today()
+        surveys = self._spa_intake_surveys()
+        intakes = self.sudo().filtered(
+            lambda i: (
+                not i.spa_answers_anonymised_at
+                and not i.partner_id.spa_legal_hold
+                and i.survey_id in surveys
+            )
+        )
+        ends = intakes._spa_retention_end()
+        due = self.browse([i.id for i, until in ends.items() if until <= today]).sudo()
+        if not due:
+            return self.browse()
+        placeholder = self.env._("(anonymised)")
+        for answer_type, fname in SPA_FREE_TEXT_ANSWER_FIELDS.items():
+            lines = due.user_input_line_ids.filtered(
+                lambda line, t=answer_type: line.answer_type == t
+            )
+            # The one server path past the frozen answers (see
+            # survey.user_input.line's write).
+            with _server_grant(lines._name, lines.ids, {fname}, "write"):
+                lines.write({fname: placeholder})
+        due._write_server({"spa_answers_anonymised_at": fields.Datetime.now()})
+        return self.browse(due.ids)
+
+    @api.model
+    def _spa_cron_anonymise_answers(self, limit=None):
+        """The health intakes whose retention ended, anonymised (the
+        retention cron's part for intakes)."""
+        # sudo: the retention runs for every company and client.
+        companies = self.env["res.company"].sudo().search([])
+        if not companies:
+            return self.browse()
+        shortest = min(companies.mapped("spa_retention_years"))
+        cutoff = fields.Datetime.now() - relativedelta(years=shortest)
+        surveys = self._spa_intake_surveys()
+        # Intakes still relied on by a session kept in full are not due.
+        candidates = self.sudo().search(
+            [
+                ("survey_id", "in", surveys.ids),
+                ("spa_answers_anonymised_at", "=", False),
+                ("partner_id.spa_legal_hold", "=", False),
+                "|",
+                ("end_datetime", "<", cutoff),
+                "&",
+                ("end_datetime", "=", False),
+                ("create_date", "<", cutoff),
+                "!",
+                ("spa_session_ids", "any", [("anonymised_at", "=", False)]),
+            ],
+            order="id",
+        )
+        # The first ``limit`` that are due (another company's longer
+        # retention may keep some of them): the cron is not held up by them.
+        done = self.browse()
+        step = limit or len(candidates) or 1
+        for start in range(0, len(candidates), step):
+            done |= candidates[start : start + step]._spa_anonymise_answers()
+            if limit and len(done) >= limit:
+                break
+        return done

@@ -74,10 +74,13 @@ class SpaCommon(TransactionCase):
         return company, manager
 
     @classmethod
-    def give_intake(cls, partner, answers=(), finished_days_ago=0, survey=None):
+    def give_intake(
+        cls, partner, answers=(), finished_days_ago=0, survey=None, text=None
+    ):
         """A completed health intake of ``partner``, answered "no" to every
         question except those whose answer is in ``answers``
-        (``survey.question.answer`` records or xml ids)."""
+        (``survey.question.answer`` records or xml ids); the free-text
+        questions answered with ``text`` when given (else skipped)."""
         survey = (survey or cls.protocol.intake_survey_id).sudo()
         chosen = cls.env["survey.question.answer"]
         for answer in answers:
@@ -88,6 +91,8 @@ class SpaCommon(TransactionCase):
             )
         user_input = survey._create_answer(partner=partner, check_attempts=False)
         for question in survey.question_ids:
+            if text and question.question_type in ("char_box", "text_box"):
+                user_input._save_lines(question, text)
             if question.question_type != "simple_choice":
                 continue
             options = question.suggested_answer_ids

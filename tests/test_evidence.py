@@ -20,14 +20,16 @@ T0 = datetime(2026, 3, 2, 9, 0, 0)
 class TestEvidence(SpaCommon):
     """Tamper-evident session records, retention and erasure."""
 
-    def finished_session(self, partner=None, stop=False, consent=None, note="ok"):
+    def finished_session(
+        self, partner=None, stop=False, consent=None, note="ok", intake_text=None
+    ):
         """A session run through the protocol and completed (or stopped by a
         severe-pain check-in), with clinical free text everywhere."""
         partner = partner or self.client
         if consent is None:
             self.give_consent(partner=partner)
         # Rule 7: the client answered the health intake (as the test's clock says).
-        self.give_intake(partner)
+        self.give_intake(partner, text=intake_text)
         session = self.session_of(self.book(partner=partner)).with_user(self.therapist)
         session.action_start()
         session.write({"screening_note": f"Stiff neck ({note})"})
@@ -321,6 +323,80 @@ class TestEvidence(SpaCommon):
         self.assertFalse(held_sudo.anonymised_at)
         self.assertFalse(self.env["spa.session"].check_evidence_integrity())
 
+    def intake_texts(self, session):
+        """The typed answers of the intake ``session`` relied on."""
+        intake = session.sudo().intake_id
+        self.assertTrue(intake, "the session relied on an intake")
+        return intake.user_input_line_ids.filtered(
+            lambda line: line.answer_type in ("char_box", "text_box")
+        ).mapped(lambda line: line.value_char_box or line.value_text_box)
+
+    def test_retention_anonymises_the_typed_intake_answers(self):
+        self.env["res.partner"].browse(self.client2.id).spa_legal_hold = True
+        with freeze_time(T0):
+            old = self.finished_session(note="old", intake_text="Takes warfarin")
+            held = self.finished_session(
+                partner=self.client2, note="held", intake_text="Held text"
+            )
+        intake, held_intake = old.sudo().intake_id, held.sudo().intake_id
+        self.assertEqual(set(self.intake_texts(old)), {"Takes warfarin"})
+        chosen = intake.user_input_line_ids.filtered("suggested_answer_id")
+        chosen_answers = chosen.mapped("suggested_answer_id")
+        self.assertTrue(chosen_answers)
+        Session = self.env["spa.session"].sudo()
+        # The answers stay while the sessions relying on them are kept.
+        with freeze_time(T0 + relativedelta(years=10) - timedelta(days=1)):
+            Session._cron_apply_retention()
+        self.assertFalse(intake.spa_answers_anonymised_at)
+        self.assertEqual(set(self.intake_texts(old)), {"Takes warfarin"})
+        past = T0 + relativedelta(years=10, days=2)
+        with freeze_time(past):
+            Session._cron_apply_retention()
+        self.assertTrue(old.sudo().anonymised_at)
+        self.assertEqual(intake.spa_answers_anonymised_at, past)
+        texts = self.intake_texts(old)
+        self.assertTrue(texts)
+        self.assertEqual(set(texts), {"(anonymised)"})
+        # The chosen answers, the state and the dates stay.
+        self.assertEqual(
+            intake.user_input_line_ids.filtered("suggested_answer_id").mapped(
+                "suggested_answer_id"
+            ),
+            chosen_answers,
+        )
+        self.assertEqual(intake.state, "done")
+        # Legal hold: the typed answers stay.
+        self.assertFalse(held_intake.spa_answers_anonymised_at)
+        self.assertEqual(set(self.intake_texts(held)), {"Held text"})
+        # The chain still verifies, and nobody edits the answers afterwards.
+        self.assertFalse(self.env["spa.session"].check_evidence_integrity())
+        line = intake.user_input_line_ids.filtered("value_text_box")[:1]
+        with self.assertRaisesRegex(UserError, "relied on the health intake"):
+            line.write({"value_text_box": "Rewritten"})
+        # Nobody writes when the answers were anonymised.
+        with self.assertRaises(AccessError):
+            intake.with_user(self.manager).write({"spa_answers_anonymised_at": False})
+        # Idempotent.
+        with freeze_time(past + timedelta(days=3)):
+            Session._cron_apply_retention()
+        self.assertEqual(intake.spa_answers_anonymised_at, past)
+
+    def test_intake_answers_stay_while_a_session_relying_on_them_is_kept(self):
+        """An intake relied on by a later session is kept as long as it."""
+        with freeze_time(T0):
+            first = self.finished_session(note="first", intake_text="Asthma")
+        intake = first.sudo().intake_id
+        with freeze_time(T0 + relativedelta(days=10)):
+            self.give_consent()
+            later = self.session_of(self.book()).with_user(self.therapist)
+            later.action_start()
+        self.assertEqual(later.sudo().intake_id, intake, "the intake is reused")
+        with freeze_time(T0 + relativedelta(years=10, days=2)):
+            self.env["spa.session"].sudo()._cron_apply_retention()
+        self.assertTrue(first.sudo().anonymised_at)
+        self.assertFalse(intake.spa_answers_anonymised_at, "a session still runs")
+        self.assertEqual(set(self.intake_texts(first)), {"Asthma"})
+
     def test_retention_follows_the_company_setting(self):
         self.company.spa_retention_years = 2
         with freeze_time(T0):
@@ -354,11 +430,13 @@ class TestEvidence(SpaCommon):
 
     def test_erasure_after_retention_anonymises(self):
         with freeze_time(T0):
-            session = self.finished_session()
+            session = self.finished_session(intake_text="Recent surgery")
         with freeze_time(T0 + relativedelta(years=12)):
             self.client.with_user(self.manager).action_spa_erase_clinical_data()
         self.assertTrue(session.sudo().anonymised_at)
         self.assertFalse(session.sudo().screening_note)
+        self.assertTrue(session.sudo().intake_id.spa_answers_anonymised_at)
+        self.assertEqual(set(self.intake_texts(session)), {"(anonymised)"})
         self.assertFalse(self.env["spa.session"].check_evidence_integrity())
 
     def test_erasure_refused_on_legal_hold(self):
