@@ -18,6 +18,7 @@ from . import spa_session_step
 from . import spa_checkin
 from . import spa_room
 from . import calendar_event
+from . import calendar_attendee
 from . import res_groups
 from . import res_users
 from . import res_company

@@ -492,10 +492,14 @@ class CalendarEvent(models.Model):
                 if vals.get("spa_therapist_id")
             }
         )
-        # one read each for the names and the therapists' partners
+        # One read each: the protocols' names; the therapists' partners, with
+        # the booking user's (calendar's default attendee, the chatter's
+        # author); then every attendee's partner (names, whether active and
+        # external: what subscribing them as followers weighs).
         protocols.mapped("name")
-        clients.mapped("name")
-        therapists.mapped("partner_id")
+        users = therapists | self.env.user
+        users.mapped("partner_id")
+        (clients | users.partner_id).mapped("name")
         default_partners = None
         for vals in booking:
             protocol = protocols.browse(vals["spa_protocol_id"])
@@ -761,21 +765,34 @@ class CalendarEvent(models.Model):
         Consent = self.env["spa.consent"]
         today = fields.Date.context_today(self)
         consents = {}
+        if not self:
+            return consents
+        companies = {event: event._spa_consent_company() for event in self}
+        # The pending signing links of every client of the batch, in one
+        # search (as the user, as each appointment's own search was); each
+        # appointment then takes the latest of its client, protocol and
+        # company.
+        pending = Consent.search(
+            [
+                ("partner_id", "in", self.spa_client_id.ids),
+                ("protocol_ids", "in", self.spa_protocol_id.ids),
+                ("company_id", "in", list({c.id for c in companies.values()})),
+                ("state", "=", "draft"),
+                ("method", "=", "signature"),
+                ("link_voided_at", "=", False),
+            ],
+            order="id desc",
+        )
         for event in self:
-            company = event._spa_consent_company()
+            company = companies[event]
             expires = today + timedelta(days=company.spa_consent_link_days)
-            consent = Consent.search(
-                [
-                    ("partner_id", "=", event.spa_client_id.id),
-                    ("protocol_ids", "in", event.spa_protocol_id.ids),
-                    ("company_id", "=", company.id),
-                    ("state", "=", "draft"),
-                    ("method", "=", "signature"),
-                    ("link_voided_at", "=", False),
-                ],
-                order="id desc",
-                limit=1,
-            )
+            consent = pending.filtered(
+                lambda c, e=event, co=company: (
+                    c.partner_id == e.spa_client_id
+                    and c.company_id == co
+                    and e.spa_protocol_id in c.protocol_ids
+                )
+            )[:1]
             if consent:
                 if not consent.link_expires_on or consent.link_expires_on < expires:
                     consent.link_expires_on = expires
@@ -789,6 +806,9 @@ class CalendarEvent(models.Model):
                         "link_expires_on": expires,
                     }
                 )
+                # A later appointment of the batch for the same client and
+                # protocol reuses it, as a search would find it.
+                pending = consent | pending
             consent._portal_ensure_token()
             consents[event] = consent
         return consents
@@ -893,16 +913,20 @@ class CalendarEvent(models.Model):
     def _spa_send_consent_links_on_booking(self):
         """Email the consent link to newly booked clients who have an email
         address and no valid consent, when their company asks for it."""
-        template = self.env.ref(CONSENT_LINK_TEMPLATE, raise_if_not_found=False)
-        if not template:
-            return
+        # The company's switch and the client's email first: the consent
+        # badge and the template are looked up only for appointments that
+        # may get a link.
         to_send = self.filtered(
             lambda e: (
                 e.spa_client_id.email
-                and e.spa_consent_status != "valid"
                 and e._spa_consent_company().spa_consent_link_on_booking
             )
-        )
+        ).filtered(lambda e: e.spa_consent_status != "valid")
+        if not to_send:
+            return
+        template = self.env.ref(CONSENT_LINK_TEMPLATE, raise_if_not_found=False)
+        if not template:
+            return
         for event, consent in to_send._spa_prepare_consent_links().items():
             try:
                 with self.env.cr.savepoint():

@@ -36,6 +36,29 @@ def events_known_free(event_ids):
         _EVENTS_KNOWN_FREE.reset(token)
 
 
+# What a checklist line copies of its protocol step (_step_line_vals), read
+# in the query that finds the steps.
+STEP_COPY_FIELDS = [
+    "protocol_id",
+    "sequence",
+    "name",
+    "instructions",
+    "is_mandatory",
+    "requires_checkin",
+    "qualification_id",
+    "record_kind",
+    "body_region_ids",
+]
+# What ir.sequence's next_by_id reads of a sequence to draw a reference.
+SEQUENCE_DRAW_FIELDS = [
+    "implementation",
+    "use_date_range",
+    "prefix",
+    "suffix",
+    "padding",
+    "number_increment",
+]
+
 POSITIONINGS = [
     ("prone_table", "Prone on a massage table"),
     ("prone_bed", "Prone on a bed"),
@@ -434,10 +457,16 @@ class SpaSession(models.Model):
         # sudo: the lines are the server's copy; whoever books or reassigns a
         # planned session may not create or delete lines themselves.
         planned.sudo().step_ids._unlink_server()
-        # Each protocol step is read once for the batch, not once per session.
-        copies = {
-            step.id: self._step_line_vals(step) for step in planned.protocol_id.step_ids
-        }
+        # Each protocol step is read once for the batch, not once per session,
+        # in the query that finds them (as the protocols' step_ids would, in
+        # their order).
+        steps = self.env["spa.protocol.step"].search_fetch(
+            [("protocol_id", "in", planned.protocol_id.ids)], STEP_COPY_FIELDS
+        )
+        steps_of = defaultdict(list)
+        for step in steps:
+            steps_of[step.protocol_id.id].append(step)
+        copies = {step.id: self._step_line_vals(step) for step in steps}
         vals_list = [
             {
                 "session_id": session.id,
@@ -448,7 +477,7 @@ class SpaSession(models.Model):
                 },
             }
             for session in planned
-            for step in session.protocol_id.step_ids
+            for step in steps_of[session.protocol_id.id]
         ]
         Line.sudo()._create_server(vals_list)
 
@@ -526,11 +555,14 @@ class SpaSession(models.Model):
             return []
         # Today's references, whatever date a caller's context asks for.
         Sequence = self._spa_sequence()
-        sequence = Sequence.search(
+        # What drawing a reference reads of the sequence (next_by_id), in the
+        # query that finds it.
+        sequence = Sequence.search_fetch(
             [
                 ("code", "=", "spa.session"),
                 ("company_id", "in", [self.env.company.id, False]),
             ],
+            SEQUENCE_DRAW_FIELDS,
             order="company_id",
             limit=1,
         )

@@ -21,6 +21,8 @@ RULE_LINE_FIELDS = [
     "record_kind",
     "done_by_id",
     "done_at",
+    # the tablet's clock of the tick, shown beside the server's
+    "device_done_at",
     "skip_reason",
 ]
 # The same for a check-in.

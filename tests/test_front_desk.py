@@ -122,6 +122,36 @@ class TestFrontDeskBooking(SpaCommon):
         self.assertIn(self.client2, event.attendee_ids.partner_id)
         self.assertEqual(len(event.spa_session_ids), 1)
 
+    def test_attendees_follow_the_appointment(self):
+        """The client and the therapist follow the appointment they attend,
+        as every attendee does in calendar: the client (an external partner)
+        with the model's external subtypes, the therapist with its defaults;
+        each partner once."""
+        event = self.book(partner=self.client2, user=self.front_desk)
+        followers = (
+            self.env["mail.followers"]
+            .sudo()
+            .search([("res_model", "=", "calendar.event"), ("res_id", "=", event.id)])
+        )
+        by_partner = {f.partner_id: f for f in followers}
+        self.assertEqual(len(by_partner), len(followers))
+        self.assertLessEqual({self.client2, self.therapist.partner_id}, set(by_partner))
+        default, __, external = self.env["mail.message.subtype"].default_subtypes(
+            "calendar.event"
+        )
+        self.assertTrue(self.client2.partner_share)
+        self.assertEqual(by_partner[self.client2].subtype_ids, external)
+        self.assertEqual(by_partner[self.therapist.partner_id].subtype_ids, default)
+        # Reassigned: the new therapist attends and follows too.
+        event.with_user(self.front_desk).write({"spa_therapist_id": self.therapist2.id})
+        self.assertIn(self.therapist2.partner_id, event.sudo().message_partner_ids)
+        # An archived client is an attendee but no follower (as
+        # message_subscribe filters inactive partners).
+        self.client.active = False
+        archived = self.book(partner=self.client, user=self.front_desk)
+        self.assertIn(self.client, archived.attendee_ids.partner_id)
+        self.assertNotIn(self.client, archived.sudo().message_partner_ids)
+
     def test_typed_title_stays(self):
         form = Form(self.env["calendar.event"].with_user(self.front_desk))
         form.name = "Follow-up with Clara"

@@ -8,9 +8,10 @@ from ..controllers.tablet import SpaTabletController
 from .common import SpaCommon
 
 AFTERCARE_DONE_QUERIES = 84
-# 12 for the session itself, +1 for the progress line the runner shows
-# ("5/7 steps · 2/2 check-ins", issue 18).
-TABLET_READ_COLD = 13
+# The session itself, the progress line the runner shows ("5/7 steps · 2/2
+# check-ins", issue 18) from the same facts; the tablet's time of each tick is
+# read with the lines (it took a query of its own).
+TABLET_READ_COLD = 12
 TABLET_READ_WARM = 2
 TABLET_TICK = 12
 TABLET_CHECKIN = 9
@@ -19,11 +20,14 @@ TABLET_CHECKIN = 9
 # and a batch of 20 (queries per batch, not per appointment, beyond the
 # session references).
 # The client and the therapist are the appointment's attendees (issue 18):
-# 6 queries per batch for their calendar.attendee rows and the partners.
-BOOKING_ONE = 37
-BOOKING_TWENTY = 57
+# their calendar.attendee rows, and their following the appointment (the
+# existing followers, then the followers and their subtypes: 3 queries per
+# batch, whatever the number of clients). The protocol's steps and the
+# sequence are each found and read in one query.
+BOOKING_ONE = 30
+BOOKING_TWENTY = 50
 # What booking adds to a plain appointment saved through the form's RPC.
-BOOKING_FORM_EXTRA = 22
+BOOKING_FORM_EXTRA = 16
 
 
 @tagged("post_install", "-at_install", "spa_performance")
@@ -309,6 +313,33 @@ class TestQueryCounts(SpaCommon):
         self.assertEqual(len(sessions.step_ids), 180)
         self.assertEqual(len(set(sessions.mapped("name"))), 20)
         self.assertEqual(set(sessions.step_ids.company_id), {self.company})
+
+    def test_booking_flat_in_clients(self):
+        """A batch of bookings for many clients costs what one for a single
+        client does: the attendees (each appointment's own client) follow
+        their appointments in one batch, not one round per client."""
+        Event, start = self._booking_env()
+        clients = self.env["res.partner"].create(
+            [{"name": f"Client {i}"} for i in range(10)]
+        )
+
+        def book_twenty(partners, day):
+            vals_list = self._booking_vals(20, start + timedelta(days=day))
+            for i, vals in enumerate(vals_list):
+                vals["spa_client_id"] = partners[i % len(partners)].id
+            self.env.invalidate_all()
+            before = self.cr.sql_log_count
+            events = Event.create(vals_list)
+            self.env.flush_all()
+            self.env.cr.precommit.run()
+            return self.cr.sql_log_count - before, events
+
+        one, __ = book_twenty(self.client, 1)
+        many, events = book_twenty(clients, 2)
+        self.assertLessEqual(many, one, f"10 clients: {many} queries, one: {one}")
+        for event in events:
+            self.assertIn(event.spa_client_id, event.attendee_ids.partner_id)
+            self.assertIn(event.spa_client_id, event.sudo().message_partner_ids)
 
     def test_booking_form_query_count(self):
         """Booking through the form's RPC (``web_save`` as the front desk)

@@ -79,6 +79,47 @@ class TestPortal(SpaCommon, HttpCase):
         self.assertEqual(again, consent)
         self.assertEqual(action["tag"], "display_notification")
 
+    def test_booking_a_batch_sends_one_link_per_client(self):
+        """Several appointments booked at once: the links are looked up for
+        the whole batch, and a client booked twice gets one pending consent
+        (the second appointment reuses the one the first created)."""
+        self.client2.email = "carl@example.com"
+        start = fields.Datetime.now() + timedelta(days=2)
+        events = (
+            self.env["calendar.event"]
+            .with_user(self.front_desk)
+            .create(
+                [
+                    {
+                        "name": f"Batch {i}",
+                        "start": start + timedelta(hours=i),
+                        "stop": start + timedelta(hours=i, minutes=50),
+                        "spa_protocol_id": self.protocol.id,
+                        "spa_client_id": client.id,
+                        "spa_therapist_id": self.therapist.id,
+                    }
+                    for i, client in enumerate((self.client, self.client2, self.client))
+                ]
+            )
+        )
+        self.assertEqual(len(events), 3)
+        consents = self.env["spa.consent"].search(
+            [
+                ("partner_id", "in", (self.client | self.client2).ids),
+                ("state", "=", "draft"),
+            ]
+        )
+        self.assertEqual(
+            sorted(consents.partner_id.ids), sorted((self.client | self.client2).ids)
+        )
+        self.assertEqual(len(consents), 2, "one pending consent per client")
+        self.assertTrue(all(consents.mapped("access_token")))
+        clara = consents.filtered(lambda c: c.partner_id == self.client)
+        sent = clara.message_ids.filtered(
+            lambda m: clara.access_token in (m.body or "")
+        )
+        self.assertEqual(len(sent), 2, "each appointment emails its link")
+
     def test_no_link_with_valid_consent_without_email_or_when_disabled(self):
         Consent = self.env["spa.consent"]
         self.give_consent()
