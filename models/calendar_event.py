@@ -467,6 +467,16 @@ class CalendarEvent(models.Model):
         )
         if missing:
             self.partner_ids |= missing
+        # A saved appointment given another client or therapist: the one
+        # replaced no longer attends (``write`` does the same).
+        replaced = self._origin._spa_replaced_partners(
+            self.spa_client_id, self.spa_therapist_id
+        ).get(self._origin.id)
+        if replaced:
+            # The form's attendees are new records of the partners (origin).
+            self.partner_ids = self.partner_ids.filtered(
+                lambda p: p._origin not in replaced
+            )
 
     @api.model
     def _spa_prepare_booking_vals(self, vals_list):
@@ -537,6 +547,27 @@ class CalendarEvent(models.Model):
             lambda p: any(p not in event.partner_ids for event in self)
         )
         return [Command.link(partner.id) for partner in missing]
+
+    def _spa_replaced_partners(self, client, therapist):
+        """``{event id: partners}``: the client and the therapist's partner
+        that giving each appointment of ``self`` ``client`` and ``therapist``
+        (``None``: unchanged) replaces, so that they no longer attend it.
+        Who organises the appointment, and whoever is still its client or
+        therapist, stays."""
+        replaced = {}
+        for event in self:
+            old = self.env["res.partner"]
+            if client is not None and event.spa_client_id != client:
+                old |= event.spa_client_id
+            if therapist is not None and event.spa_therapist_id != therapist:
+                old |= event.spa_therapist_id.partner_id
+            new_client = event.spa_client_id if client is None else client
+            new_therapist = event.spa_therapist_id if therapist is None else therapist
+            old -= new_client | new_therapist.partner_id | event.user_id.partner_id
+            old &= event.partner_ids
+            if old:
+                replaced[event.id] = old
+        return replaced
 
     def _skip_send_mail_status_update(self):
         # Calendar's own invitation and update emails are not sent for spa
@@ -616,12 +647,22 @@ class CalendarEvent(models.Model):
             )
 
     def write(self, vals):
+        replaced = {}
         if (vals.get("spa_client_id") or vals.get("spa_therapist_id")) and (
             "attendee_ids" not in vals
         ):
             links = self._spa_attendee_commands(vals)
             if links:
                 vals = {**vals, "partner_ids": [*vals.get("partner_ids", []), *links]}
+            # The client or therapist replaced no longer attends.
+            replaced = self._spa_replaced_partners(
+                self.env["res.partner"].browse(vals["spa_client_id"])
+                if vals.get("spa_client_id")
+                else None,
+                self.env["res.users"].browse(vals["spa_therapist_id"])
+                if vals.get("spa_therapist_id")
+                else None,
+            )
         self._spa_check_moving(vals)
         moving = bool({"start", "stop", "duration", "allday"} & set(vals))
         # Planned sessions whose appointment had not ended before the move.
@@ -632,6 +673,13 @@ class CalendarEvent(models.Model):
         if "active" in vals and not vals["active"]:
             self._spa_cancel_sessions()
         res = super().write(vals)
+        by_partners = {}
+        for event_id, partners in replaced.items():
+            by_partners.setdefault(partners, []).append(event_id)
+        for partners, event_ids in by_partners.items():
+            self.browse(event_ids).write(
+                {"partner_ids": [Command.unlink(p.id) for p in partners]}
+            )
         if moving:
             not_past._spa_check_not_moved_into_the_past()
         if {"start", "stop"} & set(vals):

@@ -152,6 +152,34 @@ class TestFrontDeskBooking(SpaCommon):
         self.assertIn(self.client, archived.attendee_ids.partner_id)
         self.assertNotIn(self.client, archived.sudo().message_partner_ids)
 
+    def test_reassigned_appointment_drops_the_replaced_attendees(self):
+        """Another client or therapist: the one replaced no longer attends
+        (nor follows), through a write as on the form; the organiser and an
+        attendee added by hand stay."""
+        guest = self.env["res.partner"].create({"name": "Gina Guest"})
+        event = self.book(partner=self.client, user=self.front_desk)
+        event.with_user(self.front_desk).partner_ids |= guest
+        event.with_user(self.front_desk).write(
+            {"spa_client_id": self.client2.id, "spa_therapist_id": self.therapist2.id}
+        )
+        attending = event.attendee_ids.partner_id
+        self.assertIn(self.client2, attending)
+        self.assertIn(self.therapist2.partner_id, attending)
+        self.assertNotIn(self.client, attending)
+        self.assertNotIn(self.client, event.partner_ids)
+        self.assertNotIn(self.therapist.partner_id, attending)
+        self.assertNotIn(self.client, event.sudo().message_partner_ids)
+        self.assertIn(guest, attending)
+        self.assertIn(event.user_id.partner_id, attending)
+        # On the form: the client replaced leaves the attendees at once.
+        form = Form(event.with_user(self.front_desk))
+        form.spa_client_id = self.client
+        self.assertIn(self.client, form.partner_ids)
+        self.assertNotIn(self.client2, form.partner_ids)
+        form.save()
+        self.assertNotIn(self.client2, event.attendee_ids.partner_id)
+        self.assertIn(self.client, event.attendee_ids.partner_id)
+
     def test_typed_title_stays(self):
         form = Form(self.env["calendar.event"].with_user(self.front_desk))
         form.name = "Follow-up with Clara"
