@@ -1,4 +1,8 @@
+import gc
+import itertools
+import json
 from collections import defaultdict
+from contextlib import contextmanager
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
@@ -17,6 +21,49 @@ VERIFIED_FIELDS = (
     "spa_evidence_verified_hash",
     "spa_evidence_verified_at",
 )
+# NULL (None) read for a field stands for false, as the ORM gives it.
+_FALSE_IF_NULL = {None: False}.get
+
+
+def _values(row, names, start, end_scalars, end_arrays, json_fields=()):
+    """``{name: value}`` of ``row[start:end_arrays]`` as the ORM gives them:
+    the values before ``end_scalars`` with NULL as false (converted in C:
+    hundreds of thousands of rows go through here), the id lists after
+    them as read, the ``json_fields`` parsed from their text."""
+    scalars = row[start:end_scalars]
+    values = dict(
+        zip(
+            names,
+            itertools.chain(
+                map(_FALSE_IF_NULL, scalars, scalars), row[end_scalars:end_arrays]
+            ),
+            strict=True,
+        )
+    )
+    for fname in json_fields:
+        if values[fname] is not False:
+            values[fname] = json.loads(values[fname])
+    return values
+
+
+@contextmanager
+def _without_cyclic_gc():
+    """Pause Python's cyclic garbage collector while the check streams its
+    batches (it is restored as it was, even on an error).
+
+    Each batch makes hundreds of thousands of small dicts and lists without
+    reference cycles (freed by reference counting as soon as the batch is
+    hashed); their allocations kept triggering the cyclic collector, which
+    then walks the whole server process: measured at 20,000 links, about
+    half of the check's own CPU time. Nothing of the check makes cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class SpaEvidenceChainMixin(models.AbstractModel):
@@ -176,12 +223,20 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         for model, fnames in read.items():
             self.env[model].invalidate_model(fnames)
 
-    # Sealing and checking read what a record proves with the same query,
-    # built from the declaration (``_get_evidence_hash_fields``): PostgreSQL
-    # gives each record's facts as JSON, already as the ORM's values (a
-    # many2one as its id or false, a datetime as "YYYY-MM-DD HH:MM:SS", a
-    # many2many as its sorted ids, an empty text as false...), so that
-    # Python only normalises, serialises and hashes them (``tools/evidence``).
+    # Sealing and checking read what a record proves with the same code,
+    # built from the declaration (``_get_evidence_hash_fields``), a batch of
+    # records at a time: one query for the records with the records their
+    # many2one sections point to (joined on the primary key), then one per
+    # one2many section for the lines of the whole batch (through the index
+    # on the inverse field); a many2many by an index-only subquery per row.
+    # PostgreSQL gives plain columns already as the ORM's values (a many2one
+    # as its id, a datetime as "YYYY-MM-DD HH:MM:SS", a many2many as its
+    # sorted ids, an empty html as NULL...; NULL stands for false), so that
+    # Python only assembles, normalises, serialises and hashes them
+    # (``tools/evidence``). Measured on 20,000 links: building each record's
+    # facts as JSON with a subquery per record and line took PostgreSQL
+    # 0.9-1.4 s a batch of 2,000 and parsing that JSON again 40 us a link;
+    # these plain queries take about 0.15-0.3 s a batch.
 
     @api.model
     def _evidence_union_spec(self):
@@ -198,8 +253,8 @@ class SpaEvidenceChainMixin(models.AbstractModel):
 
     @api.model
     def _evidence_sql_value(self, Model, alias, fname):
-        """SQL of the JSON value of ``fname`` of ``Model``'s row ``alias``,
-        as the ORM gives it (see ``_evidence_value_of`` for the contract)."""
+        """SQL of the value of ``fname`` of ``Model``'s row ``alias``, as the
+        ORM gives it, NULL standing for false (see ``_evidence_rows``)."""
         field = Model._fields[fname]
         if not field.store or field.translate or field.company_dependent:
             raise NotImplementedError(
@@ -207,34 +262,28 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                 "fields only"
             )
         column = SQL.identifier(alias, fname)
-        false = SQL("'false'::json")
         kind = field.type
         if kind in ("many2one", "char", "text", "selection"):
-            return SQL("COALESCE(to_json(%s), %s)", column, false)
+            return column
         if kind == "html":
-            return SQL("COALESCE(to_json(NULLIF(%s, '')), %s)", column, false)
+            return SQL("NULLIF(%s, '')", column)
         if kind == "integer":
-            return SQL("to_json(COALESCE(%s, 0))", column)
+            return SQL("COALESCE(%s, 0)", column)
         if kind == "boolean":
-            return SQL("to_json(COALESCE(%s, FALSE))", column)
+            return SQL("COALESCE(%s, FALSE)", column)
         if kind == "datetime":
-            return SQL(
-                "COALESCE(to_json(to_char(%s, 'YYYY-MM-DD HH24:MI:SS')), %s)",
-                column,
-                false,
-            )
+            return SQL("to_char(%s, 'YYYY-MM-DD HH24:MI:SS')", column)
         if kind == "date":
-            return SQL(
-                "COALESCE(to_json(to_char(%s, 'YYYY-MM-DD')), %s)", column, false
-            )
+            return SQL("to_char(%s, 'YYYY-MM-DD')", column)
         if kind == "json":
-            return SQL("COALESCE(%s::json, %s)", column, false)
+            # Parsed in Python (a JSON null stays null, NULL is false).
+            return SQL("%s::text", column)
         if kind == "many2many":
-            # Every linked record, archived ones included, in id order.
+            # Every linked record, archived ones included, in id order (an
+            # index-only scan of the relation's primary key per row: joining
+            # the relation for the whole batch read all of it, every batch).
             return SQL(
-                """COALESCE((SELECT json_agg(rel.%s ORDER BY rel.%s)
-                               FROM %s rel WHERE rel.%s = %s), '[]'::json)""",
-                SQL.identifier(field.column2),
+                "ARRAY(SELECT sub.%s FROM %s sub WHERE sub.%s = %s ORDER BY 1)",
                 SQL.identifier(field.column2),
                 SQL.identifier(field.relation),
                 SQL.identifier(field.column1),
@@ -243,8 +292,7 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         if kind == "one2many":
             comodel = self.env[field.comodel_name]
             return SQL(
-                """COALESCE((SELECT json_agg(line.id ORDER BY line.id)
-                               FROM %s line WHERE line.%s = %s), '[]'::json)""",
+                "ARRAY(SELECT sub.id FROM %s sub WHERE sub.%s = %s ORDER BY 1)",
                 SQL.identifier(comodel._table),
                 SQL.identifier(field.inverse_name),
                 SQL.identifier(alias, "id"),
@@ -254,127 +302,235 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         )
 
     @api.model
-    def _evidence_sql_object(self, Model, alias, fnames, with_id=False):
-        """SQL of a JSON object of ``fnames`` of ``Model``'s row ``alias``."""
-        pairs = [SQL("'id', %s", SQL.identifier(alias, "id"))] if with_id else []
-        pairs += [
-            SQL("%s::text, %s", fname, self._evidence_sql_value(Model, alias, fname))
-            for fname in fnames
-        ]
-        if len(pairs) <= 50:
-            return SQL("json_build_object(%s)", SQL(", ").join(pairs))
-        # json_build_object takes at most 100 arguments: a longer object is
-        # put together from parts.
-        return SQL(
-            "(%s)::json",
-            SQL(" || ").join(
-                SQL("jsonb_build_object(%s)", SQL(", ").join(pairs[i : i + 50]))
-                for i in range(0, len(pairs), 50)
-            ),
-        )
-
-    @api.model
-    def _evidence_sql_facts(self, alias):
-        """SQL of the JSON facts (every section, every version's fields)
-        and of the JSON clinical free text of the record ``alias``."""
-        sections = []
-        for section, (relation, fnames) in self._evidence_union_spec().items():
+    def _evidence_read_plan(self):
+        """How a batch is read: ``(record_fields, relations)`` where
+        ``record_fields`` are the record's own fields any section covers and
+        ``relations`` is ``{relation: (fields, text fields)}`` for every
+        relation a section or the clinical free text reads, in a fixed
+        order."""
+        record_fields = []
+        relations = {}
+        for relation, fnames in self._evidence_union_spec().values():
             if relation is None:
-                value = self._evidence_sql_object(self, alias, fnames)
-            else:
-                value = self._evidence_sql_relation(alias, relation, fnames)
-            sections.append(SQL("%s::text, %s", section, value))
-        facts = SQL("json_build_object(%s)", SQL(", ").join(sections))
-        texts = [
-            SQL(
-                "json_build_array(%s::text, COALESCE(%s, ''))",
-                f,
-                SQL.identifier(alias, f),
-            )
-            for f in self._spa_free_text_fields
-        ]
-        line_texts = []
+                record_fields.extend(f for f in fnames if f not in record_fields)
+                continue
+            known, __ = relations.setdefault(relation, ([], []))
+            known.extend(f for f in fnames if f not in known)
         for relation, fnames in self._spa_free_text_line_fields.items():
-            field = self._fields[relation]
-            comodel = self.env[field.comodel_name]
-            entries = SQL(", ").join(
-                SQL(
-                    "json_build_array(line.id, COALESCE(%s, ''))",
-                    SQL.identifier("line", f),
-                )
-                for f in fnames
-            )
-            line_texts.append(
-                SQL(
-                    """COALESCE((SELECT json_agg(json_build_array(%s) ORDER BY line.id)
-                                   FROM %s line WHERE line.%s = %s), '[]'::json)""",
-                    entries,
-                    SQL.identifier(comodel._table),
-                    SQL.identifier(field.inverse_name),
-                    SQL.identifier(alias, "id"),
-                )
-            )
-        texts_sql = SQL(
-            "json_build_array(json_build_array(%s), json_build_array(%s))",
-            SQL(", ").join(texts) if texts else SQL(""),
-            SQL(", ").join(line_texts) if line_texts else SQL(""),
-        )
-        return facts, texts_sql
+            __, texts = relations.setdefault(relation, ([], []))
+            texts.extend(f for f in fnames if f not in texts)
+        return record_fields, relations
 
     @api.model
-    def _evidence_sql_relation(self, alias, relation, fnames):
-        """SQL of the JSON rows of ``relation`` of the record ``alias``: an
-        object (a many2one; false when empty) or a list in id order."""
+    def _evidence_read_lines(self, relation, fnames, text_fnames, owner_ids):
+        """The lines of the one2many ``relation`` of the records
+        ``owner_ids``, in one query: ``{owner id: ([{field: value}, ...],
+        texts)}``, the lines in id order with their id among the fields, and
+        ``texts`` as ``[[line id, text], ...]`` (``text_fnames`` of each line
+        in turn)."""
         field = self._fields[relation]
-        comodel = self.env[field.comodel_name]
-        row = self._evidence_sql_object(comodel, "line", fnames, with_id=True)
-        table = SQL.identifier(comodel._table)
-        if field.type == "many2one":
-            return SQL(
-                "COALESCE((SELECT %s FROM %s line WHERE line.id = %s), 'false'::json)",
-                row,
-                table,
-                SQL.identifier(alias, relation),
-            )
         if field.type != "one2many":
             raise NotImplementedError(f"{relation}: a many2one or a one2many")
-        return SQL(
-            """COALESCE((SELECT json_agg(%s ORDER BY line.id)
-                           FROM %s line WHERE line.%s = %s), '[]'::json)""",
-            row,
-            table,
-            SQL.identifier(field.inverse_name),
-            SQL.identifier(alias, "id"),
+        comodel = self.env[field.comodel_name]
+        key = SQL.identifier("line", field.inverse_name)
+        scalars, arrays = self._evidence_split_fields(comodel, fnames)
+        columns = [
+            *(self._evidence_sql_value(comodel, "line", f) for f in scalars),
+            *(self._evidence_sql_value(comodel, "line", f) for f in arrays),
+            *(SQL("COALESCE(%s, '')", SQL.identifier("line", f)) for f in text_fnames),
+        ]
+        self.env.cr.execute(
+            SQL(
+                """SELECT %s, line.id%s
+                     FROM %s line
+                    WHERE %s = ANY(%s)
+                 ORDER BY %s, line.id""",
+                key,
+                SQL("").join(SQL(", %s", column) for column in columns),
+                SQL.identifier(comodel._table),
+                key,
+                list(owner_ids),
+                key,
+            )
         )
+        names = ("id", *scalars, *arrays)
+        end_scalars = 2 + len(scalars)
+        end_arrays = end_scalars + len(arrays)
+        json_fields = [f for f in scalars if comodel._fields[f].type == "json"]
+        result = {}
+        for row in self.env.cr.fetchall():
+            lines = result.get(row[0])
+            if lines is None:
+                lines = result[row[0]] = ([], [])
+            lines[0].append(
+                _values(row, names, 1, end_scalars, end_arrays, json_fields)
+            )
+            if text_fnames:
+                lines[1].extend([row[1], text] for text in row[end_arrays:])
+        return result
 
     @api.model
-    def _evidence_rows_query(self, where, order=None, limit=None):
-        """SQL of the evidence rows of the records matching ``where`` (an
-        SQL condition on the record ``r``): ``(id, company_id, state,
-        evidence_sequence, evidence_hash, evidence_previous_hash,
-        evidence_text_digest, evidence_version, anonymised, facts, texts)``.
+    def _evidence_split_fields(self, Model, fnames):
+        """``fnames`` as ``(scalars, arrays)``: the fields read as one value
+        (NULL for false) and the many2many and one2many ones (id lists)."""
+        arrays = [
+            f for f in fnames if Model._fields[f].type in ("many2many", "one2many")
+        ]
+        return [f for f in fnames if f not in arrays], arrays
+
+    @api.model
+    def _evidence_rows(self, where, order=None, limit=None):
+        """The evidence of the records matching ``where`` (an SQL condition
+        on the record ``r``), as one batch: a list of ``(id, company_id,
+        state, evidence_sequence, evidence_hash, evidence_previous_hash,
+        evidence_text_digest, evidence_version, anonymised, facts, texts)``
+        where ``facts`` is ``{section: value}`` with every field any version
+        covers (the record's own fields as ``{field: value}``, a many2one's
+        record as ``{field: value}`` with its id, or false, a one2many's
+        lines as such dicts in id order) and ``texts`` the clinical free text
+        ``[[field, text], ..., [line id, text], ...]``.
+
+        One query for the records with what their many2one fields point to
+        (joined on its primary key), then one per one2many for the lines of
+        the whole batch.
         """
-        facts, texts = self._evidence_sql_facts("r")
+        cr = self.env.cr
+        record_fields, relations = self._evidence_read_plan()
+        text_fnames = self._spa_free_text_fields
+        # The record's own fields, then each many2one's record (its id
+        # first), then the record's free text: (names, start, end of the
+        # scalars, end, json fields, text fields) of each part of a row.
+        columns, joins = [], []
+        position = 9
+
+        def add_part(Model, alias, fnames, line_texts=(), with_id=False):
+            nonlocal position
+            scalars, arrays = self._evidence_split_fields(Model, fnames)
+            if with_id:
+                scalars.insert(0, "id")
+                columns.append(SQL.identifier(alias, "id"))
+            columns.extend(
+                self._evidence_sql_value(Model, alias, f)
+                for f in (*scalars[with_id:], *arrays)
+            )
+            columns.extend(
+                SQL("COALESCE(%s, '')", SQL.identifier(alias, f)) for f in line_texts
+            )
+            start = position
+            position += len(scalars) + len(arrays) + len(line_texts)
+            json_fields = [
+                f for f in scalars[with_id:] if Model._fields[f].type == "json"
+            ]
+            return (
+                (*scalars, *arrays),
+                start,
+                start + len(scalars),
+                start + len(scalars) + len(arrays),
+                json_fields,
+                line_texts,
+            )
+
+        own = add_part(self, "r", record_fields)
+        many2ones = {}
+        for relation, (fnames, line_texts) in relations.items():
+            field = self._fields[relation]
+            if field.type != "many2one":
+                continue
+            alias = f"m2o{len(many2ones)}"
+            comodel = self.env[field.comodel_name]
+            joins.append(
+                SQL(
+                    "LEFT JOIN %s %s ON %s = %s",
+                    SQL.identifier(comodel._table),
+                    SQL.identifier(alias),
+                    SQL.identifier(alias, "id"),
+                    SQL.identifier("r", relation),
+                )
+            )
+            many2ones[relation] = add_part(
+                comodel, alias, fnames, line_texts, with_id=True
+            )
+        columns.extend(
+            SQL("COALESCE(%s, '')", SQL.identifier("r", f)) for f in text_fnames
+        )
         anonymised = (
             SQL("r.anonymised_at IS NOT NULL")
             if "anonymised_at" in self._fields
             else SQL("FALSE")
         )
-        return SQL(
-            """SELECT r.id, r.company_id, r.state, r.evidence_sequence,
-                      r.evidence_hash, r.evidence_previous_hash,
-                      r.evidence_text_digest, r.evidence_version, %s, %s, %s
-                 FROM %s r
-                WHERE %s
-                %s %s""",
-            anonymised,
-            facts,
-            texts,
-            SQL.identifier(self._table),
-            where,
-            SQL("ORDER BY %s", order) if order else SQL(),
-            SQL("LIMIT %s", limit) if limit else SQL(),
+        cr.execute(
+            SQL(
+                """SELECT r.id, r.company_id, r.state, r.evidence_sequence,
+                          r.evidence_hash, r.evidence_previous_hash,
+                          r.evidence_text_digest, r.evidence_version, %s%s
+                     FROM %s r %s
+                    WHERE %s
+                    %s %s""",
+                anonymised,
+                SQL("").join(SQL(", %s", column) for column in columns),
+                SQL.identifier(self._table),
+                SQL(" ").join(joins),
+                where,
+                SQL("ORDER BY %s", order) if order else SQL(),
+                SQL("LIMIT %s", limit) if limit else SQL(),
+            )
         )
+        records = cr.fetchall()
+        if not records:
+            return []
+        record_ids = [row[0] for row in records]
+        lines = {
+            relation: self._evidence_read_lines(
+                relation, fnames, line_texts, record_ids
+            )
+            for relation, (fnames, line_texts) in relations.items()
+            if relation not in many2ones
+        }
+        # What each section takes: the record's own fields or a relation's
+        # rows, projected when the section covers less than was read.
+        sections = []
+        for section, (relation, fnames) in self._evidence_union_spec().items():
+            read = own[0] if relation is None else ("id", *relations[relation][0])
+            keep = None
+            if len(fnames) + (relation is not None) != len(read):
+                keep = fnames if relation is None else ("id", *fnames)
+            sections.append((section, relation, keep))
+        no_lines = ([], [])
+        rows = []
+        for row in records:
+            record_id = row[0]
+            read = {None: _values(row, *own[:5])}
+            texts = [
+                [fname, text]
+                for fname, text in zip(text_fnames, row[position:], strict=True)
+            ]
+            line_texts = {}
+            for relation, part in many2ones.items():
+                start, end, line_fnames = part[1], part[3], part[5]
+                if row[start] is None:
+                    read[relation], line_texts[relation] = False, []
+                    continue
+                read[relation] = _values(row, *part[:5])
+                line_texts[relation] = [
+                    [row[start], text] for text in row[end : end + len(line_fnames)]
+                ]
+            for relation, by_record in lines.items():
+                read[relation], line_texts[relation] = by_record.get(
+                    record_id, no_lines
+                )
+            facts = {}
+            for section, relation, keep in sections:
+                value = read[relation]
+                if keep is not None and value:
+                    if isinstance(value, list):
+                        value = [{f: line[f] for f in keep} for line in value]
+                    else:
+                        value = {f: value[f] for f in keep}
+                facts[section] = value
+            for relation in self._spa_free_text_line_fields:
+                texts.extend(line_texts[relation])
+            rows.append((*row[:9], facts, texts))
+        return rows
 
     @api.model
     def _evidence_versions_spec(self):
@@ -401,7 +557,7 @@ class SpaEvidenceChainMixin(models.AbstractModel):
     @api.model
     def _evidence_facts_of(self, version, facts):
         """The facts ``version`` covers, out of the union read by
-        ``_evidence_rows_query`` (``facts`` is consumed), normalised."""
+        ``_evidence_rows`` (``facts`` is consumed), normalised."""
         spec = self._evidence_versions_spec()[version]
         projected = {}
         for section, keep in spec.items():
@@ -414,36 +570,23 @@ class SpaEvidenceChainMixin(models.AbstractModel):
             projected[section] = value
         return self._evidence_normalise_facts(version, projected)
 
-    @api.model
-    def _evidence_texts_of(self, texts):
-        """The clinical free text ``[[field, text], ..., [line id, text],
-        ...]`` out of its JSON as read by ``_evidence_rows_query``."""
-        record_texts, line_texts = texts
-        return [
-            *record_texts,
-            *(entry for lines in line_texts for line in lines for entry in line),
-        ]
-
     def _evidence_parts(self, versions=None):
         """``{id: facts}, {id: texts}``: what each record of ``self`` proves
         as plain values for the version asked (``{id: version}``; default:
         the version each record was secured with, else the latest), and its
-        clinical free text, read from the database in one query (flush
+        clinical free text, read from the database as one batch (flush
         first: ``_evidence_refresh``)."""
         facts_by_record, texts_by_record = {}, {}
         if not self:
             return facts_by_record, texts_by_record
-        self.env.cr.execute(
-            self._evidence_rows_query(SQL("r.id IN %s", tuple(self.ids)))
-        )
-        for row in self.env.cr.fetchall():
+        for row in self._evidence_rows(SQL("r.id IN %s", tuple(self.ids))):
             record_id, version = row[0], row[7]
             if versions is not None:
                 version = versions[record_id]
             facts_by_record[record_id] = self._evidence_facts_of(
                 version or evidence.MAX_HASH_VERSION, row[9]
             )
-            texts_by_record[record_id] = self._evidence_texts_of(row[10])
+            texts_by_record[record_id] = row[10]
         return facts_by_record, texts_by_record
 
     # ------------------------------------------------------------------
@@ -796,19 +939,19 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         # Each batch reads a few thousand rows by index: compiling it (JIT,
         # for its high estimate over a long chain) costs more than it saves.
         cr.execute("SET LOCAL jit = off")
-        while True:
-            cr.execute(
-                self._evidence_rows_query(
+        with _without_cyclic_gc():
+            while True:
+                rows = self._evidence_rows(
                     SQL("%s AND r.evidence_sequence > %s", where, last_place),
                     order=order,
                     limit=INTEGRITY_BATCH_SIZE,
                 )
-            )
-            rows = cr.fetchall()
-            if not rows:
-                break
-            previous = self._evidence_check_rows(rows, result, previous, anchor_check)
-            last_place = previous[0]
+                if not rows:
+                    break
+                previous = self._evidence_check_rows(
+                    rows, result, previous, anchor_check
+                )
+                last_place = previous[0]
         cr.execute("SET LOCAL jit TO DEFAULT")
         result["last_hash"] = previous[2] if result["last"] else False
         # Places after the last link read, up to the head, are missing.
@@ -820,7 +963,7 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         return result
 
     def _evidence_check_rows(self, rows, result, previous, anchor_check):
-        """Check a batch of rows (``_evidence_rows_query``) of one company's
+        """Check a batch of rows (``_evidence_rows``) of one company's
         chain, in place order, continuing from ``previous`` (place, id, hash,
         version of the link before); record the findings in ``result``.
         Returns the last link of the batch."""
@@ -839,7 +982,6 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                 result["neighbour_ids"].add(record_id)
                 if last_id:
                     result["neighbour_ids"].add(last_id)
-            texts = self._evidence_texts_of(texts)
             if anonymised:
                 # Once anonymised, the clinical free text is empty.
                 if any(text for __, text in texts):
@@ -871,20 +1013,17 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         record of ``self`` covers, under the version it was secured with, as
         the integrity check recomputes it (the evidence bundle exports these
         very payloads), and its clinical free text; read from the database
-        in one query (flush first: ``_evidence_refresh``).
+        as one batch (flush first: ``_evidence_refresh``).
         """
         payloads, texts_by_record = {}, {}
         if not self:
             return payloads, texts_by_record
-        self.env.cr.execute(
-            self._evidence_rows_query(SQL("r.id IN %s", tuple(self.ids)))
-        )
-        for row in self.env.cr.fetchall():
+        for row in self._evidence_rows(SQL("r.id IN %s", tuple(self.ids))):
             record_id, place, digest, version = row[0], row[3], row[6], row[7] or 1
             payloads[record_id] = self._evidence_payload(
                 version, self._evidence_facts_of(version, row[9]), place, digest
             )
-            texts_by_record[record_id] = self._evidence_texts_of(row[10])
+            texts_by_record[record_id] = row[10]
         return payloads, texts_by_record
 
 

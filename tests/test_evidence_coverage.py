@@ -1,3 +1,9 @@
+import gc
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 from odoo.tools import SQL
@@ -102,6 +108,61 @@ class TestEvidenceCoverage(SpaCommon):
             [self.session.date_start, consent.id],
         )
         self.assertIn(self.session, self.check())
+
+    def test_one_consent_is_read_as_of_each_sessions_end(self):
+        """Sessions read in one batch may rely on the same consent (read
+        once for the batch): each is checked against the consent as it was
+        when it ended, so a withdrawal stamped between their ends is found
+        on the later one only."""
+        consent = self.session.consent_id
+        with freeze_time(fields.Datetime.now() + timedelta(hours=3)):
+            later = self.finished_session(consent=consent, note="later")
+        self.assertEqual(later.consent_id, consent)
+        self.assertGreater(later.date_done, self.session.date_done)
+        self.assertFalse(self.check())
+        self.tamper(
+            "UPDATE spa_consent SET state = 'withdrawn', "
+            "withdrawn_at = %s + interval '1 minute' WHERE id = %s",
+            [self.session.date_done, consent.id],
+        )
+        self.assert_found(later)
+
+    def test_a_batch_reads_what_each_session_reads_alone(self):
+        """The set-based read of a batch gives each session its own lines
+        and texts, exactly as reading that session alone."""
+        Session = self.env["spa.session"].sudo()
+        self.finished_session(stop=True, note="stopped")
+        chain = Session.search(
+            [("company_id", "=", self.company.id), ("evidence_sequence", ">", 0)],
+            order="evidence_sequence",
+        )
+        self.assertGreaterEqual(len(chain), 3)
+        Session._evidence_refresh()
+        facts, texts = chain._evidence_parts()
+        for session in chain:
+            alone_facts, alone_texts = session._evidence_parts()
+            self.assertEqual(facts[session.id], alone_facts[session.id])
+            self.assertEqual(texts[session.id], alone_texts[session.id])
+            self.assertEqual(
+                [step["id"] for step in facts[session.id]["steps"]],
+                session.step_ids.sorted("id").ids,
+            )
+            self.assertEqual(
+                [checkin["id"] for checkin in facts[session.id]["checkins"]],
+                session.checkin_ids.sorted("id").ids,
+            )
+            self.assertEqual(facts[session.id]["consent"]["id"], session.consent_id.id)
+
+    def test_the_check_leaves_the_garbage_collector_as_it_was(self):
+        self.assertTrue(gc.isenabled())
+        self.assertFalse(self.check())
+        self.assertTrue(gc.isenabled())
+        gc.disable()
+        try:
+            self.assertFalse(self.check())
+            self.assertFalse(gc.isenabled())
+        finally:
+            gc.enable()
 
     # ------------------------------------------------------------------
     # The steps as copied, the planned times, the company of every line

@@ -25,11 +25,17 @@ MAX_HASH_VERSION = 3
 HASH_VERSION = MAX_HASH_VERSION
 
 
+# json.dumps with these arguments, without building an encoder per call (the
+# integrity check serialises two texts per link).
+_CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=True, indent=None, separators=(",", ":")
+)
+
+
 def canonical(payload):
-    """A stable text for ``payload`` (dicts, lists, str, int, bool, None)."""
-    return json.dumps(
-        payload, sort_keys=True, ensure_ascii=True, indent=None, separators=(",", ":")
-    )
+    """A stable text for ``payload`` (dicts, lists, str, int, bool, None):
+    ``json.dumps`` with sorted keys, ASCII only, no spaces."""
+    return _CANONICAL_ENCODER.encode(payload)
 
 
 def text_digest(texts):
