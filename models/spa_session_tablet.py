@@ -72,17 +72,8 @@ class SpaSessionTablet(models.AbstractModel):
     def _tablet_sessions_today(self):
         """The logged-in therapist's sessions of the day (and any still in
         progress), with the client's consent state at a glance."""
-        start, end = self._tablet_today_bounds()
         sessions = self.search(
-            [
-                ("therapist_id", "=", self.env.uid),
-                ("state", "!=", "cancelled"),
-                "|",
-                ("state", "=", "in_progress"),
-                "&",
-                ("date_planned", ">=", start),
-                ("date_planned", "<", end),
-            ],
+            [("therapist_id", "=", self.env.uid), *self._tablet_today_domain()],
             order="date_planned, id",
         )
         # The rules' facts once, for both badges.
@@ -701,3 +692,17 @@ class SpaSessionTablet(models.AbstractModel):
             start.astimezone(pytz.utc).replace(tzinfo=None),
             end.astimezone(pytz.utc).replace(tzinfo=None),
         )
+
+    @api.model
+    def _tablet_today_domain(self):
+        """The sessions of today (the company's day) and any still in
+        progress, cancelled ones left out: what a tablet lists."""
+        start, end = self._tablet_today_bounds()
+        return [
+            ("state", "!=", "cancelled"),
+            "|",
+            ("state", "=", "in_progress"),
+            "&",
+            ("date_planned", ">=", start),
+            ("date_planned", "<", end),
+        ]
