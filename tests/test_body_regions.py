@@ -14,8 +14,7 @@ from odoo.tools import mute_logger
 
 from ..tools import evidence
 from . import test_evidence, test_portal, test_write_policy
-from .common import SpaCommon
-from .test_client_phone import drawn_signature
+from .common import SpaCommon, drawn_signature
 from .test_consent import SIGNATURE
 from .test_reports_pdf import ReportsCommon
 from .test_tablet_api import PNG_DATA_URL
