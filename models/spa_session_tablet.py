@@ -401,11 +401,21 @@ class SpaSessionTablet(models.AbstractModel):
 
     @api.model
     def _tablet_sign_consent(
-        self, signature, signed_by, session_id=None, event_id=None, region_ids=None
+        self,
+        signature,
+        signed_by,
+        session_id=None,
+        event_id=None,
+        region_ids=None,
+        strokes=None,
     ):
         """The client signed on the tablet: create the consent and give it,
         as the logged-in front desk or therapist user (who recorded it). The
-        consent model checks the image itself (PNG or JPEG, at most 1 MiB)."""
+        consent model checks the image itself (PNG or JPEG, at most 1 MiB).
+
+        ``strokes`` are the points the finger drew on the pad: as on the
+        client's own consent page, the signature must be their drawing
+        (``spa.consent._spa_check_drawn_signature``)."""
         partner, protocol, session = self._tablet_consent_target(session_id, event_id)
         if not isinstance(signature, str) or not signature.strip():
             raise UserError(self.env._("The signature is missing or unreadable."))
@@ -414,6 +424,7 @@ class SpaSessionTablet(models.AbstractModel):
         regions = self._tablet_consent_regions(protocol, region_ids)
         # A data URL from the signature pad: keep the base64 image only.
         image = signature.split(",", 1)[-1].strip()
+        self.env["spa.consent"]._spa_check_drawn_signature(image, strokes)
         consent = self.env["spa.consent"].create(
             {
                 "partner_id": partner.id,

@@ -600,21 +600,25 @@ class TestBodyRegionTabletApi(BodyRegionCommon, HttpCase):
                 }
             ],
         )
+        signature, strokes = drawn_signature()
         refused = self.make_jsonrpc_request(
             "/spa/tablet/consent",
             {
                 "event_id": session.event_id.id,
-                "signature": PNG_DATA_URL,
+                "signature": signature,
+                "strokes": strokes,
                 "signed_by": "Carl Client",
                 "region_ids": self.regions["breast"].ids,
             },
         )
         self.assertFalse(refused["ok"])
+        self.assertIn("Only the sensitive regions", refused["error"])
         result = self.make_jsonrpc_request(
             "/spa/tablet/consent",
             {
                 "event_id": session.event_id.id,
-                "signature": PNG_DATA_URL,
+                "signature": signature,
+                "strokes": strokes,
                 "signed_by": "Carl Client",
                 "region_ids": self.gluteal.ids,
             },
