@@ -288,13 +288,17 @@ class SpaCommon(TransactionCase):
         "Feedback check-ins",
     )
 
-    def run_compliant_protocol(self, session):
-        """Everything the protocol asks, short of completing."""
+    def run_mandatory_steps(self, session):
+        """Every mandatory step ticked, with the check-ins they ask for."""
         session.write({"positioning": "prone_table"})
         self.tick(session, *self.MANDATORY[:5])
         self.checkin(session, "Stabilise and apply pressure", pain=3)
         self.tick(session, "Pressing motions")
         self.checkin(session, "Pressing motions", pain=2)
         self.tick(session, "Feedback check-ins")
+
+    def run_compliant_protocol(self, session):
+        """Everything the protocol asks, short of completing."""
+        self.run_mandatory_steps(session)
         self.step(session, "Adjust the technique").action_skip("Client felt relief")
         self.step(session, "Advanced techniques").action_skip("Not needed")
