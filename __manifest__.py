@@ -76,6 +76,7 @@
             ("remove", "spa_session_protocol/static/src/compliance_graph/**/*"),
         ],
         "web.assets_frontend": [
+            "spa_session_protocol/static/src/drawn_signature/**/*",
             "spa_session_protocol/static/src/consent_portal/**/*",
         ],
         # Beside Odoo's graph and pivot views, loaded with them.

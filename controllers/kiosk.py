@@ -48,6 +48,15 @@ class SpaKioskController(http.Controller):
         env = room._kiosk_env(user, session_sudo)
         return room, env, env["spa.session"]._tablet_session(session_sudo.id)
 
+    @staticmethod
+    def _private_page(template, values=None, status=200):
+        """A kiosk page that no cache keeps and no Referer header names: the
+        address it answers may carry a room's token."""
+        response = request.render(template, values, status=status)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
     def _answer(self, room, env, record, **values):
         """A fresh unlock (the idle delay starts again) with every answer."""
         return {
@@ -71,12 +80,9 @@ class SpaKioskController(http.Controller):
     def kiosk_page(self):
         """The same page for every room: it holds no secret (the script
         reads the room's token from the fragment or the device)."""
-        response = request.render(
+        return self._private_page(
             "spa_session_protocol.kiosk_page", {"kiosk_path": KIOSK_PATH}
         )
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
 
     @http.route(
         f"{KIOSK_PATH}/<string:token>",
@@ -96,17 +102,12 @@ class SpaKioskController(http.Controller):
         gets the same 404 whatever it is."""
         room = request.env["spa.room"]._spa_room_by_token(token)
         if not room:
-            response = request.render(
+            return self._private_page(
                 "spa_session_protocol.kiosk_page_old_address", status=404
             )
-        else:
-            response = request.render(
-                "spa_session_protocol.kiosk_page",
-                {"kiosk_path": KIOSK_PATH, "room": room},
-            )
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+        return self._private_page(
+            "spa_session_protocol.kiosk_page", {"kiosk_path": KIOSK_PATH, "room": room}
+        )
 
     @http.route(
         f"{KIOSK_PATH}/manifest.webmanifest",

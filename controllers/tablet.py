@@ -148,10 +148,18 @@ class SpaTabletController(http.Controller):
 
     @http.route("/spa/tablet/consent", type="json", auth="user")
     def sign_consent(
-        self, signature, signed_by, session_id=None, event_id=None, region_ids=None
+        self,
+        signature,
+        signed_by,
+        session_id=None,
+        event_id=None,
+        region_ids=None,
+        strokes=None,
     ):
         """The client signed on the tablet: the consent is created and given
-        as the logged-in front desk or therapist user (who recorded it)."""
+        as the logged-in front desk or therapist user (who recorded it).
+        ``strokes``: the points drawn on the pad (the signature must be their
+        drawing, as on the client's consent page)."""
         env = request.env
         try:
             with env.cr.savepoint():
@@ -161,6 +169,7 @@ class SpaTabletController(http.Controller):
                     session_id=session_id,
                     event_id=event_id,
                     region_ids=region_ids,
+                    strokes=strokes,
                 )
             return {"ok": True, "consent_id": consent.id, "name": consent.name}
         except UserError as error:

@@ -1,4 +1,5 @@
 from . import spa_write_policy_mixin
+from . import spa_registry_cache_mixin
 from . import ir_attachment
 from . import ir_actions_report
 from . import spa_evidence_chain_mixin

@@ -42,7 +42,7 @@ class SpaBodyRegion(models.Model):
 
     _name = "spa.body.region"
     _description = "Spa Body Region"
-    _inherit = ["spa.write.policy.mixin"]
+    _inherit = ["spa.write.policy.mixin", "spa.registry.cache.mixin"]
     _order = "sequence, id"
 
     # Default-deny (see spa.write.policy.mixin): managers configure them.
@@ -120,9 +120,7 @@ class SpaBodyRegion(models.Model):
                         regions=", ".join(used.mapped("name")),
                     )
                 )
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_in_use(self):
@@ -197,22 +195,4 @@ class SpaBodyRegion(models.Model):
         return frozenset(regions.ids)
 
     # The registry's cache above (every worker's) is cleared by any change
-    # of a region, its translations included.
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        regions = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return regions
-
-    def update_field_translations(self, field_name, translations, source_lang=None):
-        result = super().update_field_translations(
-            field_name, translations, source_lang=source_lang
-        )
-        self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
+    # of a region, its translations included (spa.registry.cache.mixin).

@@ -809,11 +809,13 @@ class SpaConsent(models.Model):
             )
         self._write_server({"body_region_ids": [Command.set(sorted(set(region_ids)))]})
 
+    @api.model
     def _spa_check_drawn_signature(self, signature, strokes):
         """Refuse ``signature`` (base64 PNG or JPEG) unless it is the drawing
         of ``strokes`` (the points the finger drew on the pad): a blank pad,
         a typed name drawn in a font or a loaded picture is no signature
-        (see ``tools/signature_ink.py``)."""
+        (see ``tools/signature_ink.py``). One check for every pad a client
+        signs a consent on: their consent page and the tablet."""
         try:
             image = base64.b64decode(signature or "", validate=True)
         except (binascii.Error, TypeError, ValueError):

@@ -9,7 +9,7 @@ QUALIFICATION_FIELDS = ("name", "description", "active")
 class SpaQualification(models.Model):
     _name = "spa.qualification"
     _description = "Spa Qualification"
-    _inherit = ["spa.write.policy.mixin"]
+    _inherit = ["spa.write.policy.mixin", "spa.registry.cache.mixin"]
     _order = "name, id"
 
     # Default-deny (see spa.write.policy.mixin): managers configure them.
@@ -94,25 +94,5 @@ class SpaQualification(models.Model):
         )
         return tuple((q.id, q.display_name) for q in qualifications)
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        qualifications = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return qualifications
-
-    def write(self, vals):
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
-
-    def update_field_translations(self, field_name, translations, source_lang=None):
-        result = super().update_field_translations(
-            field_name, translations, source_lang=source_lang
-        )
-        self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
+    # The registry's cache above is cleared by any change of a qualification,
+    # its translations included (spa.registry.cache.mixin).

@@ -148,9 +148,7 @@ class SpaRoom(models.Model):
         company's day), and any of them still running (superuser)."""
         self.ensure_one()
         company = self.company_id
-        start, end = (
-            self.env["spa.session"].with_company(company)._tablet_today_bounds()
-        )
+        today = self.env["spa.session"].with_company(company)._tablet_today_domain()
         # sudo: the kiosk has no login; the room's token was checked.
         return (
             self.env["spa.session"]
@@ -159,12 +157,7 @@ class SpaRoom(models.Model):
                 [
                     ("event_id.spa_room_id", "=", self.id),
                     ("company_id", "=", company.id),
-                    ("state", "!=", "cancelled"),
-                    "|",
-                    ("state", "=", "in_progress"),
-                    "&",
-                    ("date_planned", ">=", start),
-                    ("date_planned", "<", end),
+                    *today,
                 ],
                 order="date_planned, id",
             )

@@ -72,17 +72,8 @@ class SpaSessionTablet(models.AbstractModel):
     def _tablet_sessions_today(self):
         """The logged-in therapist's sessions of the day (and any still in
         progress), with the client's consent state at a glance."""
-        start, end = self._tablet_today_bounds()
         sessions = self.search(
-            [
-                ("therapist_id", "=", self.env.uid),
-                ("state", "!=", "cancelled"),
-                "|",
-                ("state", "=", "in_progress"),
-                "&",
-                ("date_planned", ">=", start),
-                ("date_planned", "<", end),
-            ],
+            [("therapist_id", "=", self.env.uid), *self._tablet_today_domain()],
             order="date_planned, id",
         )
         # The rules' facts once, for both badges.
@@ -410,11 +401,21 @@ class SpaSessionTablet(models.AbstractModel):
 
     @api.model
     def _tablet_sign_consent(
-        self, signature, signed_by, session_id=None, event_id=None, region_ids=None
+        self,
+        signature,
+        signed_by,
+        session_id=None,
+        event_id=None,
+        region_ids=None,
+        strokes=None,
     ):
         """The client signed on the tablet: create the consent and give it,
         as the logged-in front desk or therapist user (who recorded it). The
-        consent model checks the image itself (PNG or JPEG, at most 1 MiB)."""
+        consent model checks the image itself (PNG or JPEG, at most 1 MiB).
+
+        ``strokes`` are the points the finger drew on the pad: as on the
+        client's own consent page, the signature must be their drawing
+        (``spa.consent._spa_check_drawn_signature``)."""
         partner, protocol, session = self._tablet_consent_target(session_id, event_id)
         if not isinstance(signature, str) or not signature.strip():
             raise UserError(self.env._("The signature is missing or unreadable."))
@@ -423,6 +424,7 @@ class SpaSessionTablet(models.AbstractModel):
         regions = self._tablet_consent_regions(protocol, region_ids)
         # A data URL from the signature pad: keep the base64 image only.
         image = signature.split(",", 1)[-1].strip()
+        self.env["spa.consent"]._spa_check_drawn_signature(image, strokes)
         consent = self.env["spa.consent"].create(
             {
                 "partner_id": partner.id,
@@ -701,3 +703,17 @@ class SpaSessionTablet(models.AbstractModel):
             start.astimezone(pytz.utc).replace(tzinfo=None),
             end.astimezone(pytz.utc).replace(tzinfo=None),
         )
+
+    @api.model
+    def _tablet_today_domain(self):
+        """The sessions of today (the company's day) and any still in
+        progress, cancelled ones left out: what a tablet lists."""
+        start, end = self._tablet_today_bounds()
+        return [
+            ("state", "!=", "cancelled"),
+            "|",
+            ("state", "=", "in_progress"),
+            "&",
+            ("date_planned", ">=", start),
+            ("date_planned", "<", end),
+        ]

@@ -33,3 +33,4 @@ from . import test_intake_ui
 from . import test_review_regions_kiosk
 from . import test_evidence_incremental
 from . import test_readonly_reports
+from . import test_registry_cache

@@ -1,7 +1,75 @@
+import base64
+import io
 from datetime import timedelta
+
+from PIL import Image, ImageDraw, ImageFont
 
 from odoo import Command, fields
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tests.common import ChromeBrowser
+from odoo.tools.misc import file_path
+
+# Odoo's "Auto" signature mode draws the typed name in one of these fonts.
+AUTO_FONT = "web/static/fonts/sign/LaBelleAurore-Regular.ttf"
+# The pad of a phone: the page's width, 200 px high.
+PAD_SIZE = (330, 200)
+
+
+def png(draw=None, size=PAD_SIZE):
+    """A transparent PNG as the pad exports it, with ``draw(ImageDraw)``."""
+    picture = Image.new("RGBA", size, (0, 0, 0, 0))
+    if draw:
+        draw(ImageDraw.Draw(picture))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def zigzag(left=20, top=100, steps=9):
+    """A stroke as a finger draws it: [x, y] points in the pad's pixels."""
+    return [[left + i * 25, top + (15 if i % 2 else -15)] for i in range(steps)]
+
+
+def ink(points):
+    """The pad's picture of ``points`` drawn with its pen."""
+    return lambda draw: draw.line(
+        [tuple(p) for p in points], fill=(0, 0, 0, 255), width=2
+    )
+
+
+def drawn_signature():
+    """What a signature pad (the consent page's, the tablet's) posts for a
+    signature drawn with a finger: the pad's picture (base64 PNG) and the
+    strokes that drew it."""
+    stroke = zigzag()
+    return png(ink(stroke)), [stroke]
+
+
+def typed_name(name):
+    """The picture the "Auto" mode makes: the name set in a signature font."""
+    font = ImageFont.truetype(file_path(AUTO_FONT), 60)
+    return lambda draw: draw.text((20, 60), name, fill=(0, 0, 0, 255), font=font)
+
+
+def shoot_tour(case, url, tour, login=None, browser=None):
+    """Run ``tour`` on ``url`` in Chromium (a tour that ends on the screen to
+    capture), then capture the screen: the PNG's bytes. ``case`` is the
+    running ``HttpCase``; ``browser`` a browser already set up and logged in
+    (a phone's, for one), else one is opened for ``login``."""
+    if browser is None:
+        browser = ChromeBrowser(case, success_signal="tour succeeded")
+        case.authenticate(login, login, browser=browser)
+        case.cr.flush()
+        case.cr.clear()
+    try:
+        browser.navigate_to(f"{case.base_url()}{url}", wait_stop=False)
+        case.assertTrue(browser._wait_ready(f"odoo.isTourReady({tour!r})"))
+        browser._wait_code_ok(f"odoo.startTour({tour!r}, {{}})", 120)
+        shot = browser._websocket_send("Page.captureScreenshot", with_future=True)
+        return base64.b64decode(shot.result(timeout=30)["data"])
+    finally:
+        browser.stop()
+        case._wait_remaining_requests()
 
 
 class SpaCommon(TransactionCase):
@@ -17,9 +85,7 @@ class SpaCommon(TransactionCase):
         cls.front_desk = new_test_user(
             cls.env, "spa_fd", groups=f"{grp}front_desk", name="Fiona Desk"
         )
-        cls.therapist = new_test_user(
-            cls.env, "spa_th", groups=f"{grp}therapist", name="Theo Therapist"
-        )
+        cls.therapist = cls.certified_therapist("spa_th", "Theo Therapist")
         cls.therapist2 = new_test_user(
             cls.env, "spa_th2", groups=f"{grp}therapist", name="Tara Therapist"
         )
@@ -35,13 +101,6 @@ class SpaCommon(TransactionCase):
         cls.qualification = cls.env.ref(
             "spa_session_protocol.qualification_advanced_techniques"
         )
-        cls.env["spa.certification"].create(
-            {
-                "user_id": cls.therapist.id,
-                "qualification_id": cls.qualification.id,
-                "date_from": fields.Date.today() - timedelta(days=30),
-            }
-        )
         cls.steps_by_name = {s.name: s for s in cls.protocol.step_ids}
         cls.room = cls.env["spa.room"].create({"name": "Room One"})
         # Rule 7: the built-in protocol's clients answered its health intake.
@@ -52,6 +111,33 @@ class SpaCommon(TransactionCase):
     # ------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------
+
+    @classmethod
+    def certify(cls, user, days_ago=30):
+        """``user`` holds the qualification the built-in protocol's advanced
+        steps ask for, since ``days_ago`` days."""
+        return cls.env["spa.certification"].create(
+            {
+                "user_id": user.id,
+                "qualification_id": cls.env.ref(
+                    "spa_session_protocol.qualification_advanced_techniques"
+                ).id,
+                "date_from": fields.Date.today() - timedelta(days=days_ago),
+            }
+        )
+
+    @classmethod
+    def certified_therapist(cls, login, name, **values):
+        """A new therapist who holds that qualification."""
+        therapist = new_test_user(
+            cls.env,
+            login,
+            groups="spa_session_protocol.group_spa_therapist",
+            name=name,
+            **values,
+        )
+        cls.certify(therapist)
+        return therapist
 
     @classmethod
     def share_test_cursor(cls):
@@ -207,13 +293,17 @@ class SpaCommon(TransactionCase):
         "Feedback check-ins",
     )
 
-    def run_compliant_protocol(self, session):
-        """Everything the protocol asks, short of completing."""
+    def run_mandatory_steps(self, session):
+        """Every mandatory step ticked, with the check-ins they ask for."""
         session.write({"positioning": "prone_table"})
         self.tick(session, *self.MANDATORY[:5])
         self.checkin(session, "Stabilise and apply pressure", pain=3)
         self.tick(session, "Pressing motions")
         self.checkin(session, "Pressing motions", pain=2)
         self.tick(session, "Feedback check-ins")
+
+    def run_compliant_protocol(self, session):
+        """Everything the protocol asks, short of completing."""
+        self.run_mandatory_steps(session)
         self.step(session, "Adjust the technique").action_skip("Client felt relief")
         self.step(session, "Advanced techniques").action_skip("Not needed")

@@ -111,13 +111,7 @@ class TestAccessMatrix(SpaCommon):
         cls.portal_user = new_test_user(
             cls.env, "spa_matrix_portal", groups="base.group_portal"
         )
-        cls.env["spa.certification"].create(
-            {
-                "user_id": cls.therapist2.id,
-                "qualification_id": cls.qualification.id,
-                "date_from": fields.Date.today() - timedelta(days=30),
-            }
-        )
+        cls.certify(cls.therapist2)
         # Configuration records of the company (not the shared built-in protocol).
         cls.company_protocol = cls.env["spa.protocol"].create(
             {

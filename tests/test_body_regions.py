@@ -14,8 +14,7 @@ from odoo.tools import mute_logger
 
 from ..tools import evidence
 from . import test_evidence, test_portal, test_write_policy
-from .common import SpaCommon
-from .test_client_phone import drawn_signature
+from .common import SpaCommon, drawn_signature
 from .test_consent import SIGNATURE
 from .test_reports_pdf import ReportsCommon
 from .test_tablet_api import PNG_DATA_URL
@@ -601,21 +600,25 @@ class TestBodyRegionTabletApi(BodyRegionCommon, HttpCase):
                 }
             ],
         )
+        signature, strokes = drawn_signature()
         refused = self.make_jsonrpc_request(
             "/spa/tablet/consent",
             {
                 "event_id": session.event_id.id,
-                "signature": PNG_DATA_URL,
+                "signature": signature,
+                "strokes": strokes,
                 "signed_by": "Carl Client",
                 "region_ids": self.regions["breast"].ids,
             },
         )
         self.assertFalse(refused["ok"])
+        self.assertIn("Only the sensitive regions", refused["error"])
         result = self.make_jsonrpc_request(
             "/spa/tablet/consent",
             {
                 "event_id": session.event_id.id,
-                "signature": PNG_DATA_URL,
+                "signature": signature,
+                "strokes": strokes,
                 "signed_by": "Carl Client",
                 "region_ids": self.gluteal.ids,
             },

@@ -11,56 +11,23 @@ from datetime import timedelta
 
 import pytz
 from lxml import html as lxml_html
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from odoo import Command, fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser, ChromeBrowserException
-from odoo.tools.misc import file_path
 
-from .common import SpaCommon
+from .common import (
+    SpaCommon,
+    ink,
+    png,
+    shoot_tour,
+    typed_name,
+    zigzag,
+)
 
 PHONE = "390x844"
 AUCKLAND = "Pacific/Auckland"
-# Odoo's "Auto" signature mode draws the typed name in one of these fonts.
-AUTO_FONT = "web/static/fonts/sign/LaBelleAurore-Regular.ttf"
-# The pad of a phone: the page's width, 200 px high.
-PAD_SIZE = (330, 200)
-
-
-def png(draw=None, size=PAD_SIZE):
-    """A transparent PNG as the pad exports it, with ``draw(ImageDraw)``."""
-    picture = Image.new("RGBA", size, (0, 0, 0, 0))
-    if draw:
-        draw(ImageDraw.Draw(picture))
-    buffer = io.BytesIO()
-    picture.save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def zigzag(left=20, top=100, steps=9):
-    """A stroke as a finger draws it: [x, y] points in the pad's pixels."""
-    return [[left + i * 25, top + (15 if i % 2 else -15)] for i in range(steps)]
-
-
-def ink(points):
-    """The pad's picture of ``points`` drawn with its pen."""
-    return lambda draw: draw.line(
-        [tuple(p) for p in points], fill=(0, 0, 0, 255), width=2
-    )
-
-
-def drawn_signature():
-    """What the consent page posts for a signature drawn with a finger: the
-    pad's picture (base64 PNG) and the strokes that drew it."""
-    stroke = zigzag()
-    return png(ink(stroke)), [stroke]
-
-
-def typed_name(name):
-    """The picture the "Auto" mode makes: the name set in a signature font."""
-    font = ImageFont.truetype(file_path(AUTO_FONT), 60)
-    return lambda draw: draw.text((20, 60), name, fill=(0, 0, 0, 255), font=font)
 
 
 class ClientPhoneCommon(SpaCommon, HttpCase):
@@ -123,14 +90,7 @@ class ClientPhoneCommon(SpaCommon, HttpCase):
     def shoot(self, url, tour, login=None):
         """Run ``tour`` on ``url`` (it ends on the screen to capture), then
         capture the phone's screen as a PNG."""
-        browser = self.phone_browser(login)
-        try:
-            self.run_phone_tour(browser, url, tour)
-            shot = browser._websocket_send("Page.captureScreenshot", with_future=True)
-            return base64.b64decode(shot.result(timeout=30)["data"])
-        finally:
-            browser.stop()
-            self._wait_remaining_requests()
+        return shoot_tour(self, url, tour, browser=self.phone_browser(login))
 
 
 @tagged("post_install", "-at_install", "spa_portal", "spa_client_phone")

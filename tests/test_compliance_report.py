@@ -1,4 +1,3 @@
-import base64
 import io
 import json
 import os
@@ -13,9 +12,8 @@ from lxml import html as lxml_html
 from odoo import fields, http
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
 
-from .common import SpaCommon
+from .common import SpaCommon, shoot_tour
 
 MEASURES = (
     "has_valid_consent",
@@ -820,21 +818,5 @@ class TestManagerScreenshots(ManagerReadingCommon, HttpCase):
         self.rita_sessions()
         self.browser_size = MANAGER_SCREEN
         for screen, tour in self.SCREENS.items():
-            png = self._shoot(tour)
+            png = shoot_tour(self, ANALYSIS_URL, tour, "spa_mgr")
             (out / f"manager_{screen}_{MANAGER_SCREEN}.png").write_bytes(png)
-
-    def _shoot(self, tour):
-        """Run a tour that ends on the screen to capture, then capture it."""
-        browser = ChromeBrowser(self, success_signal="tour succeeded")
-        try:
-            self.authenticate("spa_mgr", "spa_mgr", browser=browser)
-            self.cr.flush()
-            self.cr.clear()
-            browser.navigate_to(f"{self.base_url()}{ANALYSIS_URL}", wait_stop=False)
-            self.assertTrue(browser._wait_ready(f"odoo.isTourReady({tour!r})"))
-            browser._wait_code_ok(f"odoo.startTour({tour!r}, {{}})", 120)
-            shot = browser._websocket_send("Page.captureScreenshot", with_future=True)
-            return base64.b64decode(shot.result(timeout=30)["data"])
-        finally:
-            browser.stop()
-            self._wait_remaining_requests()

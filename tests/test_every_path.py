@@ -13,8 +13,7 @@ from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import SpaCommon
-from .test_client_phone import drawn_signature
+from .common import SpaCommon, drawn_signature
 
 PNG = base64.b64encode(
     base64.b64decode(

@@ -2,7 +2,6 @@
 therapist, booking without typing a title, the consent badge first,
 recording a consent after reading its text, the signing link's state."""
 
-import base64
 import os
 import pathlib
 import unittest
@@ -10,9 +9,8 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
 
-from .common import SpaCommon
+from .common import SpaCommon, shoot_tour
 
 FRONT_DESK_SCREEN = "1366x768"
 
@@ -106,21 +104,5 @@ class TestFrontDeskScreenshots(SpaFrontDeskUiCommon):
             ("appointment", event_url, "spa_fd_shot_appointment"),
             ("consent", event_url, "spa_fd_shot_consent"),
         ):
-            png = self._shoot(url, tour)
+            png = shoot_tour(self, url, tour, "spa_fd")
             (out / f"frontdesk_{screen}_{FRONT_DESK_SCREEN}.png").write_bytes(png)
-
-    def _shoot(self, url, tour):
-        """Run a tour that ends on the screen to capture, then capture it."""
-        browser = ChromeBrowser(self, success_signal="tour succeeded")
-        try:
-            self.authenticate("spa_fd", "spa_fd", browser=browser)
-            self.cr.flush()
-            self.cr.clear()
-            browser.navigate_to(f"{self.base_url()}{url}", wait_stop=False)
-            self.assertTrue(browser._wait_ready(f"odoo.isTourReady({tour!r})"))
-            browser._wait_code_ok(f"odoo.startTour({tour!r}, {{}})", 120)
-            shot = browser._websocket_send("Page.captureScreenshot", with_future=True)
-            return base64.b64decode(shot.result(timeout=30)["data"])
-        finally:
-            browser.stop()
-            self._wait_remaining_requests()

@@ -1,12 +1,11 @@
 import logging
 from contextlib import contextmanager
-from datetime import timedelta
 from unittest.mock import patch
 
 from werkzeug.wrappers import Response
 
 from odoo import fields, http
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tests.common import ChromeBrowser
 
 from .common import SpaCommon
@@ -23,19 +22,8 @@ class TestKioskUi(SpaCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.kiosk_therapist = new_test_user(
-            cls.env,
-            "spa_kiosk_th",
-            groups="spa_session_protocol.group_spa_therapist",
-            name="Kim Kiosk",
-            tz="UTC",
-        )
-        cls.env["spa.certification"].create(
-            {
-                "user_id": cls.kiosk_therapist.id,
-                "qualification_id": cls.qualification.id,
-                "date_from": fields.Date.today() - timedelta(days=30),
-            }
+        cls.kiosk_therapist = cls.certified_therapist(
+            "spa_kiosk_th", "Kim Kiosk", tz="UTC"
         )
         cls.kiosk_therapist.with_user(cls.kiosk_therapist).action_spa_set_pin("2468")
         cls.tour_room = cls.env["spa.room"].create({"name": "Tour Room"})

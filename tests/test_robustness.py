@@ -20,8 +20,7 @@ from odoo.tests import Form, HttpCase, tagged
 from odoo.addons.base.models.ir_qweb import QWebException
 from odoo.addons.mail.tools.discuss import Store
 
-from .common import SpaCommon
-from .test_client_phone import drawn_signature
+from .common import SpaCommon, drawn_signature
 
 # A 1x1 transparent PNG, as the signature pad sends it (a data URL).
 PNG = bytes.fromhex(

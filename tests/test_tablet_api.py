@@ -5,7 +5,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
-from .common import SpaCommon
+from .common import SpaCommon, drawn_signature, ink, png, typed_name, zigzag
 
 # A 1x1 transparent PNG, as the signature pad sends it (a data URL).
 PNG_DATA_URL = (
@@ -267,6 +267,7 @@ class TestTabletApi(SpaCommon, HttpCase):
 
     def test_consent_signed_on_tablet(self):
         session = self.session_of(self.book(partner=self.client2))
+        signature, strokes = drawn_signature()
         for login in ("spa_fd", "spa_th"):
             self.authenticate(login, login)
             info = self.make_jsonrpc_request(
@@ -280,7 +281,9 @@ class TestTabletApi(SpaCommon, HttpCase):
                 "/spa/tablet/consent",
                 {
                     "event_id": session.event_id.id,
-                    "signature": PNG_DATA_URL,
+                    # the pad's picture as a data URL, and the strokes drawn
+                    "signature": f"data:image/png;base64,{signature}",
+                    "strokes": strokes,
                     "signed_by": "Carl Client",
                 },
             )
@@ -301,3 +304,94 @@ class TestTabletApi(SpaCommon, HttpCase):
             f"/spa/tablet/session/{session.id}/action", {"action": "start"}
         )
         self.assertTrue(start["ok"], start.get("error"))
+
+    # The client's signature on the tablet: a drawing, as on their own
+    # consent page (the same check, the same messages).
+    NOT_DRAWN = (
+        "Please draw your signature with your finger: a typed name or a "
+        "loaded picture is not accepted for a consent."
+    )
+    NOT_THE_DRAWING = (
+        "The signature sent is not the one drawn on the pad: please clear "
+        "the box and sign again with your finger."
+    )
+
+    def post_tablet_signature(self, session, signature, strokes=None):
+        params = {
+            # by the appointment: the front desk's way (and the therapist's)
+            "event_id": session.event_id.id,
+            "signature": f"data:image/png;base64,{signature}",
+            "signed_by": "Carl Client",
+        }
+        if strokes is not None:
+            params["strokes"] = strokes
+        return self.make_jsonrpc_request("/spa/tablet/consent", params)
+
+    def test_tablet_refuses_a_signature_that_was_not_drawn(self):
+        session = self.session_of(self.book(partner=self.client2))
+        stroke = zigzag()
+        # A picture loaded from a file: a filled shape nobody drew.
+        loaded = png(lambda d: d.rectangle((40, 40, 290, 160), fill="black"))
+        cases = [
+            (
+                "blank pad",
+                png(),
+                [stroke],
+                "The signature box is empty: please sign with your finger.",
+            ),
+            ("typed name (Auto)", png(typed_name("Carl Client")), [], self.NOT_DRAWN),
+            (
+                "typed name, no strokes sent (a tablet of before)",
+                png(typed_name("Carl Client")),
+                None,
+                self.NOT_DRAWN,
+            ),
+            (
+                "typed name with a made-up stroke",
+                png(typed_name("Carl Client")),
+                [stroke],
+                self.NOT_THE_DRAWING,
+            ),
+            ("loaded picture", loaded, [], self.NOT_DRAWN),
+            ("loaded picture with a scribble", loaded, [stroke], self.NOT_THE_DRAWING),
+            (
+                "a drawing somewhere else than the strokes",
+                png(ink(zigzag(top=40))),
+                [zigzag(top=170)],
+                self.NOT_THE_DRAWING,
+            ),
+        ]
+        for login in ("spa_fd", "spa_th"):
+            self.authenticate(login, login)
+            for label, signature, strokes, message in cases:
+                with self.subTest(login=login, case=label):
+                    result = self.post_tablet_signature(session, signature, strokes)
+                    self.assertFalse(result["ok"])
+                    self.assertEqual(result["error"], message)
+        self.assertFalse(
+            self.env["spa.consent"].search([("partner_id", "=", self.client2.id)])
+        )
+        self.assertEqual(session._tablet_consent_statuses()[session.id], "missing")
+        # The drawing with the strokes that made it gives the consent.
+        signature, strokes = drawn_signature()
+        result = self.post_tablet_signature(session, signature, strokes)
+        self.assertTrue(result["ok"], result.get("error"))
+        consent = self.env["spa.consent"].browse(result["consent_id"])
+        self.assertEqual(consent.state, "given")
+        self.assertEqual(consent.signature.decode(), signature)
+
+    def test_tablet_refusal_in_the_users_language(self):
+        """The tablet's refusal is the consent page's message, translated."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["spa_session_protocol"], ["fr_FR"], overwrite=True
+        )
+        self.front_desk.lang = "fr_FR"
+        self.authenticate("spa_fd", "spa_fd")
+        session = self.session_of(self.book(partner=self.client2))
+        result = self.post_tablet_signature(session, png(), [zigzag()])
+        self.assertFalse(result["ok"])
+        self.assertEqual(
+            result["error"],
+            "Le cadre de signature est vide : veuillez signer avec votre doigt.",
+        )

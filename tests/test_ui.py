@@ -1,4 +1,3 @@
-import base64
 import logging
 import os
 import pathlib
@@ -6,10 +5,9 @@ import unittest
 from datetime import timedelta
 
 from odoo import fields
-from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
+from odoo.tests import HttpCase, tagged
 
-from .common import SpaCommon
+from .common import SpaCommon, shoot_tour
 
 TABLET_LANDSCAPE = "1024x768"
 TABLET_PORTRAIT = "820x1180"
@@ -23,19 +21,8 @@ class SpaTabletUiCommon(SpaCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tour_therapist = new_test_user(
-            cls.env,
-            "spa_tour_th",
-            groups="spa_session_protocol.group_spa_therapist",
-            name="Tess Tablet",
-            tz="UTC",
-        )
-        cls.env["spa.certification"].create(
-            {
-                "user_id": cls.tour_therapist.id,
-                "qualification_id": cls.qualification.id,
-                "date_from": fields.Date.today() - timedelta(days=30),
-            }
+        cls.tour_therapist = cls.certified_therapist(
+            "spa_tour_th", "Tess Tablet", tz="UTC"
         )
 
     def book_today(self, partner=None):
@@ -147,12 +134,7 @@ class TestUi(SpaTabletUiCommon):
         self.give_consent()
         session = self.book_today().with_user(self.tour_therapist)
         session.action_start()
-        session.write({"positioning": "prone_table"})
-        self.tick(session, *self.MANDATORY[:5])
-        self.checkin(session, "Stabilise and apply pressure", pain=3)
-        self.tick(session, "Pressing motions")
-        self.checkin(session, "Pressing motions", pain=2)
-        self.tick(session, "Feedback check-ins")
+        self.run_mandatory_steps(session)
         self.env["spa.certification"].search(
             [("user_id", "=", self.tour_therapist.id)]
         ).write({"date_to": fields.Date.today() - timedelta(days=1)})
@@ -232,21 +214,7 @@ class TestRunnerScreenshots(SpaTabletUiCommon):
         for size in (TABLET_LANDSCAPE, TABLET_PORTRAIT):
             for screen in self.SCREENS:
                 self.browser_size = size
-                png = self._shoot(f"spa_tablet_shot_{screen}")
+                png = shoot_tour(
+                    self, "/odoo/spa-tablet", f"spa_tablet_shot_{screen}", "spa_tour_th"
+                )
                 (out / f"therapist_{screen}_{size}.png").write_bytes(png)
-
-    def _shoot(self, tour):
-        """Run a tour that ends on the screen to capture, then capture it."""
-        browser = ChromeBrowser(self, success_signal="tour succeeded")
-        try:
-            self.authenticate("spa_tour_th", "spa_tour_th", browser=browser)
-            self.cr.flush()
-            self.cr.clear()
-            browser.navigate_to(f"{self.base_url()}/odoo/spa-tablet", wait_stop=False)
-            self.assertTrue(browser._wait_ready(f"odoo.isTourReady({tour!r})"))
-            browser._wait_code_ok(f"odoo.startTour({tour!r}, {{}})", 120)
-            shot = browser._websocket_send("Page.captureScreenshot", with_future=True)
-            return base64.b64decode(shot.result(timeout=30)["data"])
-        finally:
-            browser.stop()
-            self._wait_remaining_requests()

@@ -1,5 +1,5 @@
 import {defineMailModels} from "@mail/../tests/mail_test_helpers";
-import {beforeEach, describe, expect, test} from "@odoo/hoot";
+import {beforeEach, describe, expect, getFixture, test} from "@odoo/hoot";
 import {queryAllTexts, queryOne} from "@odoo/hoot-dom";
 import {animationFrame} from "@odoo/hoot-mock";
 import {
@@ -13,6 +13,8 @@ import {
 import {browser} from "@web/core/browser/browser";
 import {ConnectionLostError} from "@web/core/network/rpc";
 import {WebClient} from "@web/webclient/webclient";
+import {DrawnSignaturePad} from "@spa_session_protocol/drawn_signature/drawn_signature";
+import {ConsentPad} from "@spa_session_protocol/session_runner/consent_pad";
 import {OfflineQueue} from "@spa_session_protocol/session_runner/offline_queue";
 import {SessionChecklist} from "@spa_session_protocol/session_runner/session_checklist";
 import {SessionList} from "@spa_session_protocol/session_runner/session_list";
@@ -548,6 +550,36 @@ test("the runner is made of a list, a checklist and a consent component", async 
   expect(SessionRunner.components.ConsentPad.template).toBe(
     "spa_session_protocol.ConsentPad"
   );
+});
+
+test("the consent pad draws only and gives its strokes in the picture's pixels", async () => {
+  // The client's consent page and the tablet sign with the same pad.
+  expect(ConsentPad.components).toEqual({DrawnSignaturePad});
+  const canvas = document.createElement("canvas");
+  Object.assign(canvas, {width: 400, height: 100});
+  Object.assign(canvas.style, {width: "200px", height: "50px", display: "block"});
+  getFixture().append(canvas);
+  const strokes = DrawnSignaturePad.prototype.getStrokes.call({
+    signatureRef: {el: canvas},
+    signaturePad: {
+      toData: () => [
+        {
+          points: [
+            {x: 10, y: 5.04},
+            {x: 100, y: 25},
+          ],
+        },
+        {points: []},
+      ],
+    },
+  });
+  expect(strokes).toEqual([
+    [
+      [20, 10.1],
+      [200, 50],
+    ],
+    [],
+  ]);
 });
 
 test("the offline queue is a service shared by the runner's components", async () => {

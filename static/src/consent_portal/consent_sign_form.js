@@ -1,32 +1,19 @@
 import {Component, onMounted, useRef, useState} from "@odoo/owl";
 import {rpc} from "@web/core/network/rpc";
 import {registry} from "@web/core/registry";
-import {NameAndSignature} from "@web/core/signature/name_and_signature";
 import {redirect} from "@web/core/utils/urls";
+import {DrawnSignaturePad} from "@spa_session_protocol/drawn_signature/drawn_signature";
 
 /** Height of the pad on a phone: tall enough to sign with a finger. */
 const MIN_PAD_HEIGHT = 200;
 const MAX_PAD_HEIGHT = 280;
 
 /**
- * Odoo's name-and-signature widget, drawing only: a consent carries the
- * client's drawn signature, so the "Auto" (typed name) and "Load" (an image
- * file) modes are not offered. The pad fills the width of the page and is
- * tall enough for a finger; the strokes drawn are sent with the picture so
- * that the server can check the picture is what was drawn.
+ * The drawing-only pad (`DrawnSignaturePad`) laid out for a phone: it fills
+ * the width of the page and is tall enough for a finger.
  */
-export class SpaDrawnSignature extends NameAndSignature {
+export class SpaDrawnSignature extends DrawnSignaturePad {
   static template = "spa_session_protocol.DrawnSignature";
-
-  setup() {
-    super.setup();
-    this.state.signMode = "draw";
-    this.props.signature.getStrokes = () => this.getStrokes();
-  }
-
-  setMode(mode, reset) {
-    super.setMode("draw", reset);
-  }
 
   resizeSignature() {
     const canvas = this.signatureRef.el;
@@ -35,25 +22,6 @@ export class SpaDrawnSignature extends NameAndSignature {
       Math.min(Math.max(width / 1.8, MIN_PAD_HEIGHT), MAX_PAD_HEIGHT)
     );
     Object.assign(canvas, {width, height});
-  }
-
-  /**
-   * The strokes drawn, as lists of [x, y] points in the picture's pixels.
-   */
-  getStrokes() {
-    const canvas = this.signatureRef.el;
-    if (!canvas || !this.signaturePad) {
-      return [];
-    }
-    const rect = canvas.getBoundingClientRect();
-    const scaleX = rect.width ? canvas.width / rect.width : 1;
-    const scaleY = rect.height ? canvas.height / rect.height : 1;
-    const round = (value) => Math.round(value * 10) / 10;
-    return this.signaturePad
-      .toData()
-      .map((group) =>
-        group.points.map((p) => [round(p.x * scaleX), round(p.y * scaleY)])
-      );
   }
 }
 

@@ -1,13 +1,15 @@
 import {Component, markup, useState} from "@odoo/owl";
-import {NameAndSignature} from "@web/core/signature/name_and_signature";
+import {DrawnSignaturePad} from "@spa_session_protocol/drawn_signature/drawn_signature";
 
 /**
- * The client reads the protocol's consent text and signs with a finger.
- * The server creates and gives the consent (method "signature").
+ * The client reads the protocol's consent text and signs with a finger (a
+ * drawing only: the strokes are sent with the picture, and the server checks
+ * the picture is their drawing). The server creates and gives the consent
+ * (method "signature").
  */
 export class ConsentPad extends Component {
   static template = "spa_session_protocol.ConsentPad";
-  static components = {NameAndSignature};
+  static components = {DrawnSignaturePad};
   static props = {
     info: Object,
     busy: {type: Boolean, optional: true},
@@ -59,6 +61,7 @@ export class ConsentPad extends Component {
     this.props.onSign({
       signedBy: this.signature.name.trim(),
       image: this.signature.getSignatureImage(),
+      strokes: this.signature.getStrokes(),
       regionIds: [...this.state.regionIds],
     });
   }

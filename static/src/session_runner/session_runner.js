@@ -276,7 +276,7 @@ export class SessionRunner extends Component {
     }
   }
 
-  async signConsent({signedBy, image, regionIds = []}) {
+  async signConsent({signedBy, image, strokes = [], regionIds = []}) {
     const target = this.state.consentFor;
     this.state.busy = true;
     this.state.error = false;
@@ -285,6 +285,7 @@ export class SessionRunner extends Component {
         session_id: target.sessionId,
         event_id: target.eventId,
         signature: image,
+        strokes,
         signed_by: signedBy,
         region_ids: regionIds,
       });

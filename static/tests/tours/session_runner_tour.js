@@ -367,9 +367,11 @@ registry.category("web_tour.tours").add("spa_tablet_consent", {
     armsLength(".o_spa_consent_pad", "the consent pad"),
     {content: "Agree", trigger: ".o_spa_agree_box", run: "click"},
     {
-      content: "Sign with a finger",
+      content:
+        "Sign with a finger (paced as a finger moves: the pad keeps a point every 16 ms)",
       trigger: "canvas.o_web_sign_signature",
-      run() {
+      async run() {
+        const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
         const canvas = this.anchor;
         const rect = canvas.getBoundingClientRect();
         const at = (x, y) => ({
@@ -386,6 +388,7 @@ registry.category("web_tour.tours").add("spa_tablet_consent", {
         for (let i = 1; i <= 20; i++) {
           const x = 0.1 + (0.8 * i) / 20;
           const y = 0.5 + 0.3 * Math.sin(i / 2);
+          await wait(25);
           canvas.dispatchEvent(new PointerEvent("pointermove", at(x, y)));
         }
         canvas.ownerDocument.dispatchEvent(
