@@ -1364,13 +1364,23 @@ def bench_p5(env, args, users, count):
     vacuum(args)
     full = run_p5_check(args, "full")
     log(f"  ({load()}; full check: {json.dumps(full)})")
+    # The target is 60 s for 1,000,000 links: a smaller chain is held to its
+    # share of it (the check is linear in the chain's length, its memory flat).
+    links = max(full["head"], 1)
+    allowed = 60 * links / 1_000_000
     figure(
         "P5",
-        f"full check of {full['head']:,} links (s)",
+        f"full check of {links:,} links (s)",
         f"{full['seconds']:.1f}",
-        "<= 60 s",
-        full["seconds"] <= 60 and full["found"] == 0,
+        f"<= {allowed:.1f} s (60 s for 1,000,000)",
+        full["seconds"] <= allowed and full["found"] == 0,
     )
+    if links < 1_000_000:
+        figure(
+            "P5",
+            "full check, at this rate for 1,000,000 links (s)",
+            f"{full['seconds'] * 1_000_000 / links:.0f}",
+        )
     per_link = full["cpu_seconds"] / max(full["head"], 1) * 1000
     figure(
         "P5",
