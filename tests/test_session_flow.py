@@ -28,6 +28,32 @@ class TestSessionFlow(SpaCommon):
         self.assertEqual(session.step_ids[0].name, "Prepare the client and get consent")
         self.assertEqual(session.pain_stop_threshold, 7)
 
+    def test_only_the_sessions_therapist_ticks_its_steps(self):
+        """Another therapist may not tick or skip the steps of a session,
+        even one they can read; the session's own therapist and a manager
+        may."""
+        session = self.started_session()
+        line = self.step(session, session.step_ids.sorted("sequence")[0].name)
+        # Another therapist who also works the front desk reads every
+        # session: the rule, not the record rules, refuses, naming it.
+        self.therapist2.groups_id |= self.env.ref(
+            "spa_session_protocol.group_spa_front_desk"
+        )
+        self.assertEqual(
+            self.env["spa.session"].with_user(self.therapist2).browse(session.id).name,
+            session.name,
+        )
+        with self.assertRaisesRegex(
+            AccessError, f"You are not the therapist of {session.name}"
+        ):
+            line.with_user(self.therapist2)._check_therapist()
+        with self.assertRaisesRegex(AccessError, "not the therapist"):
+            line.with_user(self.therapist2).action_done()
+        self.assertEqual(line.state, "todo")
+        # The session's own therapist and a manager pass the check.
+        line.with_user(self.therapist)._check_therapist()
+        line.with_user(self.manager)._check_therapist()
+
     def test_start_needs_consent(self):
         session = self.session_of(self.book()).with_user(self.therapist)
         with self.assertRaisesRegex(UserError, "no valid consent"):
