@@ -581,12 +581,17 @@ class SpaConsent(models.Model):
                     "Signing link void: consent %(consent)s was recorded "
                     "(%(method)s) by %(user)s.",
                     consent=covering.name,
-                    method=dict(
-                        covering._fields["method"]._description_selection(self.env)
-                    )[covering.method],
+                    method=covering._spa_method_label(),
                     user=self.env.user.name,
                 )
             )
+
+    def _spa_method_label(self):
+        """How the consent was recorded, as the user reads it."""
+        self.ensure_one()
+        return dict(self._fields["method"]._description_selection(self.env))[
+            self.method
+        ]
 
     def action_spa_give_at_desk(self):
         """The client read the text and agrees: the consent is given (the
@@ -604,9 +609,7 @@ class SpaConsent(models.Model):
                         "Consent %(consent)s recorded at the desk (%(method)s) by "
                         "%(user)s.",
                         consent=self.name,
-                        method=dict(
-                            self._fields["method"]._description_selection(self.env)
-                        )[self.method],
+                        method=self._spa_method_label(),
                         user=self.env.user.name,
                     ),
                     subtype_xmlid="mail.mt_note",

@@ -345,13 +345,19 @@ class TestFrontDeskConsent(SpaCommon):
         self.assertEqual(result["type"], "ir.actions.act_window_close")
         self.assertEqual(consent.state, "given")
         self.assertEqual(consent.recorded_by_id, self.front_desk)
+        self.assertEqual(
+            consent._spa_method_label(),
+            dict(consent._fields["method"].selection)[consent.method],
+        )
         self.assertIn(self.protocol.name, consent.consent_text)
         event.invalidate_recordset()
         self.assertEqual(event.spa_consent_status, "valid")
         self.assertTrue(
             event.message_ids.filtered(
                 lambda m: (
-                    consent.name in (m.body or "") and "recorded at the desk" in m.body
+                    consent.name in (m.body or "")
+                    and f"recorded at the desk ({consent._spa_method_label()})"
+                    in m.body
                 )
             )
         )
