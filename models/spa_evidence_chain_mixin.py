@@ -46,6 +46,21 @@ def _values(row, names, start, end_scalars, end_arrays, json_fields=()):
     return values
 
 
+def _project_lines(lines, columns, as_columns):
+    """The lines of a one2many section read as ``{"columns": names, "rows":
+    [[value, ...], ...]}``, kept to ``columns`` (in that order): as columns
+    (``as_columns``: version 4 on) or one ``{field: value}`` per line."""
+    read, rows = lines["columns"], lines["rows"]
+    if tuple(read) != columns:
+        positions = [read.index(fname) for fname in columns]
+        rows = [[row[i] for i in positions] for row in rows]
+    elif as_columns:
+        return lines
+    if as_columns:
+        return {"columns": columns, "rows": rows}
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
 @contextmanager
 def _without_cyclic_gc():
     """Pause Python's cyclic garbage collector while the check streams its
@@ -324,10 +339,13 @@ class SpaEvidenceChainMixin(models.AbstractModel):
     @api.model
     def _evidence_read_lines(self, relation, fnames, text_fnames, owner_ids):
         """The lines of the one2many ``relation`` of the records
-        ``owner_ids``, in one query: ``{owner id: ([{field: value}, ...],
-        texts)}``, the lines in id order with their id among the fields, and
-        ``texts`` as ``[[line id, text], ...]`` (``text_fnames`` of each line
-        in turn)."""
+        ``owner_ids``, in one query: ``(names, {owner id: ([[value, ...],
+        ...], texts)})``, each line as its values in the order of ``names``
+        (its id first; NULL as false, as the ORM gives them), the lines in id
+        order, and ``texts`` as ``[[line id, text], ...]`` (``text_fnames``
+        of each line in turn). Lines stay value lists: versions 1-3 of the
+        hash make them dicts (``_project_lines``), version 4 hashes them as
+        they are."""
         field = self._fields[relation]
         if field.type != "one2many":
             raise NotImplementedError(f"{relation}: a many2one or a one2many")
@@ -356,18 +374,24 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         names = ("id", *scalars, *arrays)
         end_scalars = 2 + len(scalars)
         end_arrays = end_scalars + len(arrays)
-        json_fields = [f for f in scalars if comodel._fields[f].type == "json"]
+        json_positions = [
+            names.index(f) for f in scalars if comodel._fields[f].type == "json"
+        ]
         result = {}
         for row in self.env.cr.fetchall():
             lines = result.get(row[0])
             if lines is None:
                 lines = result[row[0]] = ([], [])
-            lines[0].append(
-                _values(row, names, 1, end_scalars, end_arrays, json_fields)
-            )
+            values = row[1:end_scalars]
+            # NULL as false, converted in C (about 13 lines a link).
+            line = [*map(_FALSE_IF_NULL, values, values), *row[end_scalars:end_arrays]]
+            for position in json_positions:
+                if line[position] is not False:
+                    line[position] = json.loads(line[position])
+            lines[0].append(line)
             if text_fnames:
                 lines[1].extend([row[1], text] for text in row[end_arrays:])
-        return result
+        return names, result
 
     @api.model
     def _evidence_split_fields(self, Model, fnames):
@@ -387,7 +411,8 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         where ``facts`` is ``{section: value}`` with every field any version
         covers (the record's own fields as ``{field: value}``, a many2one's
         record as ``{field: value}`` with its id, or false, a one2many's
-        lines as such dicts in id order) and ``texts`` the clinical free text
+        lines in id order as ``{"columns": (field, ...), "rows": [[value,
+        ...], ...]}``, the line's id first) and ``texts`` the clinical free text
         ``[[field, text], ..., [line id, text], ...]``.
 
         One query for the records with what their many2one fields point to
@@ -487,9 +512,14 @@ class SpaEvidenceChainMixin(models.AbstractModel):
             if relation not in many2ones
         }
         # What each section takes: the record's own fields or a relation's
-        # rows, projected when the section covers less than was read.
+        # record, projected when the section covers less than was read; a
+        # one2many's lines as read (``_evidence_facts_of`` keeps the
+        # columns each version covers).
         sections = []
         for section, (relation, fnames) in self._evidence_union_spec().items():
+            if relation in lines:
+                sections.append((section, relation, None))
+                continue
             read = own[0] if relation is None else ("id", *relations[relation][0])
             keep = None
             if len(fnames) + (relation is not None) != len(read):
@@ -514,18 +544,14 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                 line_texts[relation] = [
                     [row[start], text] for text in row[end : end + len(line_fnames)]
                 ]
-            for relation, by_record in lines.items():
-                read[relation], line_texts[relation] = by_record.get(
-                    record_id, no_lines
-                )
+            for relation, (names, by_record) in lines.items():
+                values, line_texts[relation] = by_record.get(record_id, no_lines)
+                read[relation] = {"columns": names, "rows": values}
             facts = {}
             for section, relation, keep in sections:
                 value = read[relation]
                 if keep is not None and value:
-                    if isinstance(value, list):
-                        value = [{f: line[f] for f in keep} for line in value]
-                    else:
-                        value = {f: value[f] for f in keep}
+                    value = {f: value[f] for f in keep}
                 facts[section] = value
             for relation in self._spa_free_text_line_fields:
                 texts.extend(line_texts[relation])
@@ -534,23 +560,24 @@ class SpaEvidenceChainMixin(models.AbstractModel):
 
     @api.model
     def _evidence_versions_spec(self):
-        """``{version: {section: fields or None}}``: what to keep of the
-        union's facts for each version (``None``: the whole section as read;
-        a missing section is left out)."""
+        """``{version: {section: (lines, fields or None)}}``: what to keep
+        of the union's facts for each version: ``lines`` for a one2many
+        section, with the columns it covers (the line's id first); else the
+        fields (``None``: the whole section as read). A missing section is
+        left out."""
         cache = self.env.registry.__dict__.setdefault("_spa_evidence_versions", {})
         if self._name not in cache:
             union = self._evidence_union_spec()
             specs = {}
             for version in range(1, evidence.MAX_HASH_VERSION + 1):
                 spec = self._get_evidence_hash_fields(version)
-                specs[version] = {
-                    section: (
-                        None
-                        if tuple(fnames) == union[section][1]
-                        else (("id",) if relation else ()) + tuple(fnames)
-                    )
-                    for section, (relation, fnames) in spec.items()
-                }
+                specs[version] = {}
+                for section, (relation, fnames) in spec.items():
+                    lines = bool(relation) and self._fields[relation].type == "one2many"
+                    keep = (("id",) if relation else ()) + tuple(fnames)
+                    if not lines and tuple(fnames) == union[section][1]:
+                        keep = None
+                    specs[version][section] = (lines, keep)
             cache[self._name] = specs
         return cache[self._name]
 
@@ -559,14 +586,14 @@ class SpaEvidenceChainMixin(models.AbstractModel):
         """The facts ``version`` covers, out of the union read by
         ``_evidence_rows`` (``facts`` is consumed), normalised."""
         spec = self._evidence_versions_spec()[version]
+        as_columns = version >= evidence.COLUMNAR_LINES_VERSION
         projected = {}
-        for section, keep in spec.items():
+        for section, (lines, keep) in spec.items():
             value = facts[section]
-            if keep is not None:
-                if isinstance(value, list):
-                    value = [{f: row[f] for f in keep} for row in value]
-                elif value:
-                    value = {f: value[f] for f in keep}
+            if lines:
+                value = _project_lines(value, keep, as_columns)
+            elif keep is not None and value:
+                value = {f: value[f] for f in keep}
             projected[section] = value
         return self._evidence_normalise_facts(version, projected)
 

@@ -229,7 +229,9 @@ class SpaSessionEvidenceMixin(models.AbstractModel):
             "hash_scheme": {
                 "evidence_hash": "$<version>$ + hex SHA-256 of the previous link's "
                 "hex digest followed by the hash input",
-                "hash_input": "JSON, keys sorted, no spaces, ASCII only",
+                "hash_input": "JSON, keys sorted, no spaces, ASCII only; from "
+                'version 4 on, the lines of a section as columns: {"columns": '
+                '[field, ...], "rows": [[value, ...], ...]}',
                 "merkle_tree": "RFC 6962: leaf SHA-256(0x00 || evidence hash as "
                 "ASCII), node SHA-256(0x01 || left || right)",
                 "timestamp": "RFC 3161 token over SHA-256 of the Merkle root "
@@ -452,7 +454,7 @@ class SpaSessionEvidenceMixin(models.AbstractModel):
             }
         )
         observation_refs = []
-        for checkin in facts.get("checkins") or []:
+        for checkin in evidence.line_records(facts.get("checkins")) or []:
             observation_id = self._fhir_uuid(
                 self.env["spa.checkin"].browse(checkin["id"])
             )

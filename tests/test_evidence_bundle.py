@@ -519,8 +519,11 @@ class TestEvidenceBundle(SpaCommon):
             tampered = copy.deepcopy(bundle)
             target = self.entry(tampered, done)
             payload = json.loads(target["evidence"]["hash_input"])
-            payload["facts"]["checkins"][0]["pain_level"] = 0
-            checkin_id = str(payload["facts"]["checkins"][0]["id"])
+            # Version 4: the check-ins as columns.
+            checkins = payload["facts"]["checkins"]
+            columns = checkins["columns"]
+            checkins["rows"][0][columns.index("pain_level")] = 0
+            checkin_id = str(checkins["rows"][0][columns.index("id")])
             target["evidence"]["hash_input"] = verify_evidence.canonical(payload)
             for observation in self.observations(target):
                 if observation["identifier"][0]["value"] == checkin_id:
@@ -538,7 +541,10 @@ class TestEvidenceBundle(SpaCommon):
             tampered = copy.deepcopy(bundle)
             target = self.entry(tampered, done)
             payload = json.loads(target["evidence"]["hash_input"])
-            removed = payload["facts"]["checkins"].pop()
+            checkins = payload["facts"]["checkins"]
+            removed = dict(
+                zip(checkins["columns"], checkins["rows"].pop(), strict=True)
+            )
             target["evidence"]["hash_input"] = verify_evidence.canonical(payload)
             target["fhir"]["entry"] = [
                 e
@@ -556,7 +562,9 @@ class TestEvidenceBundle(SpaCommon):
                 e for e in target["fhir"]["entry"] if e["resource"] is not observation
             ]
             count = len(
-                json.loads(entry["evidence"]["hash_input"])["facts"]["checkins"]
+                verify_evidence.line_records(
+                    json.loads(entry["evidence"]["hash_input"])["facts"]["checkins"]
+                )
             )
             self.assert_rejected(
                 tampered,

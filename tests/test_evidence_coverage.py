@@ -144,11 +144,17 @@ class TestEvidenceCoverage(SpaCommon):
             self.assertEqual(facts[session.id], alone_facts[session.id])
             self.assertEqual(texts[session.id], alone_texts[session.id])
             self.assertEqual(
-                [step["id"] for step in facts[session.id]["steps"]],
+                [
+                    step["id"]
+                    for step in evidence.line_records(facts[session.id]["steps"])
+                ],
                 session.step_ids.sorted("id").ids,
             )
             self.assertEqual(
-                [checkin["id"] for checkin in facts[session.id]["checkins"]],
+                [
+                    checkin["id"]
+                    for checkin in evidence.line_records(facts[session.id]["checkins"])
+                ],
                 session.checkin_ids.sorted("id").ids,
             )
             self.assertEqual(facts[session.id]["consent"]["id"], session.consent_id.id)
@@ -309,6 +315,91 @@ class TestEvidenceCoverage(SpaCommon):
         checkin = session.checkin_ids.filtered(lambda c: c.pain_level == 2)
         self.tamper("UPDATE spa_checkin SET pain_level = 0 WHERE id = %s", [checkin.id])
         self.assertEqual(self.check(), session)
+
+    def test_version_4_hashes_the_lines_as_columns(self):
+        """Version 4 covers what version 3 covers; its steps and check-ins
+        are columns (each field named once, whatever the number of lines)
+        that give back version 3's lines, and a session finished now is
+        secured with it."""
+        Session = self.env["spa.session"].sudo()
+        self.assertEqual(evidence.MAX_HASH_VERSION, 4)
+        spec = Session._get_evidence_hash_fields(4)
+        self.assertEqual(spec, Session._get_evidence_hash_fields(3))
+        chain = Session.search(
+            [("company_id", "=", self.company.id), ("evidence_sequence", ">", 0)],
+            order="evidence_sequence",
+        )
+        Session._evidence_refresh()
+        v3, __ = chain._evidence_parts(dict.fromkeys(chain.ids, 3))
+        v4, __ = chain._evidence_parts(dict.fromkeys(chain.ids, 4))
+        for link in chain:
+            self.assertEqual(link.evidence_version, 4)
+            for section in ("steps", "checkins"):
+                lines = v4[link.id][section]
+                self.assertEqual(set(lines), {"columns", "rows"})
+                self.assertEqual(list(lines["columns"]), ["id", *spec[section][1]])
+                self.assertTrue(lines["rows"], section)
+                self.assertIsInstance(v3[link.id][section], list)
+                self.assertEqual(evidence.line_records(lines), v3[link.id][section])
+            for section in ("session", "consent", "intake"):
+                self.assertEqual(v4[link.id][section], v3[link.id][section])
+            payload = Session._evidence_payload(
+                4, v4[link.id], link.evidence_sequence, link.evidence_text_digest
+            )
+            self.assertEqual(
+                link.evidence_hash,
+                evidence.chain_hash(link.evidence_previous_hash, payload, 4),
+            )
+            text = evidence.canonical(payload)
+            self.assertEqual(text.count('"done_at"'), 1)
+            self.assertEqual(text.count('"pain_level"'), 1)
+
+    def test_a_session_secured_with_version_3_keeps_verifying(self):
+        """Re-secure the company's chain with version 3 (one object per
+        line): it verifies under version 3, finds a changed line, and the
+        next session chains to it with version 4."""
+        Session = self.env["spa.session"]
+        chain = Session.sudo().search(
+            [("company_id", "=", self.company.id), ("evidence_sequence", ">", 0)],
+            order="evidence_sequence",
+        )
+        Session._evidence_refresh()
+        facts, __ = chain._evidence_parts(dict.fromkeys(chain.ids, 3))
+        previous = False
+        for link in chain:
+            self.assertIsInstance(facts[link.id]["steps"], list)
+            payload = Session._evidence_payload(
+                3, facts[link.id], link.evidence_sequence, link.evidence_text_digest
+            )
+            v3_hash = evidence.chain_hash(previous, payload, 3)
+            self.tamper(
+                "UPDATE spa_session SET evidence_hash = %s, "
+                "evidence_previous_hash = %s, evidence_version = 3 WHERE id = %s",
+                [v3_hash, previous or None, link.id],
+            )
+            previous = v3_hash
+        self.tamper(
+            "UPDATE res_company SET spa_evidence_head_hash = %s WHERE id = %s",
+            [v3_hash, self.company.id],
+        )
+        self.assertFalse(self.check())
+        after = self.finished_session(note="after")
+        self.assertEqual(after.evidence_previous_hash, v3_hash)
+        self.assertEqual(after.evidence_version, 4)
+        self.assertFalse(self.check())
+        session = self.session.sudo()
+        self.assertEqual(session.evidence_version, 3)
+        step = session.step_ids.filtered(lambda s: s.state == "done")[:1]
+        self.tamper(
+            "UPDATE spa_session_step SET state = 'skipped' WHERE id = %s", [step.id]
+        )
+        self.assertEqual(self.check(), session)
+        # A version-4 link's line changed in SQL is found as well.
+        self.tamper(
+            "UPDATE spa_session_step SET state = 'todo' WHERE id = %s",
+            [after.step_ids.filtered(lambda s: s.state == "done")[:1].id],
+        )
+        self.assertEqual(self.check(), session | after)
 
     # ------------------------------------------------------------------
     # Who may check, and what it costs

@@ -53,6 +53,16 @@ def canonical(payload):
     )
 
 
+def line_records(section):
+    """The lines of a section as ``[{field: value}, ...]``: version 4 of the
+    hash writes a section's lines as ``{"columns": [...], "rows": [[...]]}``,
+    versions 1-3 as one object per line."""
+    if isinstance(section, dict) and set(section) == {"columns", "rows"}:
+        columns = section["columns"]
+        return [dict(zip(columns, row, strict=True)) for row in section["rows"]]
+    return section
+
+
 def hash_version(stored_hash):
     parts = (stored_hash or "").split("$")
     if len(parts) == 3 and not parts[0] and parts[1].isdigit():
@@ -244,7 +254,7 @@ def _check_fhir(session, facts, errors):
             f"the Procedure status is {procedures[0].get('status')!r}, the hashed "
             f"record says {expected_status!r}"
         )
-    checkins = facts.get("checkins") or []
+    checkins = line_records(facts.get("checkins")) or []
     observations = {}
     for observation in _entries(fhir, "Observation"):
         codes = [
