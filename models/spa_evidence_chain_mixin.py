@@ -387,7 +387,10 @@ class SpaEvidenceChainMixin(models.AbstractModel):
                 values, texts = result[owner] = ([], [])
             scalars = row[1:end_scalars]
             # NULL as false, converted in C.
-            line = [*map(_FALSE_IF_NULL, scalars, scalars), *row[end_scalars:end_arrays]]
+            line = [
+                *map(_FALSE_IF_NULL, scalars, scalars),
+                *row[end_scalars:end_arrays],
+            ]
             for position in json_positions:
                 if line[position] is not False:
                     line[position] = json.loads(line[position])
