@@ -24,6 +24,13 @@ SESSION_FIELD_OF = {
 SPA_BOOKING_FIELDS = (*SPA_EVENT_FIELDS, "spa_room_id")
 # A session that is not cancelled holds its room for its appointment's time.
 LIVE_SESSION_STATES = ("draft", "in_progress", "done", "stopped")
+# The consent badges of an appointment, computed together
+# (_compute_spa_consent_badges).
+SPA_CONSENT_BADGE_FIELDS = [
+    "spa_consent_status",
+    "spa_consent_link_state",
+    "spa_consent_link_failure",
+]
 # Between the protocol and the client in an appointment's title.
 TITLE_SEPARATOR = " – "
 
@@ -887,6 +894,8 @@ class CalendarEvent(models.Model):
             email=self.spa_client_id.email,
         )
         self.message_post(body=message, subtype_xmlid="mail.mt_note")
+        # The badges were computed before the link went out: read anew.
+        self.invalidate_recordset(SPA_CONSENT_BADGE_FIELDS)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -980,6 +989,9 @@ class CalendarEvent(models.Model):
                 _logger.exception(
                     "Consent link of appointment %s could not be sent", event.id
                 )
+        # The badges were computed before the links went out (to choose whom
+        # to send one): read anew, they show the links' state.
+        to_send.invalidate_recordset(SPA_CONSENT_BADGE_FIELDS)
 
     @api.model
     def _cron_spa_remind_missing_consent(self, hours=24):
