@@ -24,6 +24,13 @@ SESSION_FIELD_OF = {
 SPA_BOOKING_FIELDS = (*SPA_EVENT_FIELDS, "spa_room_id")
 # A session that is not cancelled holds its room for its appointment's time.
 LIVE_SESSION_STATES = ("draft", "in_progress", "done", "stopped")
+# The consent badges of an appointment, computed together
+# (_compute_spa_consent_badges).
+SPA_CONSENT_BADGE_FIELDS = [
+    "spa_consent_status",
+    "spa_consent_link_state",
+    "spa_consent_link_failure",
+]
 # Between the protocol and the client in an appointment's title.
 TITLE_SEPARATOR = " – "
 
@@ -101,18 +108,18 @@ class CalendarEvent(models.Model):
             ("reconsent", "Re-consent needed"),
         ],
         string="Consent Status",
-        compute="_compute_spa_consent_status",
+        compute="_compute_spa_consent_badges",
     )
 
     spa_consent_link_state = fields.Selection(
         LINK_STATES,
         string="Consent Link",
-        compute="_compute_spa_consent_link_state",
+        compute="_compute_spa_consent_badges",
         help="Where the latest signing link sent to the client for this "
         "appointment's protocol stands.",
     )
     spa_consent_link_failure = fields.Char(
-        string="Consent Link Failure", compute="_compute_spa_consent_link_state"
+        string="Consent Link Failure", compute="_compute_spa_consent_badges"
     )
     spa_calendar_label = fields.Char(
         string="Appointment Label",
@@ -253,17 +260,23 @@ class CalendarEvent(models.Model):
         "spa_session_ids.consent_id",
         "spa_session_ids.company_id",
     )
-    def _compute_spa_consent_status(self):
-        """What the server would decide now (``session_rules.badge_status``):
-        for a session not started yet, whether ``action_start`` finds a
-        consent of the client (same company, same rule); for a started one,
-        whether the consent it relied on still lets it complete."""
+    def _compute_spa_consent_badges(self):
+        """The consent badge: what the server would decide now
+        (``session_rules.badge_status``): for a session not started yet,
+        whether ``action_start`` finds a consent of the client (same company,
+        same rule); for a started one, whether the consent it relied on
+        still lets it complete. And the state of the latest signing link of
+        the client for the protocol (``spa.consent.link_state``). The form
+        shows them side by side: the consents both weigh are found in one
+        search."""
+        self.spa_consent_link_state = False
+        self.spa_consent_link_failure = False
         events = self.filtered(lambda e: e.spa_client_id and e.spa_protocol_id)
         (self - events).spa_consent_status = False
         if not events:
             return
-        by_partner = self.env["spa.consent"]._spa_badge_facts(
-            events.spa_client_id, events.spa_protocol_id
+        by_partner, links_sudo = self.env["spa.consent"]._spa_badge_facts(
+            events.spa_client_id, events.spa_protocol_id, with_links=True
         )
         # (an appointment edited in a form is a new record: its session is
         # the stored one)
@@ -291,32 +304,8 @@ class CalendarEvent(models.Model):
             event.spa_consent_status = session_rules.badge_status(
                 situation, by_partner[event.spa_client_id.id], today[company.id], now
             )
-
-    @api.depends("spa_client_id", "spa_protocol_id")
-    def _compute_spa_consent_link_state(self):
-        """The state of the latest signing link of each appointment's client
-        for its protocol (``spa.consent.link_state``), in one search."""
-        self.spa_consent_link_state = False
-        self.spa_consent_link_failure = False
-        events = self.filtered(lambda e: e.spa_client_id and e.spa_protocol_id)
-        if not events:
-            return
-        # sudo: the front desk follows the link it sent; its state (sent,
-        # signed, failed) is no clinical detail.
-        links_sudo = (
-            self.env["spa.consent"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", events.spa_client_id.ids),
-                    ("protocol_ids", "in", events.spa_protocol_id.ids),
-                    ("access_token", "!=", False),
-                ],
-                order="id desc",
-            )
-        )
-        for event in events:
-            company = event._spa_consent_company()
+            # sudo (the links): the front desk follows the link it sent; its
+            # state (sent, signed, failed) is no clinical detail.
             link = links_sudo.filtered(
                 lambda c, e=event, co=company: (
                     c.partner_id == e.spa_client_id
@@ -905,6 +894,8 @@ class CalendarEvent(models.Model):
             email=self.spa_client_id.email,
         )
         self.message_post(body=message, subtype_xmlid="mail.mt_note")
+        # The badges were computed before the link went out: read anew.
+        self.invalidate_recordset(SPA_CONSENT_BADGE_FIELDS)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -998,6 +989,9 @@ class CalendarEvent(models.Model):
                 _logger.exception(
                     "Consent link of appointment %s could not be sent", event.id
                 )
+        # The badges were computed before the links went out (to choose whom
+        # to send one): read anew, they show the links' state.
+        to_send.invalidate_recordset(SPA_CONSENT_BADGE_FIELDS)
 
     @api.model
     def _cron_spa_remind_missing_consent(self, hours=24):

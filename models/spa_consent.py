@@ -696,26 +696,36 @@ class SpaConsent(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _spa_badge_facts(self, partners, protocols):
+    def _spa_badge_facts(self, partners, protocols, with_links=False):
         """``{partner id: [ConsentFacts]}``: the consents the consent badge
         weighs for these clients and protocols (``session_rules.badge_status``
         over them: the appointment's badge and the tablet's), read in one
-        batch."""
+        batch. ``with_links``: ``(facts, links)``, with the consents of these
+        clients and protocols that hold a signing link (superuser, latest
+        first), found by the same query (the appointment reads both
+        badges)."""
+        domain = [
+            ("partner_id", "in", partners.ids),
+            ("protocol_ids", "in", protocols.ids),
+        ]
+        fnames = SPA_CONSENT_FACT_FIELDS
+        if with_links:
+            domain += ["|", ("state", "!=", "draft"), ("access_token", "!=", False)]
+            fnames = [*fnames, "access_token"]
+        else:
+            domain.append(("state", "!=", "draft"))
         # sudo: the badge tells the front desk whether a consent covers the
         # appointment; reading the consents' validity is not clinical detail.
-        consents_sudo = self.sudo().search_fetch(
-            [
-                ("partner_id", "in", partners.ids),
-                ("protocol_ids", "in", protocols.ids),
-                ("state", "!=", "draft"),
-            ],
-            SPA_CONSENT_FACT_FIELDS,
-        )
-        facts = consents_sudo._to_facts()
+        consents_sudo = self.sudo().search_fetch(domain, fnames)
+        weighed_sudo = consents_sudo.filtered(lambda c: c.state != "draft")
+        facts = weighed_sudo._to_facts()
         by_partner = defaultdict(list)
-        for consent in consents_sudo:
+        for consent in weighed_sudo:
             by_partner[consent.partner_id.id].append(facts[consent.id])
-        return by_partner
+        if not with_links:
+            return by_partner
+        links_sudo = consents_sudo.filtered("access_token").sorted("id", reverse=True)
+        return by_partner, links_sudo
 
     def _to_facts(self):
         """Plain facts of each consent, for the rule functions."""

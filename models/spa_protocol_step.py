@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import Command, api, fields, models, tools
 
 from .spa_write_policy_mixin import ROLE_MANAGER
 
@@ -6,6 +6,18 @@ RECORD_KINDS = [
     ("none", "Nothing"),
     ("positioning", "Client positioning"),
     ("adjustment", "Technique adjustment"),
+]
+
+# What a session's checklist line copies of its protocol step.
+STEP_COPY_FIELDS = [
+    "sequence",
+    "name",
+    "instructions",
+    "is_mandatory",
+    "requires_checkin",
+    "qualification_id",
+    "record_kind",
+    "body_region_ids",
 ]
 
 STEP_FIELDS = (
@@ -24,7 +36,7 @@ STEP_FIELDS = (
 class SpaProtocolStep(models.Model):
     _name = "spa.protocol.step"
     _description = "Spa Protocol Step"
-    _inherit = ["spa.write.policy.mixin"]
+    _inherit = ["spa.write.policy.mixin", "spa.registry.cache.mixin"]
     _order = "sequence, id"
 
     # Default-deny (see spa.write.policy.mixin): managers configure the steps;
@@ -74,3 +86,64 @@ class SpaProtocolStep(models.Model):
         help="The regions of the body this step touches. A sensitive one needs a "
         "written or signed consent naming it before the step is ticked.",
     )
+
+    # ------------------------------------------------------------------
+    # The checklist a booking copies (issue 14, P1)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _spa_line_copies(self, protocols):
+        """``{protocol id: ((line values, body region ids), ...)}``, one per
+        step in the steps' order: what ``spa.session._spa_sync_checklist``
+        copies onto a checklist line, in the user's language. Kept in the
+        registry's cache per protocol and language until a step, a body
+        region or a qualification changes (their writes, creations,
+        deletions and translations clear it: spa.registry.cache.mixin), so
+        that booking does not search and read the same steps and their
+        regions again for every appointment. Immutable: each line gets its
+        own dict of them (``_spa_line_vals``)."""
+        self.browse().check_access("read")
+        lang = self.env.lang
+        return {
+            protocol.id: self._spa_line_copies_cached(protocol.id, lang)
+            for protocol in protocols
+        }
+
+    @api.model
+    def _spa_line_vals(self, copy):
+        """The values of one new checklist line from one of the copies of
+        ``_spa_line_copies`` (its body regions only when it touches some: a
+        line created without them has none, and the ORM skips the relation)."""
+        values, region_ids = copy
+        vals = dict(values)
+        if region_ids:
+            vals["planned_region_ids"] = [Command.set(list(region_ids))]
+            vals["touched_region_ids"] = [Command.set(list(region_ids))]
+        return vals
+
+    @tools.ormcache("protocol_id", "lang")
+    def _spa_line_copies_cached(self, protocol_id, lang):
+        # sudo: the steps of a protocol the booking user reads (its session
+        # is tied to the protocol's company: check_company), which the
+        # steps' multi-company rule (the protocol's company) lets them read.
+        steps = (
+            self.sudo()
+            .with_context(lang=lang)
+            .search_fetch([("protocol_id", "=", protocol_id)], STEP_COPY_FIELDS)
+        )
+        return tuple(
+            (
+                (
+                    ("protocol_step_id", step.id),
+                    ("sequence", step.sequence),
+                    ("name", step.name),
+                    ("instructions", step.instructions),
+                    ("is_mandatory", step.is_mandatory),
+                    ("requires_checkin", step.requires_checkin),
+                    ("qualification_id", step.qualification_id.id),
+                    ("record_kind", step.record_kind),
+                ),
+                tuple(step.body_region_ids.ids),
+            )
+            for step in steps
+        )

@@ -4,8 +4,9 @@ from odoo import api, models
 class SpaRegistryCacheMixin(models.AbstractModel):
     """Configuration whose reading is kept in the registry's cache.
 
-    Body regions (the body chart, the sensitive ids read by every tick) and
-    qualifications (their names on every tablet request) are read through
+    Body regions (the body chart, the sensitive ids read by every tick),
+    qualifications (their names on every tablet request) and protocol steps
+    (what every booking copies onto its checklist) are read through
     ``tools.ormcache`` methods, which every worker keeps until the registry's
     cache is cleared. A model inheriting this mixin clears that cache (in
     every worker, through the registry's signalling) on any change of its

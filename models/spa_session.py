@@ -36,19 +36,6 @@ def events_known_free(event_ids):
         _EVENTS_KNOWN_FREE.reset(token)
 
 
-# What a checklist line copies of its protocol step (_step_line_vals), read
-# in the query that finds the steps.
-STEP_COPY_FIELDS = [
-    "protocol_id",
-    "sequence",
-    "name",
-    "instructions",
-    "is_mandatory",
-    "requires_checkin",
-    "qualification_id",
-    "record_kind",
-    "body_region_ids",
-]
 # What ir.sequence's next_by_id reads of a sequence to draw a reference.
 SEQUENCE_DRAW_FIELDS = [
     "implementation",
@@ -425,26 +412,6 @@ class SpaSession(models.Model):
             session.min_checkin_count = source.min_checkin_count
             session.pain_stop_threshold = source.pain_stop_threshold
 
-    @api.model
-    def _step_line_vals(self, step):
-        """Values of a checklist line copied from a protocol step (its body
-        regions only when it touches some: a line created without them has
-        none, and the ORM then skips the relation for it)."""
-        vals = {
-            "protocol_step_id": step.id,
-            "sequence": step.sequence,
-            "name": step.name,
-            "instructions": step.instructions,
-            "is_mandatory": step.is_mandatory,
-            "requires_checkin": step.requires_checkin,
-            "qualification_id": step.qualification_id.id,
-            "record_kind": step.record_kind,
-        }
-        if step.body_region_ids:
-            vals["planned_region_ids"] = [Command.set(step.body_region_ids.ids)]
-            vals["touched_region_ids"] = [Command.set(step.body_region_ids.ids)]
-        return vals
-
     def _spa_sync_checklist(self):
         """Give the planned sessions of ``self`` the checklist of their
         protocol: the server's copy of its steps, replacing any earlier copy
@@ -457,27 +424,19 @@ class SpaSession(models.Model):
         # sudo: the lines are the server's copy; whoever books or reassigns a
         # planned session may not create or delete lines themselves.
         planned.sudo().step_ids._unlink_server()
-        # Each protocol step is read once for the batch, not once per session,
-        # in the query that finds them (as the protocols' step_ids would, in
-        # their order).
-        steps = self.env["spa.protocol.step"].search_fetch(
-            [("protocol_id", "in", planned.protocol_id.ids)], STEP_COPY_FIELDS
-        )
-        steps_of = defaultdict(list)
-        for step in steps:
-            steps_of[step.protocol_id.id].append(step)
-        copies = {step.id: self._step_line_vals(step) for step in steps}
+        # Each protocol's steps as the registry's cache keeps them (read once
+        # per protocol and language until a step changes), not searched and
+        # read again for every booking.
+        Step = self.env["spa.protocol.step"]
+        copies = Step._spa_line_copies(planned.protocol_id)
         vals_list = [
             {
                 "session_id": session.id,
                 "company_id": session.company_id.id,
-                **{
-                    fname: list(value) if isinstance(value, list) else value
-                    for fname, value in copies[step.id].items()
-                },
+                **Step._spa_line_vals(copy),
             }
             for session in planned
-            for step in steps_of[session.protocol_id.id]
+            for copy in copies[session.protocol_id.id]
         ]
         Line.sudo()._create_server(vals_list)
 

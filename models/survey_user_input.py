@@ -148,6 +148,8 @@ class SurveyUserInput(models.Model):
         contraindication, not skipped, in the answers' order. Saved intakes:
         one query that finds and reads only those (most intakes have none);
         intakes in a form (new records): their lines, filtered."""
+        if not self:
+            return self.env["survey.user_input.line"]
         if not all(isinstance(uid, int) for uid in self.ids):
             return self.user_input_line_ids.filtered(
                 lambda line: (

@@ -464,6 +464,35 @@ class TestFrontDeskConsentLink(SpaCommon, HttpCase):
         self.assertEqual(event.spa_consent_link_state, "sent")
         self.assertEqual(consent.link_state, "sent")
 
+    def test_link_sent_on_booking_shows_in_the_saved_form(self):
+        """Booked through the form's RPC (``web_save``) for a client with an
+        email and no consent: what the form reads back after the save shows
+        the link that went out, not the badges as they were before it."""
+        self.company.spa_consent_link_on_booking = True
+        Event = self.env["calendar.event"].with_user(self.front_desk)
+        described = Event.get_views([(False, "form")])["models"]["calendar.event"]
+        spec = {
+            fname: {"fields": {"display_name": {}}}
+            if desc["type"] in ("many2one", "one2many", "many2many")
+            else {}
+            for fname, desc in described.get("fields", described).items()
+        }
+        start = fields.Datetime.now() + timedelta(days=2)
+        [saved] = Event.with_context(mail_notify_force_send=False).web_save(
+            {
+                "name": "Booked from the form",
+                "start": fields.Datetime.to_string(start),
+                "stop": fields.Datetime.to_string(start + timedelta(hours=1)),
+                "spa_protocol_id": self.protocol.id,
+                "spa_client_id": self.client.id,
+                "spa_therapist_id": self.therapist.id,
+            },
+            spec,
+        )
+        self.assertEqual(saved["spa_consent_status"], "missing")
+        self.assertTrue(self.link_of(Event.browse(saved["id"])))
+        self.assertEqual(saved["spa_consent_link_state"], "queued")
+
     def test_failed_email_is_shown(self):
         """No outgoing mail server: the email fails and the appointment says
         so, with the reason."""

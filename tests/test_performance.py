@@ -22,12 +22,15 @@ TABLET_CHECKIN = 9
 # The client and the therapist are the appointment's attendees (issue 18):
 # their calendar.attendee rows, and their following the appointment (the
 # existing followers, then the followers and their subtypes: 3 queries per
-# batch, whatever the number of clients). The protocol's steps and the
-# sequence are each found and read in one query.
-BOOKING_ONE = 30
-BOOKING_TWENTY = 50
-# What booking adds to a plain appointment saved through the form's RPC.
-BOOKING_FORM_EXTRA = 16
+# batch, whatever the number of clients). The protocol's steps (and their
+# regions) come from the registry's cache, read once until a step changes;
+# the sequence is found and read in one query.
+BOOKING_ONE = 28
+BOOKING_TWENTY = 48
+# What booking adds to a plain appointment saved through the form's RPC;
+# the consent badge and the signing link's state the form reads back are
+# found by one search of the client's consents.
+BOOKING_FORM_EXTRA = 13
 
 
 @tagged("post_install", "-at_install", "spa_performance")

@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from odoo import Command, fields
 from odoo.tests import tagged
 
 from .common import SpaCommon
@@ -5,9 +8,10 @@ from .common import SpaCommon
 
 @tagged("post_install", "-at_install", "spa_body_regions")
 class TestRegistryCache(SpaCommon):
-    """Body regions and qualifications are read through the registry's
-    cache (spa.registry.cache.mixin): a creation, a change, a translation or
-    a deletion is seen by the next read, in every language."""
+    """Body regions, qualifications and the protocols' steps a booking
+    copies are read through the registry's cache (spa.registry.cache.mixin):
+    a creation, a change, a translation or a deletion is seen by the next
+    read, in every language."""
 
     @classmethod
     def setUpClass(cls):
@@ -77,3 +81,63 @@ class TestRegistryCache(SpaCommon):
         region.unlink()
         self.assertNotIn(region.id, self.chart_names())
         self.assertNotIn(region.id, self.sensitive_ids())
+
+    def checklist(self, lang="en_US"):
+        """The checklist a new booking copies, as ``{step id: (line name,
+        touched region ids)}``."""
+        start = self.next_start()
+        event = (
+            self.env["calendar.event"]
+            .with_user(self.front_desk)
+            .with_context(lang=lang)
+            .create(
+                {
+                    "name": "Checklist",
+                    "start": start,
+                    "stop": start + timedelta(minutes=50),
+                    "spa_protocol_id": self.protocol.id,
+                    "spa_client_id": self.client.id,
+                    "spa_therapist_id": self.therapist.id,
+                }
+            )
+        )
+        lines = self.session_of(event).step_ids
+        return {
+            line.protocol_step_id.id: (
+                line.name,
+                frozenset(line.touched_region_ids.ids),
+            )
+            for line in lines
+        }
+
+    def next_start(self):
+        self._start = getattr(self, "_start", fields.Datetime.now()) + timedelta(
+            hours=2
+        )
+        return self._start
+
+    def test_booking_copies_the_steps_as_they_are_now(self):
+        """A booking copies the protocol's steps from the registry's cache:
+        a step created, renamed, given other regions, translated or deleted
+        is what the next booking copies."""
+        steps = self.protocol.step_ids.with_user(self.manager)
+        first, last = steps[0], steps[-1]
+        self.assertEqual(self.checklist()[first.id][0], first.name)  # in cache
+        self.checklist("fr_FR")
+        first.write({"name": "Prepare the client (renamed)"})
+        self.assertEqual(self.checklist()[first.id][0], "Prepare the client (renamed)")
+        region = self.env["spa.body.region"].search([], limit=1)
+        first.write({"body_region_ids": [Command.set(region.ids)]})
+        self.assertEqual(self.checklist()[first.id][1], frozenset(region.ids))
+        first.update_field_translations("name", {"fr_FR": "Préparer le client"})
+        self.assertEqual(self.checklist("fr_FR")[first.id][0], "Préparer le client")
+        added = (
+            self.env["spa.protocol.step"]
+            .with_user(self.manager)
+            .create({"protocol_id": self.protocol.id, "name": "Rest", "sequence": 999})
+        )
+        self.assertEqual(self.checklist()[added.id][0], "Rest")
+        last.unlink()
+        copied = self.checklist()
+        self.assertNotIn(last.id, copied)
+        self.assertEqual(len(copied), len(self.protocol.step_ids))
