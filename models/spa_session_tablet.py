@@ -16,7 +16,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools import session_rules
-from .spa_write_policy_mixin import THERAPIST_GROUP
+from .spa_write_policy_mixin import ROLE_THERAPIST
 
 OP_KINDS = ("tick", "skip", "checkin", "record", "regions")
 SESSION_ACTIONS = ("start", "done", "stop")
@@ -111,18 +111,23 @@ class SpaSessionTablet(models.AbstractModel):
     def _tablet_check_user(self):
         """The runner is the therapists' (and managers'): its answers hold
         clinical detail, which the front desk never reads."""
-        if not self.env.user.has_group(THERAPIST_GROUP):
+        # The session model's write policy: the user's roles by their groups.
+        if ROLE_THERAPIST not in self._spa_user_roles():
             raise AccessError(
                 self.env._("The session runner is for therapists and managers.")
             )
 
-    def _tablet_session(self, session_id):
-        """The session ``session_id`` the user may read, else a refusal."""
+    def _tablet_session(self, session_id, field_names=None):
+        """The session ``session_id`` the user may read, else a refusal;
+        ``field_names``: what the caller reads of it (default: what the
+        runner shows, ``TABLET_SESSION_FIELDS``)."""
         self._tablet_check_user()
         session_id = self._tablet_id(session_id, self.env._("session"))
         # One query finds the session as the user (the record rules in its
         # WHERE clause) and reads what the runner and its operations read.
-        session = self.search_fetch([("id", "=", session_id)], TABLET_SESSION_FIELDS)
+        session = self.search_fetch(
+            [("id", "=", session_id)], field_names or TABLET_SESSION_FIELDS
+        )
         if not session:
             # Not found as the user: missing, or not theirs (the standard
             # access error, which names the rule).
@@ -521,17 +526,19 @@ class SpaSessionTablet(models.AbstractModel):
     @api.model
     def _tablet_step_op(self, op):
         step_id = self._tablet_id(op.get("step_id"), self.env._("step"))
-        # One query finds the line as the user (the record rules in its WHERE
-        # clause: another therapist's session is refused) and reads it.
-        Line = self.env["spa.session.step"]
-        step = Line.search_fetch(
-            [("id", "=", step_id)], ["session_id", "state", "done_by_id"]
+        # One query reads every line of the step's session as the server
+        # (the tick's rules weigh them all: its facts find them in cache),
+        # then the session; the record rules are checked on the line as the
+        # user, on those values (Odoo's check_access): another therapist's
+        # session is refused before anything is done or answered.
+        lines_sudo = self.sudo()._rule_lines_of_line(step_id)
+        step = self.env["spa.session.step"].browse(
+            [line.id for line in lines_sudo if line.id == step_id]
         )
         if not step:
-            step = Line.browse(step_id).exists()
-            if not step:
-                raise UserError(self.env._("This checklist step does not exist."))
-            step.check_access("read")
+            raise UserError(self.env._("This checklist step does not exist."))
+        step._spa_fetch_sessions()
+        step.check_access("read")
         state, done_by = step.state, step.done_by_id
         target = "done" if op["kind"] == "tick" else "skipped"
         if state == target and done_by == self.env.user:
@@ -572,7 +579,15 @@ class SpaSessionTablet(models.AbstractModel):
 
     @api.model
     def _tablet_checkin_op(self, op):
-        session = self._tablet_session(op.get("session_id"))
+        # Imported here: the session model inherits this one.
+        from .spa_session_rules import RULE_COUNTER_FIELDS, RULE_SESSION_FIELDS
+
+        # What the check-in's create and the counters recomputed after it
+        # read of the session (the rules' facts), not what the runner shows:
+        # no clinical field checked against the user's groups one by one.
+        session = self._tablet_session(
+            op.get("session_id"), [*RULE_SESSION_FIELDS, *RULE_COUNTER_FIELDS]
+        )
         session.check_access("write")
         step_id = op.get("step_id")
         vals = {

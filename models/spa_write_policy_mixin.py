@@ -146,9 +146,18 @@ class SpaWritePolicyMixin(models.AbstractModel):
 
     @api.model
     def _spa_user_roles(self):
-        """The roles the current user holds by their groups (not by sudo)."""
-        user = self.env.user
-        return {role for role, group in ROLE_GROUPS.items() if user.has_group(group)}
+        """The roles the current user holds by their groups (not by sudo):
+        what ``res.users.has_group`` answers for each role's group, from the
+        two registry-cached lookups it makes (the user's groups, the groups'
+        ids by external id) made once for every role, rather than twice per
+        role: every create and write of the addon's records asks."""
+        group_ids = self.env.user._get_group_ids()
+        definitions = self.env["res.groups"]._get_group_definitions()
+        return {
+            role
+            for role, group in ROLE_GROUPS.items()
+            if definitions.get_id(group) in group_ids
+        }
 
     def _spa_policy_therapist(self):
         """The user who runs each record's session ({record id: res.users}),
