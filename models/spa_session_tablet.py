@@ -137,6 +137,25 @@ class SpaSessionTablet(models.AbstractModel):
             session.check_access("read")
         return session
 
+    def _tablet_session_to_write(self, session_id, field_names):
+        """The session ``session_id`` an operation writes to, else a refusal:
+        found and read as the server (``field_names``: what the operation
+        weighs; nothing of it is answered), then the record rules checked as
+        the user, for reading and for writing, on those values (Odoo's
+        ``check_access``): another therapist's session is refused as the
+        search as the user refuses it, with the standard access error."""
+        self._tablet_check_user()
+        session_id = self._tablet_id(session_id, self.env._("session"))
+        # sudo: a lookup by id; the user's access is checked right below,
+        # before anything is done with it.
+        session_sudo = self.sudo().search_fetch([("id", "=", session_id)], field_names)
+        if not session_sudo:
+            raise UserError(self.env._("This session does not exist."))
+        session = self.browse(session_sudo.ids)
+        session.check_access("read")
+        session.check_access("write")
+        return session
+
     def _tablet_payload(self):
         """Everything the runner shows for one session, in one answer. Read
         as the user: a session of another therapist raises."""
@@ -583,12 +602,10 @@ class SpaSessionTablet(models.AbstractModel):
         from .spa_session_rules import RULE_COUNTER_FIELDS, RULE_SESSION_FIELDS
 
         # What the check-in's create and the counters recomputed after it
-        # read of the session (the rules' facts), not what the runner shows:
-        # no clinical field checked against the user's groups one by one.
-        session = self._tablet_session(
+        # read of the session (the rules' facts), not what the runner shows.
+        session = self._tablet_session_to_write(
             op.get("session_id"), [*RULE_SESSION_FIELDS, *RULE_COUNTER_FIELDS]
         )
-        session.check_access("write")
         step_id = op.get("step_id")
         vals = {
             "uuid": op["uuid"],
