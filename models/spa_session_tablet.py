@@ -117,17 +117,13 @@ class SpaSessionTablet(models.AbstractModel):
                 self.env._("The session runner is for therapists and managers.")
             )
 
-    def _tablet_session(self, session_id, field_names=None):
-        """The session ``session_id`` the user may read, else a refusal;
-        ``field_names``: what the caller reads of it (default: what the
-        runner shows, ``TABLET_SESSION_FIELDS``)."""
+    def _tablet_session(self, session_id):
+        """The session ``session_id`` the user may read, else a refusal."""
         self._tablet_check_user()
         session_id = self._tablet_id(session_id, self.env._("session"))
         # One query finds the session as the user (the record rules in its
         # WHERE clause) and reads what the runner and its operations read.
-        session = self.search_fetch(
-            [("id", "=", session_id)], field_names or TABLET_SESSION_FIELDS
-        )
+        session = self.search_fetch([("id", "=", session_id)], TABLET_SESSION_FIELDS)
         if not session:
             # Not found as the user: missing, or not theirs (the standard
             # access error, which names the rule).
