@@ -168,7 +168,7 @@ class SpaCheckin(models.Model):
     def _check_logger(self):
         if self.env.su:
             return
-        if not self.env.user.has_group(THERAPIST_GROUP):
+        if ROLE_THERAPIST not in self._spa_user_roles():
             raise AccessError(
                 self.env._("Only therapists and managers can log check-ins.")
             )
@@ -181,7 +181,9 @@ class SpaCheckin(models.Model):
         if not keys:
             return vals_list, self.browse()
         # sudo: the key's uniqueness spans every check-in, readable or not.
-        existing_sudo = self.sudo().search([("uuid", "in", keys)])
+        # The sessions' own check-ins come in the same query: the counters
+        # recomputed after the insert weigh them (the rules' facts, sudo too).
+        existing_sudo = self._spa_sessions_sudo(vals_list)._rule_checkins_and_keys(keys)
         known = {c.uuid: c for c in existing_sudo}
         fresh, seen = [], {}
         replayed = self.browse()
@@ -298,23 +300,33 @@ class SpaCheckin(models.Model):
                 )
             )
 
-    def _check_new_vals(self, vals_list):
-        errors = []
-        step_ids = {
-            vals.get("session_step_id")
-            for vals in vals_list
-            if vals.get("session_step_id")
-        }
-        # One query finds and reads the lines named (sudo: whether the line is
-        # one of the session's decides, readable or not).
-        steps = (
-            self.env["spa.session.step"]
+    @api.model
+    def _spa_sessions_sudo(self, vals_list):
+        """The sessions named in ``vals_list`` (ids checked by
+        ``_check_vals_types``), as superuser: the rules' facts read them."""
+        return (
+            self.env["spa.session"]
             .sudo()
-            .search_fetch(
-                [("id", "in", list(step_ids))], ["session_id", "state", "name"]
+            .browse(
+                sorted(
+                    {vals["session_id"] for vals in vals_list if vals.get("session_id")}
+                )
             )
         )
-        steps_by_id = {s.id: s for s in steps}
+
+    def _check_new_vals(self, vals_list):
+        errors = []
+        steps_by_id = {}
+        if any(vals.get("session_step_id") for vals in vals_list):
+            # The sessions' lines as the rules' facts read them (sudo: whether
+            # the line is one of the session's decides, readable or not),
+            # in the query the counters recomputed after the insert use.
+            lines_by_session, __ = self._spa_sessions_sudo(
+                vals_list
+            )._rule_lines_and_checkins()
+            steps_by_id = {
+                line.id: line for lines in lines_by_session.values() for line in lines
+            }
         for vals in vals_list:
             if not vals.get("session_id"):
                 errors.append(self.env._("a check-in needs its session"))

@@ -6,6 +6,31 @@ from odoo.exceptions import AccessError
 from ..tools import session_rules
 from .survey_user_input import SPA_INTAKE_FACT_FIELDS
 
+# What the rules' facts read of a session (``_rule_facts``): an operation
+# that reads the session as superuser reads these in one query, rather than
+# every stored field of the session.
+RULE_SESSION_FIELDS = [
+    "name",
+    "state",
+    "partner_id",
+    "therapist_id",
+    "protocol_id",
+    "company_id",
+    "consent_id",
+    "intake_id",
+    "date_start",
+    "date_done",
+    "min_checkin_count",
+    "pain_stop_threshold",
+]
+# The stored counters recomputed from those facts when a line or check-in
+# changes: read with the session, so that a value the recompute finds
+# unchanged is not written again.
+RULE_COUNTER_FIELDS = [
+    "checkin_count",
+    "checkin_required_count",
+    "checkin_missing_count",
+]
 # What the rules weigh of a line, and what the tablet shows of it: read in the
 # query that finds the lines (see ``_rule_lines_and_checkins``).
 RULE_LINE_FIELDS = [
@@ -306,6 +331,65 @@ class SpaSession(models.Model):
             )
             result.append(by_session)
         return tuple(result)
+
+    @api.model
+    def _rule_lines_of_line(self, line_id):
+        """Every line of the session of line ``line_id`` (``self`` as given:
+        the caller decides sudo), read as ``_rule_lines_and_checkins`` reads
+        them, in one query that finds the session by its line: ticking a
+        line weighs all the lines of its session. They are then the
+        session's one2many value in cache, for the rules' facts."""
+        Line = self.env["spa.session.step"]
+        lines = Line.search_fetch(
+            [("session_id.step_ids", "=", line_id)], RULE_LINE_FIELDS
+        )
+        sessions = lines.session_id
+        by_session = _by_session(sessions, lines)
+        self.env.cache.insert_missing(
+            sessions,
+            self._fields["step_ids"],
+            [tuple(by_session[sid].ids) for sid in sessions._ids],
+        )
+        return lines
+
+    def _rule_checkins_and_keys(self, uuids):
+        """The check-ins carrying the idempotency keys ``uuids``, of any
+        session, found in the query that reads the sessions' own check-ins
+        for the rules' facts (``self`` as given: the caller decides sudo).
+
+        Logging a check-in looks for a replay of its key, then recomputes
+        its session's counters from the session's check-ins: one query does
+        both. The sessions' check-ins are then their one2many value in
+        cache, as ``_rule_lines_and_checkins`` leaves it (the check-in
+        created next is added to it by the ORM)."""
+        Checkin = self.env["spa.checkin"]
+        uuids = list(uuids)
+        field = self._fields["checkin_ids"]
+        sessions = self.browse(
+            [
+                sid
+                for sid in self._ids
+                if isinstance(sid, int)
+                and not self.env.cache.contains(self.browse(sid), field)
+            ]
+        )
+        if not sessions:
+            if not uuids:
+                return Checkin
+            return Checkin.search_fetch([("uuid", "in", uuids)], RULE_CHECKIN_FIELDS)
+        domain = [("session_id", "in", sessions.ids)]
+        if uuids:
+            domain = ["|", ("uuid", "in", uuids), *domain]
+        records = Checkin.search_fetch(domain, RULE_CHECKIN_FIELDS)
+        ids = set(sessions._ids)
+        by_session = _by_session(
+            sessions, records.filtered(lambda c: c.session_id.id in ids)
+        )
+        self.env.cache.insert_missing(
+            sessions, field, [tuple(by_session[sid].ids) for sid in sessions._ids]
+        )
+        keys = set(uuids)
+        return records.filtered(lambda c: c.uuid in keys)
 
     def _spa_candidate_intakes(self):
         """``{session id: [IntakeFacts]}``: the completed intakes of each

@@ -8,11 +8,26 @@ from ..tools import session_rules
 from .spa_checkin import DEVICE_DRIFT_MINUTES
 from .spa_protocol_step import RECORD_KINDS
 from .spa_session_refusal import LOGGED_TICK_CODES
+from .spa_session_rules import RULE_COUNTER_FIELDS, RULE_SESSION_FIELDS
 from .spa_write_policy_mixin import (
     ROLE_MANAGER,
     ROLE_OWN_THERAPIST,
+    ROLE_THERAPIST,
     THERAPIST_GROUP,
 )
+
+# What ticking or skipping reads of the sessions: the rules' facts, the
+# counters recomputed after it, and what a tick asks to have been recorded
+# (the positioning and adjustment of the steps that record them).
+STEP_SESSION_FIELDS = [
+    *RULE_SESSION_FIELDS,
+    *RULE_COUNTER_FIELDS,
+    "positioning",
+    "adjust_angle",
+    "adjust_direction",
+    "adjust_lighter_pressure",
+    "adjustment_note",
+]
 
 
 class SpaSessionStep(models.Model):
@@ -139,17 +154,26 @@ class SpaSessionStep(models.Model):
     # Actions
     # ------------------------------------------------------------------
 
+    def _spa_fetch_sessions(self):
+        """Read what a tick or skip weighs of the lines' sessions, in one
+        query (sudo: the rules and the therapist check read them as the
+        server, as ``_rule_facts`` does; the lines were found as the user),
+        rather than every stored field of the sessions."""
+        self.session_id.sudo().fetch(STEP_SESSION_FIELDS)
+
     def _check_therapist(self):
         if self.env.su:
             return
         user = self.env.user
-        if not user.has_group(THERAPIST_GROUP):
+        # The user's roles by their groups (has_group's answers, looked up once).
+        roles = self._spa_user_roles()
+        if ROLE_THERAPIST not in roles:
             raise AccessError(
                 self.env._(
                     "Only therapists and managers can tick or skip checklist steps."
                 )
             )
-        if not user.has_group("spa_session_protocol.group_spa_manager"):
+        if ROLE_MANAGER not in roles:
             # sudo: whose session it is decides, whatever the user may read;
             # (read as the user, the therapist would load every field of the
             # sessions, each checked against the user's groups: the tablet's
@@ -171,6 +195,7 @@ class SpaSessionStep(models.Model):
     def _spa_tick(self, device_at=None):
         """Tick the steps; ``device_at``: when the tablet recorded the tick
         (naive UTC, its own clock), kept beside the server's time."""
+        self._spa_fetch_sessions()
         self._check_therapist()
         sessions = self.session_id
         sessions.flush_recordset()
@@ -179,9 +204,14 @@ class SpaSessionStep(models.Model):
         now = fields.Datetime.now()
         # Rule 8 is the only rule of a tick that weighs the consent and the
         # lines' regions (no rule of a tick weighs the protocol's consent
-        # text or intake): they are read only when a line ticked touches a
-        # sensitive region (sudo: the regions decide, as the facts read them).
+        # text or intake): the consent is read only when a line ticked
+        # touches a sensitive region (sudo: the regions decide, as the facts
+        # read them). The lines of the sessions first, then the regions of
+        # all of them in one query: the facts find both in cache.
         sensitive = self.env["spa.body.region"]._spa_sensitive_ids()
+        sessions_sudo = sessions.sudo()
+        sessions_sudo._rule_lines_and_checkins()
+        sessions_sudo.step_ids.fetch(["touched_region_ids"])
         facts = sessions._rule_facts(
             with_consent=bool(set(self.sudo().touched_region_ids.ids) & sensitive)
         )
@@ -198,7 +228,6 @@ class SpaSessionStep(models.Model):
             for day in set(today.values())
         }
         # sudo: the clinical fields are read to check a rule, not shown.
-        sessions_sudo = sessions.sudo()
         errors = []
         # Ticks a protocol rule refused (out of order, ...): blocked attempts.
         blocked, blocked_texts = {}, {}
@@ -280,6 +309,7 @@ class SpaSessionStep(models.Model):
 
     def _spa_skip(self, reason=None, device_at=None):
         """Skip the steps; ``device_at`` as for ``_spa_tick``."""
+        self._spa_fetch_sessions()
         self._check_therapist()
         if reason and not isinstance(reason, str):
             raise UserError(self.env._("The reason for skipping must be text."))

@@ -16,7 +16,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools import session_rules
-from .spa_write_policy_mixin import THERAPIST_GROUP
+from .spa_write_policy_mixin import ROLE_THERAPIST
 
 OP_KINDS = ("tick", "skip", "checkin", "record", "regions")
 SESSION_ACTIONS = ("start", "done", "stop")
@@ -111,7 +111,8 @@ class SpaSessionTablet(models.AbstractModel):
     def _tablet_check_user(self):
         """The runner is the therapists' (and managers'): its answers hold
         clinical detail, which the front desk never reads."""
-        if not self.env.user.has_group(THERAPIST_GROUP):
+        # The session model's write policy: the user's roles by their groups.
+        if ROLE_THERAPIST not in self._spa_user_roles():
             raise AccessError(
                 self.env._("The session runner is for therapists and managers.")
             )
@@ -130,6 +131,25 @@ class SpaSessionTablet(models.AbstractModel):
             if not session:
                 raise UserError(self.env._("This session does not exist."))
             session.check_access("read")
+        return session
+
+    def _tablet_session_to_write(self, session_id, field_names):
+        """The session ``session_id`` an operation writes to, else a refusal:
+        found and read as the server (``field_names``: what the operation
+        weighs; nothing of it is answered), then the record rules checked as
+        the user, for reading and for writing, on those values (Odoo's
+        ``check_access``): another therapist's session is refused as the
+        search as the user refuses it, with the standard access error."""
+        self._tablet_check_user()
+        session_id = self._tablet_id(session_id, self.env._("session"))
+        # sudo: a lookup by id; the user's access is checked right below,
+        # before anything is done with it.
+        session_sudo = self.sudo().search_fetch([("id", "=", session_id)], field_names)
+        if not session_sudo:
+            raise UserError(self.env._("This session does not exist."))
+        session = self.browse(session_sudo.ids)
+        session.check_access("read")
+        session.check_access("write")
         return session
 
     def _tablet_payload(self):
@@ -521,17 +541,19 @@ class SpaSessionTablet(models.AbstractModel):
     @api.model
     def _tablet_step_op(self, op):
         step_id = self._tablet_id(op.get("step_id"), self.env._("step"))
-        # One query finds the line as the user (the record rules in its WHERE
-        # clause: another therapist's session is refused) and reads it.
-        Line = self.env["spa.session.step"]
-        step = Line.search_fetch(
-            [("id", "=", step_id)], ["session_id", "state", "done_by_id"]
+        # One query reads every line of the step's session as the server
+        # (the tick's rules weigh them all: its facts find them in cache),
+        # then the session; the record rules are checked on the line as the
+        # user, on those values (Odoo's check_access): another therapist's
+        # session is refused before anything is done or answered.
+        lines_sudo = self.sudo()._rule_lines_of_line(step_id)
+        step = self.env["spa.session.step"].browse(
+            [line.id for line in lines_sudo if line.id == step_id]
         )
         if not step:
-            step = Line.browse(step_id).exists()
-            if not step:
-                raise UserError(self.env._("This checklist step does not exist."))
-            step.check_access("read")
+            raise UserError(self.env._("This checklist step does not exist."))
+        step._spa_fetch_sessions()
+        step.check_access("read")
         state, done_by = step.state, step.done_by_id
         target = "done" if op["kind"] == "tick" else "skipped"
         if state == target and done_by == self.env.user:
@@ -572,8 +594,14 @@ class SpaSessionTablet(models.AbstractModel):
 
     @api.model
     def _tablet_checkin_op(self, op):
-        session = self._tablet_session(op.get("session_id"))
-        session.check_access("write")
+        # Imported here: the session model inherits this one.
+        from .spa_session_rules import RULE_COUNTER_FIELDS, RULE_SESSION_FIELDS
+
+        # What the check-in's create and the counters recomputed after it
+        # read of the session (the rules' facts), not what the runner shows.
+        session = self._tablet_session_to_write(
+            op.get("session_id"), [*RULE_SESSION_FIELDS, *RULE_COUNTER_FIELDS]
+        )
         step_id = op.get("step_id")
         vals = {
             "uuid": op["uuid"],

@@ -146,11 +146,17 @@ class SpaWritePolicyMixin(models.AbstractModel):
 
     @api.model
     def _spa_user_roles(self):
-        """The roles the current user holds by their groups (not by sudo).
-        As ``res.users._has_group`` decides, from the user's groups and the
-        groups' definitions (both in the registry's cache) looked up once for
-        the four roles rather than once per role (every create and write of
-        the addon's records asks)."""
+        """The roles the current user holds by their groups (not by sudo):
+        what ``res.users.has_group`` answers for each role's group, from the
+        two registry-cached lookups it makes (the user's groups, the groups'
+        ids by external id) made once for every role, rather than twice per
+        role: every create and write of the addon's records asks.
+
+        This relies on Odoo 18's private ``res.users._get_group_ids`` and
+        ``res.groups._get_group_definitions`` (what ``_has_group`` reads),
+        for a measured need: four ``has_group`` calls took 115 us of CPU,
+        these two lookups 31 us, and a tablet tick or check-in asks for the
+        roles in several write-policy and access checks."""
         group_ids = self.env.user._get_group_ids()
         definitions = self.env["res.groups"]._get_group_definitions()
         return {

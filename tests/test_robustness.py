@@ -298,6 +298,33 @@ class TestCheckinAndSignatureModel(SpaCommon):
         self.assertEqual(checkins.mapped("uuid"), [False] * 3)
         self.assertEqual(session.checkin_count, 3)
 
+    def test_checkin_step_and_key_are_its_sessions(self):
+        """The step a check-in follows is looked up among its session's own
+        lines, and its key among every check-in (issue 14: both are read
+        with the session's lines and check-ins, as the server)."""
+        session = self.started_session()
+        self.tick(session, "Prepare the client and get consent")
+        self.give_consent(partner=self.client2)
+        self.give_intake(self.client2)
+        other = self.session_of(
+            self.book(partner=self.client2, start=fields.Datetime.now())
+        ).with_user(self.therapist)
+        other.action_start()
+        self.tick(other, "Prepare the client and get consent")
+        logged = self.checkin(other, uuid="k-other")
+        done_elsewhere = self.step(other, "Prepare the client and get consent")
+        with self.assertRaisesRegex(ValidationError, "not a step of its session"):
+            self.checkin(session, session_step_id=done_elsewhere.id)
+        with self.assertRaisesRegex(ValidationError, "another session"):
+            self.checkin(session, uuid="k-other")
+        # A replay on its own session is the record logged before.
+        self.assertEqual(self.checkin(other, uuid="k-other"), logged)
+        self.assertEqual(session.checkin_count, 0)
+        self.assertEqual(other.checkin_count, 1)
+        self.checkin(session, "Prepare the client and get consent", uuid="k-own")
+        self.assertEqual(session.checkin_count, 1)
+        self.assertEqual(session.checkin_ids.uuid, "k-own")
+
     def test_signature_is_a_small_png_or_jpeg(self):
         consent = self.new_consent(method="signature")
         # 15 MB of text posing as a signature.

@@ -133,6 +133,33 @@ class TestMultiCompany(SpaCommon):
             self.protocol, self.env["spa.protocol"].with_user(self.manager_b).search([])
         )
 
+    def test_tablet_operations_obey_the_allowed_companies(self):
+        """A tablet tick finds the line and its session as the server; the
+        record rules (here the multi-company one) are then checked on them
+        as the user (issue 14): a session of a company the user did not
+        allow is refused, and nothing changes."""
+        session = self.started_session()
+        line = self.step(session, "Prepare the client and get consent")
+        env = self.env(
+            user=self.therapist,
+            context={"allowed_company_ids": self.company_b.ids},
+        )
+        SpaSession = env["spa.session"]
+        for op in (
+            {"kind": "tick", "step_id": line.id},
+            {"kind": "checkin", "session_id": session.id, "pain_level": 1},
+        ):
+            with self.subTest(kind=op["kind"]), self.assertRaises(AccessError):
+                SpaSession._tablet_apply_op({"uuid": f"mc-{op['kind']}", **op})
+        self.assertEqual(line.state, "todo")
+        self.assertFalse(session.checkin_count)
+        # Allowed, the same operations pass.
+        env = self.env(user=self.therapist)
+        env["spa.session"]._tablet_apply_op(
+            {"uuid": "mc-ok", "kind": "tick", "step_id": line.id}
+        )
+        self.assertEqual(line.state, "done")
+
     def test_consent_of_another_company_does_not_count(self):
         self.env["spa.consent"].with_user(self.manager_b).with_company(
             self.company_b
