@@ -8,18 +8,6 @@ RECORD_KINDS = [
     ("adjustment", "Technique adjustment"),
 ]
 
-# What a session's checklist line copies of its protocol step.
-STEP_COPY_FIELDS = [
-    "sequence",
-    "name",
-    "instructions",
-    "is_mandatory",
-    "requires_checkin",
-    "qualification_id",
-    "record_kind",
-    "body_region_ids",
-]
-
 STEP_FIELDS = (
     "protocol_id",
     "sequence",
@@ -31,6 +19,9 @@ STEP_FIELDS = (
     "record_kind",
     "body_region_ids",
 )
+# What a session's checklist line copies of its protocol step: everything a
+# manager configures on the step (STEP_FIELDS) but the protocol it belongs to.
+STEP_COPY_FIELDS = [fname for fname in STEP_FIELDS if fname != "protocol_id"]
 
 
 class SpaProtocolStep(models.Model):

@@ -434,6 +434,7 @@ class TestBodyRegionEvidence(BodyRegionCommon):
 
     finished_session = test_evidence.TestEvidence.finished_session
     tamper = test_evidence.TestEvidence.tamper
+    reseal_chain = test_evidence.TestEvidence.reseal_chain
 
     def check(self):
         return (
@@ -490,29 +491,7 @@ class TestBodyRegionEvidence(BodyRegionCommon):
         """Re-secure the company's chain with version 2 (before the regions
         existed): it verifies under version 2, which did not cover the
         regions, and still finds what version 2 covered."""
-        Session = self.env["spa.session"]
-        chain = Session.sudo().search(
-            [("company_id", "=", self.company.id), ("evidence_sequence", ">", 0)],
-            order="evidence_sequence",
-        )
-        Session._evidence_refresh()
-        facts, __ = chain._evidence_parts(dict.fromkeys(chain.ids, 2))
-        previous = False
-        for link in chain:
-            payload = Session._evidence_payload(
-                2, facts[link.id], link.evidence_sequence, link.evidence_text_digest
-            )
-            v2_hash = evidence.chain_hash(previous, payload, 2)
-            self.tamper(
-                "UPDATE spa_session SET evidence_hash = %s, "
-                "evidence_previous_hash = %s, evidence_version = 2 WHERE id = %s",
-                [v2_hash, previous or None, link.id],
-            )
-            previous = v2_hash
-        self.tamper(
-            "UPDATE res_company SET spa_evidence_head_hash = %s WHERE id = %s",
-            [v2_hash, self.company.id],
-        )
+        self.reseal_chain(2, stored_version=2)
         self.assertFalse(self.check())
         line = self.step(self.session, PRESSURE)
         self.tamper(

@@ -47,6 +47,40 @@ class TestEvidence(SpaCommon):
         self.env.cr.execute(query, params)
         self.env.invalidate_all()
 
+    def reseal_chain(self, version, stored_version=None):
+        """Re-secure the company's chain with hash ``version``, in SQL, as a
+        chain secured before a later version existed (``stored_version``:
+        what ``evidence_version`` then held; ``None`` before the column
+        existed). Returns ``(chain, facts, texts, head hash)``."""
+        Session = self.env["spa.session"]
+        chain = Session.sudo().search(
+            [("company_id", "=", self.company.id), ("evidence_sequence", ">", 0)],
+            order="evidence_sequence",
+        )
+        Session._evidence_refresh()
+        facts, texts = chain._evidence_parts(dict.fromkeys(chain.ids, version))
+        previous = False
+        for link in chain:
+            payload = Session._evidence_payload(
+                version,
+                facts[link.id],
+                link.evidence_sequence,
+                link.evidence_text_digest,
+            )
+            link_hash = evidence.chain_hash(previous, payload, version)
+            self.assertTrue(link_hash.startswith(f"${version}$"))
+            self.tamper(
+                "UPDATE spa_session SET evidence_hash = %s, "
+                "evidence_previous_hash = %s, evidence_version = %s WHERE id = %s",
+                [link_hash, previous or None, stored_version, link.id],
+            )
+            previous = link_hash
+        self.tamper(
+            "UPDATE res_company SET spa_evidence_head_hash = %s WHERE id = %s",
+            [previous, self.company.id],
+        )
+        return chain, facts, texts, previous
+
     # ------------------------------------------------------------------
     # The chained hash
     # ------------------------------------------------------------------

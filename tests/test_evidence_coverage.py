@@ -21,6 +21,7 @@ class TestEvidenceCoverage(SpaCommon):
 
     finished_session = TestEvidence.finished_session
     tamper = TestEvidence.tamper
+    reseal_chain = TestEvidence.reseal_chain
 
     def check(self):
         return (
@@ -272,33 +273,11 @@ class TestEvidenceCoverage(SpaCommon):
         """Re-secure the company's chain with version 1 (as it was before
         version 2 existed): it verifies under version 1, which did not cover
         the instructions, and still finds what version 1 covered."""
-        Session = self.env["spa.session"]
-        chain = Session.sudo().search(
-            [("company_id", "=", self.company.id), ("evidence_sequence", ">", 0)],
-            order="evidence_sequence",
-        )
-        Session._evidence_refresh()
-        facts, texts = chain._evidence_parts(dict.fromkeys(chain.ids, 1))
-        previous = False
+        chain, __, texts, v1_hash = self.reseal_chain(1)
         for link in chain:
             self.assertEqual(
                 link.evidence_text_digest, evidence.text_digest(texts[link.id])
             )
-            payload = Session._evidence_payload(
-                1, facts[link.id], link.evidence_sequence, link.evidence_text_digest
-            )
-            v1_hash = evidence.chain_hash(previous, payload, 1)
-            self.assertTrue(v1_hash.startswith("$1$"))
-            self.tamper(
-                "UPDATE spa_session SET evidence_hash = %s, "
-                "evidence_previous_hash = %s, evidence_version = NULL WHERE id = %s",
-                [v1_hash, previous or None, link.id],
-            )
-            previous = v1_hash
-        self.tamper(
-            "UPDATE res_company SET spa_evidence_head_hash = %s WHERE id = %s",
-            [v1_hash, self.company.id],
-        )
         session = self.session.sudo()
         self.assertEqual(session.evidence_hash, v1_hash)
         step = session.step_ids[:1]
@@ -358,30 +337,9 @@ class TestEvidenceCoverage(SpaCommon):
         """Re-secure the company's chain with version 3 (one object per
         line): it verifies under version 3, finds a changed line, and the
         next session chains to it with version 4."""
-        Session = self.env["spa.session"]
-        chain = Session.sudo().search(
-            [("company_id", "=", self.company.id), ("evidence_sequence", ">", 0)],
-            order="evidence_sequence",
-        )
-        Session._evidence_refresh()
-        facts, __ = chain._evidence_parts(dict.fromkeys(chain.ids, 3))
-        previous = False
+        chain, facts, __, v3_hash = self.reseal_chain(3, stored_version=3)
         for link in chain:
             self.assertIsInstance(facts[link.id]["steps"], list)
-            payload = Session._evidence_payload(
-                3, facts[link.id], link.evidence_sequence, link.evidence_text_digest
-            )
-            v3_hash = evidence.chain_hash(previous, payload, 3)
-            self.tamper(
-                "UPDATE spa_session SET evidence_hash = %s, "
-                "evidence_previous_hash = %s, evidence_version = 3 WHERE id = %s",
-                [v3_hash, previous or None, link.id],
-            )
-            previous = v3_hash
-        self.tamper(
-            "UPDATE res_company SET spa_evidence_head_hash = %s WHERE id = %s",
-            [v3_hash, self.company.id],
-        )
         self.assertFalse(self.check())
         after = self.finished_session(note="after")
         self.assertEqual(after.evidence_previous_hash, v3_hash)
