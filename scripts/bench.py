@@ -764,6 +764,7 @@ class Tablet:
         self.counter = 0
         self.random = random.Random(login)
         self.by_kind = {}
+        self.sent = []  # (path, kind) of every request, in order
 
     def call(self, path, params, timed=True, kind=None):
         self.counter += 1
@@ -773,6 +774,7 @@ class Tablet:
         request = urllib.request.Request(
             self.base + path, body, {"Content-Type": "application/json"}
         )
+        self.sent.append((path, kind or path))
         t0 = time.perf_counter()
         try:
             with self.opener.open(request, timeout=60) as response:
@@ -797,23 +799,27 @@ class Tablet:
         for session_id in session_ids:
             self.call(f"/spa/tablet/session/{session_id}", {}, timed=False)
 
-    def run(self, session_ids, think):
+    def run(self, session_ids, think, timed=True):
         if think:  # tablets do not all start in the same millisecond
             time.sleep(self.random.uniform(0, think))
         for session_id in session_ids:
-            data = self.call(f"/spa/tablet/session/{session_id}", {}, kind="read")
+            data = self.call(
+                f"/spa/tablet/session/{session_id}", {}, timed=timed, kind="read"
+            )
             if not data or not data.get("ok"):
                 self.errors.append(f"session {session_id}: {data}")
                 continue
             for op in session_ops(session_id, data["session"]):
                 if think:
                     time.sleep(self.random.uniform(0.5 * think, 1.5 * think))
-                self.sync(op)
+                self.sync(op, timed=timed)
 
-    def sync(self, op):
+    def sync(self, op, timed=True):
         """Send one operation, as the runner does (its own idempotency key)."""
         op["uuid"] = f"bench-{self.login}-{op.get('session_id')}-{self.counter}"
-        result = self.call("/spa/tablet/sync", {"ops": [op]}, kind=op["kind"])
+        result = self.call(
+            "/spa/tablet/sync", {"ops": [op]}, timed=timed, kind=op["kind"]
+        )
         if result is None:
             return
         outcome = result["results"][0]
@@ -873,6 +879,9 @@ def start_server(args, port, extra=()):
         f"--http-port={port}",
         "--max-cron-threads=0",
         "--log-level=warn",
+        # One line per request with the server's own figures (Odoo's perf
+        # info: queries, their time, the rest): server_figures() reads them.
+        "--log-handler=werkzeug:INFO",
         "--without-demo=all",
         *extra,
     ]
@@ -941,7 +950,38 @@ BASELINE_CALL = {
 }
 
 
-def tablet_vs_baseline(base, db, user, session_ids):
+SERVER_LINE = re.compile(
+    r'"(?:POST|GET) (?P<path>\S+) HTTP/[\d.]+" \d+ - '
+    r"(?P<queries>\d+) (?P<sql>[\d.]+) (?P<rest>[\d.]+)"
+)
+
+
+def server_figures(log_path, offset, sent):
+    """The server's own figures of the requests ``sent`` (path, kind), in
+    the order they were made by one client alone, from its log after
+    ``offset``: per kind, the medians of its queries, their time and the
+    rest of its time in the worker (Python, locks, the commit)."""
+    with open(log_path, encoding="utf-8", errors="replace") as server_log:
+        server_log.seek(offset)
+        lines = [SERVER_LINE.search(line) for line in server_log]
+    lines = [match for match in lines if match]
+    if len(lines) != len(sent) or any(
+        match["path"] != path for match, (path, __) in zip(lines, sent, strict=True)
+    ):
+        log(f"    (the server's log has {len(lines)} requests, not {len(sent)})")
+        return {}
+    by_kind = {}
+    for match, (__, kind) in zip(lines, sent, strict=True):
+        by_kind.setdefault(kind, []).append(
+            (int(match["queries"]), float(match["sql"]), float(match["rest"]))
+        )
+    return {
+        kind: tuple(percentile([v[i] for v in values], 50) for i in range(3))
+        for kind, values in by_kind.items()
+    }
+
+
+def tablet_vs_baseline(base, db, user, session_ids, log_path=None):
     """One tablet alone (no other client), its therapist logged in: the
     cheapest authenticated JSON-RPC call (``BASELINE_CALL`` through
     ``/web/dataset/call_kw``), interleaved with the tablet's ticks and
@@ -952,6 +992,8 @@ def tablet_vs_baseline(base, db, user, session_ids):
     tablet.login_and_warm_up(session_ids)
     for __ in range(5):
         tablet.call("/web/dataset/call_kw", BASELINE_CALL, timed=False)
+    offset = os.path.getsize(log_path) if log_path else 0
+    first = len(tablet.sent)
     for session_id in session_ids:
         data = tablet.call(f"/spa/tablet/session/{session_id}", {}, kind="read")
         if not data or not data.get("ok"):
@@ -977,6 +1019,14 @@ def tablet_vs_baseline(base, db, user, session_ids):
         f"{medians['session_info'] * 1000:.1f}",
     )
     figure("P4", "  opening a session (ms)", f"{medians['read'] * 1000:.1f}")
+    if log_path:
+        time.sleep(0.5)  # the workers' last lines
+        inside = server_figures(log_path, offset, tablet.sent[first:])
+        for kind, (queries, sql, rest) in sorted(inside.items()):
+            log(
+                f"    in the server, {kind}: {queries:g} queries, {sql * 1000:.1f} ms "
+                f"in them, {rest * 1000:.1f} ms besides (medians)"
+            )
     for kind, label in (("tick", "a tick"), ("checkin", "a check-in")):
         ratio = medians[kind] / baseline
         figure(
@@ -991,19 +1041,56 @@ def tablet_vs_baseline(base, db, user, session_ids):
         log(f"    error: {error}")
 
 
+def warm_up_workers(base, db, users, session_ids):
+    """Untimed, before anything is measured: every therapist works through
+    one whole session of ``session_ids`` (one per user), all tablets at
+    once, so that both workers have served each of them. Each worker keeps
+    caches per user (the record rules' domains, the access rights, the
+    defaults, the user's roles): the measures are of a working day's steady
+    state, not of each therapist's first request on each worker, which one
+    read per tablet left to about one request in seven of a run."""
+    tablets = [Tablet(base, db, user.login) for user in users]
+    for tablet in tablets:
+        tablet.login_and_warm_up([])
+    threads = [
+        threading.Thread(target=tablet.run, args=([sid], 0), kwargs={"timed": False})
+        for tablet, sid in zip(tablets, session_ids, strict=True)
+    ]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    errors = [error for tablet in tablets for error in tablet.errors]
+    log(
+        f"  warm-up: {len(users)} therapists through one session each, untimed, "
+        f"in {time.perf_counter() - t0:.1f} s; {len(errors)} errors"
+    )
+    for error in errors[:5]:
+        log(f"    error: {error}")
+
+
 def bench_p4(env, args, fd, users):
     log(
         f"\nP4 tablet round trip: {len(users)} tablets over HTTP JSON-RPC, "
         "Odoo with --workers=2 on loopback"
     )
-    sessions = tablet_sessions(env, fd, users, per_user=2)
-    alone = tablet_sessions(env, fd, users[:1], per_user=3, first_hour=2)[users[0]]
+    # Per therapist: the paced run's session, the burst's, the warm-up's.
+    sessions = tablet_sessions(env, fd, users, per_user=3)
+    alone = tablet_sessions(env, fd, users[:1], per_user=3, first_hour=3)[users[0]]
     tablet_read_queries(env, users[0], sessions[users[0]][0])
     port = free_port()
     server = start_server(args, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        tablet_vs_baseline(base, args.db, users[0], alone)
+        warm_up_workers(base, args.db, users, [sessions[user][2] for user in users])
+        tablet_vs_baseline(
+            base,
+            args.db,
+            users[0],
+            alone,
+            os.path.join(args.data_dir, f"server-{port}.log"),
+        )
         for mode, index, think in (("paced", 0, 0.5), ("burst", 1, 0)):
             tablets = [Tablet(base, args.db, user.login) for user in users]
             # untimed: logins, and both workers' registries and caches loaded
