@@ -173,19 +173,35 @@ class SpaSession(models.Model):
     def _compute_completion_blockers(self):
         problems_by_session = self._completion_problems()
         for session in self:
-            problems = problems_by_session.get(session.id, [])
-            session.is_stop_triggered = any(
-                code == session_rules.STOP_RULE for code, __ in problems
+            values = session._spa_completion_values(
+                problems_by_session.get(session.id, [])
             )
-            if session.state != "in_progress":
-                session.completion_blockers = False
-                session.completion_blocker_lines = []
-                session.can_complete = False
-                continue
-            lines = session._format_problem_lines(problems)
-            session.completion_blockers = "; ".join(lines) or False
-            session.completion_blocker_lines = lines
-            session.can_complete = not problems
+            for fname, value in values.items():
+                session[fname] = value
+
+    def _spa_completion_values(self, problems):
+        """The completion columns of the session (``is_stop_triggered``,
+        ``completion_blockers``, ``completion_blocker_lines``,
+        ``can_complete``) from its ``problems`` (``_completion_problems``):
+        the compute and the tablet's answer, which has the facts at hand,
+        both ask this."""
+        self.ensure_one()
+        values = {
+            "is_stop_triggered": any(
+                code == session_rules.STOP_RULE for code, __ in problems
+            ),
+            "completion_blockers": False,
+            "completion_blocker_lines": [],
+            "can_complete": False,
+        }
+        if self.state == "in_progress":
+            lines = self._format_problem_lines(problems)
+            values.update(
+                completion_blockers="; ".join(lines) or False,
+                completion_blocker_lines=lines,
+                can_complete=not problems,
+            )
+        return values
 
     # ------------------------------------------------------------------
     # Rule facts (gathered in batch)
@@ -499,10 +515,14 @@ class SpaSession(models.Model):
             for session in self
         }
 
-    def _completion_problems(self):
+    def _completion_problems(self, facts=None):
         """``{session id: problems}`` that block completing each session,
-        judged on its company's day."""
-        facts = self._rule_facts()
+        judged on its company's day; ``facts``: the sessions' rule facts
+        when the caller has read them (with the consent; the intake, if
+        read, is not weighed)."""
+        if facts is None:
+            facts = self._rule_facts()
+        facts = {session.id: facts[session.id] for session in self}
         today = self._spa_today_by_session()
         return {
             sid: session_rules.completion_problems(f, today[sid])

@@ -179,6 +179,11 @@ class SpaSessionTablet(models.AbstractModel):
         region_warnings = session._tablet_region_warnings(facts)
         intake_labels = self._tablet_labels("calendar.event", "spa_intake_status")
         checkins_per_step = Counter(checkin.session_step_id.id for checkin in checkins)
+        # The completion columns over the facts read above (their compute
+        # would read the same facts again).
+        completion = session._spa_completion_values(
+            session._completion_problems(facts)[session.id]
+        )
         intake_url = False
         if session.state == "draft" and intake_status in ("missing", "expired"):
             intake_url = f"/spa/tablet/session/{session.id}/intake"
@@ -215,10 +220,10 @@ class SpaSessionTablet(models.AbstractModel):
             "adjust_direction": session.adjust_direction,
             "adjust_lighter_pressure": session.adjust_lighter_pressure,
             "adjustment_note": session.adjustment_note or "",
-            "completion_blockers": session.completion_blockers or "",
+            "completion_blockers": completion["completion_blockers"] or "",
             # One line per blocker, and the progress at a glance: the same
             # rules, over the facts read above.
-            "completion_blocker_lines": session.completion_blocker_lines or [],
+            "completion_blocker_lines": completion["completion_blocker_lines"],
             "progress": session_rules.checklist_progress(facts[session.id]),
             # The reasons the therapist may pick to stop; severe pain and the
             # client's wish come from a check-in (the stop rule).
@@ -229,8 +234,8 @@ class SpaSessionTablet(models.AbstractModel):
                 ).items()
                 if key not in ("pain", "client_request")
             ],
-            "can_complete": session.can_complete,
-            "is_stop_triggered": session.is_stop_triggered,
+            "can_complete": completion["can_complete"],
+            "is_stop_triggered": completion["is_stop_triggered"],
             "referral_recommended": session.referral_recommended,
             "stop_reason": session.stop_reason or False,
             "body_regions": body_regions,

@@ -216,6 +216,54 @@ class TestOneSource(SpaCommon, HttpCase):
             [c["triggers_stop"] for c in payload["checkins"]], [False, True]
         )
 
+    COMPLETION_FIELDS = (
+        "completion_blockers",
+        "completion_blocker_lines",
+        "can_complete",
+        "is_stop_triggered",
+    )
+
+    def assert_completion_agrees(self, session):
+        """The tablet's completion values (computed over the facts it read
+        for its answer) are the session's computed fields, read afresh."""
+        payload = self.payload(session)
+        session.invalidate_recordset(list(self.COMPLETION_FIELDS))
+        fresh = session.read(list(self.COMPLETION_FIELDS))[0]
+        self.assertEqual(
+            {fname: payload[fname] for fname in self.COMPLETION_FIELDS},
+            {
+                "completion_blockers": fresh["completion_blockers"] or "",
+                "completion_blocker_lines": fresh["completion_blocker_lines"] or [],
+                "can_complete": fresh["can_complete"],
+                "is_stop_triggered": fresh["is_stop_triggered"],
+            },
+        )
+        return payload
+
+    def test_completion_values_one_source(self):
+        """Planned, started with steps and check-ins missing, compliant,
+        stopped by a check-in, stopped: the tablet's answer and the session's
+        fields say the same."""
+        client = self.new_client("Client completion one source")
+        self.give_consent(partner=client)
+        self.give_intake(client)
+        session = self.session_of(self.book(partner=client)).with_user(self.therapist)
+        self.assertFalse(self.assert_completion_agrees(session)["can_complete"])
+        session.action_start()
+        started = self.assert_completion_agrees(session)
+        self.assertFalse(started["can_complete"])
+        self.assertGreaterEqual(len(started["completion_blocker_lines"]), 2)
+        self.run_compliant_protocol(session)
+        self.assertTrue(self.assert_completion_agrees(session)["can_complete"])
+        self.checkin(session, pain=9)
+        stopping = self.assert_completion_agrees(session)
+        self.assertTrue(stopping["is_stop_triggered"])
+        self.assertFalse(stopping["can_complete"])
+        session.action_stop()
+        stopped = self.assert_completion_agrees(session)
+        self.assertEqual(stopped["completion_blockers"], "")
+        self.assertTrue(stopped["is_stop_triggered"])
+
 
 @tagged("post_install", "-at_install", "spa_one_source")
 class TestCompanyToday(SpaCommon):
