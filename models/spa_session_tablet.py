@@ -626,7 +626,10 @@ class SpaSessionTablet(models.AbstractModel):
             )
         if op.get("note"):
             vals["note"] = op["note"]
-        checkin = self.env["spa.checkin"].create(vals)
+        # Created in the session's company (the user's access to it was
+        # checked above): its defaults are that company's, and Odoo knows
+        # the company without reading the user's record for them.
+        checkin = self.env["spa.checkin"].with_company(session.company_id).create(vals)
         return {"checkin_id": checkin.id}
 
     @api.model
