@@ -1041,6 +1041,23 @@ def tablet_vs_baseline(base, db, user, session_ids, log_path=None):
         log(f"    error: {error}")
 
 
+def run_tablets(tablets, session_ids, think, timed=True):
+    """Each tablet works through its session of ``session_ids``, all at
+    once (one thread each); the seconds until the last is done."""
+    threads = [
+        threading.Thread(
+            target=tablet.run, args=([sid], think), kwargs={"timed": timed}
+        )
+        for tablet, sid in zip(tablets, session_ids, strict=True)
+    ]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    return time.perf_counter() - t0
+
+
 def warm_up_workers(base, db, users, session_ids):
     """Untimed, before anything is measured: every therapist works through
     one whole session of ``session_ids`` (one per user), all tablets at
@@ -1052,19 +1069,11 @@ def warm_up_workers(base, db, users, session_ids):
     tablets = [Tablet(base, db, user.login) for user in users]
     for tablet in tablets:
         tablet.login_and_warm_up([])
-    threads = [
-        threading.Thread(target=tablet.run, args=([sid], 0), kwargs={"timed": False})
-        for tablet, sid in zip(tablets, session_ids, strict=True)
-    ]
-    t0 = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=600)
+    elapsed = run_tablets(tablets, session_ids, think=0, timed=False)
     errors = [error for tablet in tablets for error in tablet.errors]
     log(
         f"  warm-up: {len(users)} therapists through one session each, untimed, "
-        f"in {time.perf_counter() - t0:.1f} s; {len(errors)} errors"
+        f"in {elapsed:.1f} s; {len(errors)} errors"
     )
     for error in errors[:5]:
         log(f"    error: {error}")
@@ -1093,19 +1102,12 @@ def bench_p4(env, args, fd, users):
         )
         for mode, index, think in (("paced", 0, 0.5), ("burst", 1, 0)):
             tablets = [Tablet(base, args.db, user.login) for user in users]
-            # untimed: logins, and both workers' registries and caches loaded
+            # untimed: each tablet logs in and opens its session once
             for tablet, user in zip(tablets, users, strict=True):
                 tablet.login_and_warm_up([sessions[user][index]])
-            threads = [
-                threading.Thread(target=t.run, args=([sessions[u][index]], think))
-                for t, u in zip(tablets, users, strict=True)
-            ]
-            t0 = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=600)
-            elapsed = time.perf_counter() - t0
+            elapsed = run_tablets(
+                tablets, [sessions[user][index] for user in users], think
+            )
             latencies = [x for t in tablets for x in t.latencies]
             errors = [e for t in tablets for e in t.errors]
             ticks = sum(t.submitted["tick"] for t in tablets)
