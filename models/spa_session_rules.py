@@ -6,31 +6,6 @@ from odoo.exceptions import AccessError
 from ..tools import session_rules
 from .survey_user_input import SPA_INTAKE_FACT_FIELDS
 
-# What the rules' facts read of a session (``_rule_facts``): an operation
-# that reads the session as superuser reads these in one query, rather than
-# every stored field of the session.
-RULE_SESSION_FIELDS = [
-    "name",
-    "state",
-    "partner_id",
-    "therapist_id",
-    "protocol_id",
-    "company_id",
-    "consent_id",
-    "intake_id",
-    "date_start",
-    "date_done",
-    "min_checkin_count",
-    "pain_stop_threshold",
-]
-# The stored counters recomputed from those facts when a line or check-in
-# changes: read with the session, so that a value the recompute finds
-# unchanged is not written again.
-RULE_COUNTER_FIELDS = [
-    "checkin_count",
-    "checkin_required_count",
-    "checkin_missing_count",
-]
 # What the rules weigh of a line, and what the tablet shows of it: read in the
 # query that finds the lines (see ``_rule_lines_and_checkins``).
 RULE_LINE_FIELDS = [

@@ -7,8 +7,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from ..tools import session_rules
 from .spa_checkin import DEVICE_DRIFT_MINUTES
 from .spa_protocol_step import RECORD_KINDS
+from .spa_session_fields import RULE_COUNTER_FIELDS, RULE_SESSION_FIELDS
 from .spa_session_refusal import LOGGED_TICK_CODES
-from .spa_session_rules import RULE_COUNTER_FIELDS, RULE_SESSION_FIELDS
 from .spa_write_policy_mixin import (
     ROLE_MANAGER,
     ROLE_OWN_THERAPIST,

@@ -16,6 +16,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools import session_rules
+from .spa_session_fields import RULE_COUNTER_FIELDS, RULE_SESSION_FIELDS
 from .spa_write_policy_mixin import ROLE_THERAPIST
 
 OP_KINDS = ("tick", "skip", "checkin", "record", "regions")
@@ -24,20 +25,10 @@ MAX_BATCH = 200
 # What the runner and its operations read of a session, in the query that
 # finds it as the user (``_tablet_session``).
 TABLET_SESSION_FIELDS = [
-    "name",
-    "state",
+    # What the rules' facts read (the runner's rules and badges ask them).
+    *RULE_SESSION_FIELDS,
     "event_id",
-    "partner_id",
-    "therapist_id",
-    "protocol_id",
-    "company_id",
-    "consent_id",
-    "intake_id",
     "date_planned",
-    "date_start",
-    "date_done",
-    "min_checkin_count",
-    "pain_stop_threshold",
     "checkin_count",
     "positioning",
     "adjust_angle",
@@ -599,9 +590,6 @@ class SpaSessionTablet(models.AbstractModel):
 
     @api.model
     def _tablet_checkin_op(self, op):
-        # Imported here: the session model inherits this one.
-        from .spa_session_rules import RULE_COUNTER_FIELDS, RULE_SESSION_FIELDS
-
         # What the check-in's create and the counters recomputed after it
         # read of the session (the rules' facts), not what the runner shows.
         session = self._tablet_session_to_write(
