@@ -79,6 +79,16 @@ class CalendarEvent(models.Model):
         ],
     )
     spa_session_ids = fields.One2many("spa.session", "event_id", string="Spa Sessions")
+    # Who the booking made attend (the client, the therapist's partner), as
+    # the form carries it from one change to the next: a client or therapist
+    # replaced on the form no longer attends, even before the first save
+    # (a new record's onchange knows no previous value of its own).
+    spa_booking_partner_ids = fields.Many2many(
+        "res.partner",
+        string="Attending by the Booking",
+        compute="_compute_spa_booking_partner_ids",
+        readonly=False,
+    )
     spa_room_id = fields.Many2one(
         "spa.room",
         string="Treatment Room",
@@ -147,6 +157,15 @@ class CalendarEvent(models.Model):
         compute="_compute_spa_intake_status",
         groups="spa_session_protocol.group_spa_therapist",
     )
+
+    # No dependency: computed when the form opens (the saved client and
+    # therapist), then what the form's last change left (the onchange).
+    @api.depends()
+    def _compute_spa_booking_partner_ids(self):
+        for event in self:
+            event.spa_booking_partner_ids = (
+                event.spa_client_id | event.spa_therapist_id.partner_id
+            )
 
     @api.depends("spa_session_ids.state")
     def _compute_spa_session_id(self):
@@ -451,21 +470,28 @@ class CalendarEvent(models.Model):
         title = self._spa_title()
         if title and self._spa_title_is_automatic():
             self.name = title
-        missing = (self.spa_client_id | self.spa_therapist_id.partner_id) - (
-            self.partner_ids
+        booked = (self.spa_client_id | self.spa_therapist_id.partner_id)._origin
+        # The client or therapist the form's last change booked and this one
+        # replaced no longer attends (``write`` does the same for a saved
+        # appointment); the organiser and attendees added by hand stay. The
+        # form's attendees are new records of the partners (their origin).
+        replaced = (
+            self.spa_booking_partner_ids._origin
+            - booked
+            - self.user_id.partner_id._origin
         )
-        if missing:
-            self.partner_ids |= missing
-        # A saved appointment given another client or therapist: the one
-        # replaced no longer attends (``write`` does the same).
-        replaced = self._origin._spa_replaced_partners(
-            self.spa_client_id, self.spa_therapist_id
-        ).get(self._origin.id)
         if replaced:
-            # The form's attendees are new records of the partners (origin).
             self.partner_ids = self.partner_ids.filtered(
                 lambda p: p._origin not in replaced
             )
+        missing = booked - self.partner_ids._origin
+        if missing:
+            self.partner_ids |= missing
+        # Who attends by this booking: whom it added, and whom it had booked
+        # and still does (one attending before being picked stays if replaced).
+        self.spa_booking_partner_ids = (
+            self.spa_booking_partner_ids._origin & booked
+        ) | missing
 
     @api.model
     def _spa_prepare_booking_vals(self, vals_list):

@@ -111,16 +111,56 @@ class TestFrontDeskBooking(SpaCommon):
         form.spa_client_id = self.client
         form.spa_therapist_id = self.therapist
         self.assertEqual(form.name, f"{self.protocol.name} – Clara Client")
-        # Another client: the title follows (it was not typed).
+        # Another client: the title follows (it was not typed), and the
+        # client replaced before the first save no longer attends.
         form.spa_client_id = self.client2
         self.assertEqual(form.name, f"{self.protocol.name} – Carl Client")
+        self.assertIn(self.client2, form.partner_ids)
+        self.assertNotIn(self.client, form.partner_ids)
         event = form.save()
         self.assertEqual(event.name, f"{self.protocol.name} – Carl Client")
         self.assertLessEqual(
             self.client2 | self.therapist.partner_id, event.partner_ids
         )
         self.assertIn(self.client2, event.attendee_ids.partner_id)
+        self.assertNotIn(self.client, event.partner_ids)
         self.assertEqual(len(event.spa_session_ids), 1)
+
+    def test_unsaved_booking_replaced_before_save_keeps_no_stale_attendee(self):
+        """A client or therapist picked, then replaced, on a new appointment
+        (the quick create form as well as the full one): only the last ones
+        attend; the organiser and an attendee added by hand stay."""
+        guest = self.env["res.partner"].create({"name": "Gina Guest"})
+        for view in (
+            None,
+            "spa_session_protocol.calendar_event_view_form_quick_create",
+        ):
+            with self.subTest(view=view):
+                form = Form(
+                    self.env["calendar.event"].with_user(self.front_desk),
+                    view=view,
+                )
+                start = fields.Datetime.now() + timedelta(days=2)
+                form.start = start
+                form.stop = start + timedelta(hours=1)
+                form.partner_ids.add(guest)
+                form.spa_protocol_id = self.protocol
+                form.spa_client_id = self.client
+                form.spa_therapist_id = self.therapist
+                form.spa_therapist_id = self.therapist2
+                form.spa_client_id = self.client2
+                # Back and forth: the first client again, then the second.
+                form.spa_client_id = self.client
+                form.spa_client_id = self.client2
+                event = form.save()
+                attending = event.attendee_ids.partner_id
+                self.assertIn(self.client2, attending)
+                self.assertIn(self.therapist2.partner_id, attending)
+                self.assertIn(guest, attending)
+                self.assertIn(self.front_desk.partner_id, attending)
+                self.assertNotIn(self.client, event.partner_ids)
+                self.assertNotIn(self.therapist.partner_id, event.partner_ids)
+                self.assertEqual(event.spa_session_ids.partner_id, self.client2)
 
     def test_attendees_follow_the_appointment(self):
         """The client and the therapist follow the appointment they attend,
@@ -171,12 +211,20 @@ class TestFrontDeskBooking(SpaCommon):
         self.assertNotIn(self.client, event.sudo().message_partner_ids)
         self.assertIn(guest, attending)
         self.assertIn(event.user_id.partner_id, attending)
-        # On the form: the client replaced leaves the attendees at once.
+        # On the form: the client replaced leaves the attendees at once,
+        # and so does one the form added and replaced before saving; one
+        # attending by hand before being picked stays.
         form = Form(event.with_user(self.front_desk))
         form.spa_client_id = self.client
         self.assertIn(self.client, form.partner_ids)
         self.assertNotIn(self.client2, form.partner_ids)
+        form.spa_client_id = self.client2
+        form.spa_client_id = guest
+        form.spa_client_id = self.client
+        self.assertNotIn(self.client2, form.partner_ids)
+        self.assertIn(guest, form.partner_ids)
         form.save()
+        self.assertIn(guest, event.attendee_ids.partner_id)
         self.assertNotIn(self.client2, event.attendee_ids.partner_id)
         self.assertIn(self.client, event.attendee_ids.partner_id)
 
