@@ -410,6 +410,19 @@ class TestFrontDeskConsent(SpaCommon):
             )
         )
 
+    def test_desk_consent_signature_is_drawn_only(self):
+        """Both consent forms the desk signs on use the drawing-only
+        signature field (its dialog: ``static/tests``'s hoot test), not
+        Odoo's, which offers a typed name and an uploaded picture."""
+        Consent = self.env["spa.consent"].with_user(self.front_desk)
+        for view_ref in (
+            "spa_session_protocol.spa_consent_view_form",
+            "spa_session_protocol.spa_consent_view_form_record",
+        ):
+            with self.subTest(view=view_ref):
+                [field] = arch_of(Consent, view_ref).xpath("//field[@name='signature']")
+                self.assertEqual(field.get("widget"), "spa_drawn_signature")
+
     def test_record_consent_keeps_the_rules(self):
         """No bypass: a signature consent without the signature is refused
         and nothing is given."""
