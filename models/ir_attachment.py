@@ -13,9 +13,12 @@ class IrAttachment(models.Model):
     _inherit = "ir.attachment"
 
     @api.model
-    def _spa_guard_field_values(self, items):
+    def _spa_guard_field_values(self, items, target=False):
         """``items``: (res_model, res_id, res_field) of field attachments being
-        created, changed or deleted; refuse those the record's policy refuses."""
+        created, changed or deleted; refuse those the record's policy refuses.
+        ``target``: where files are created or moved to, which must be an
+        existing record (a file planted at the id a record will get would
+        become its field's file: a signature nobody signed)."""
         by_record = {}
         for res_model, res_id, res_field in items:
             if not (res_model and res_field) or res_model not in self.env:
@@ -42,10 +45,22 @@ class IrAttachment(models.Model):
                 )
             by_record.setdefault((res_model, res_field), set()).add(record_id)
         for (res_model, res_field), ids in by_record.items():
-            records = self.env[res_model].browse(ids).exists()
+            Model = self.env[res_model]
+            records = Model.browse(ids).exists()
+            if target and len(records) < len(ids):
+                raise ValidationError(
+                    self.env._(
+                        "The file of %(field)s belongs to an existing record of "
+                        "%(model)s: %(res_ids)s is none.",
+                        field=Model._fields[res_field]._description_string(self.env),
+                        model=Model._description,
+                        res_ids=", ".join(
+                            str(i) for i in sorted(ids - set(records.ids))
+                        ),
+                    )
+                )
             if not records or is_server_granted(records, {res_field}, "attachment"):
                 continue
-            Model = self.env[res_model]
             raise ValidationError(
                 self.env._(
                     "The file of %(field)s of %(records)s is written through the "
@@ -71,7 +86,7 @@ class IrAttachment(models.Model):
             )
             for vals in vals_list
         ]
-        self._spa_guard_field_values(items)
+        self._spa_guard_field_values(items, target=True)
         self._spa_guard_single_file(items)
         return super().create(vals_list)
 
@@ -122,7 +137,7 @@ class IrAttachment(models.Model):
                 )
                 for a in self.sudo()
             ]
-            self._spa_guard_field_values(moved)
+            self._spa_guard_field_values(moved, target=True)
             self._spa_guard_single_file(moved)
         self._spa_guard_field_values(items)
         return super().write(vals)

@@ -15,12 +15,8 @@ from odoo.tools import mute_logger
 
 from .common import SpaCommon, drawn_signature
 
-PNG = base64.b64encode(
-    base64.b64decode(
-        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGA"
-        "WjR9awAAAABJRU5ErkJggg=="
-    )
-)
+# A signature as a pad draws it (action_give checks its ink).
+PNG = drawn_signature()[0].encode()
 # AccessError and ValidationError are UserErrors: any refusal.
 
 
@@ -304,6 +300,38 @@ class TestEveryPath(SpaCommon):
             ]
         )
         self.assertEqual(count, 1)
+
+    def test_signature_file_cannot_be_planted_for_a_record_to_come(self):
+        """A file attached as the signature of a consent that does not exist
+        yet (the id the next one will get) would become that consent's
+        signature: nobody signed it, and it never went through the field's
+        image check. Refused when created there or moved there."""
+        Attachment = self.env["ir.attachment"]
+        svg = base64.b64encode(b"<svg onload=alert(1)>not a signature</svg>")
+        for user in (self.front_desk, self.therapist, self.manager):
+            with self.subTest(user=user.login):
+                probe = self.new_consent(user=user, method="verbal")
+                target = {
+                    "res_model": "spa.consent",
+                    "res_id": probe.id + 1,
+                    "res_field": "signature",
+                }
+                with self.assertRaises(UserError):
+                    Attachment.with_user(user).create(
+                        {"name": "signature", "datas": svg, **target}
+                    )
+                plain = Attachment.with_user(user).create(
+                    {"name": "y.svg", "datas": svg}
+                )
+                with self.assertRaises(UserError):
+                    plain.write(target)
+                consent = self.new_consent(user=user, method="signature")
+                self.assertEqual(consent.id, probe.id + 1)
+                self.env.invalidate_all()
+                self.assertFalse(consent.sudo().signature)
+                with self.assertRaises(UserError):
+                    consent.action_give()
+                self.assertEqual(consent.state, "draft")
 
     def test_draft_signature_file_is_one_file(self):
         """Even where the signature may be written (a draft consent), a second
