@@ -503,7 +503,12 @@ class SpaConsent(models.Model):
                 missing.append(self.env._("protocols"))
             if not consent.method:
                 missing.append(self.env._("method"))
-            if consent.method == "signature" and not consent.signature:
+            signature = (
+                consent.with_context(bin_size=False).signature
+                if consent.method == "signature"
+                else False
+            )
+            if consent.method == "signature" and not signature:
                 missing.append(self.env._("signature"))
             if missing:
                 errors.append(
@@ -511,6 +516,16 @@ class SpaConsent(models.Model):
                         "%(consent)s: missing %(items)s",
                         consent=consent.display_name,
                         items=", ".join(missing),
+                    )
+                )
+            elif signature and (
+                problem := consent._spa_signature_ink_problem(signature)
+            ):
+                errors.append(
+                    self.env._(
+                        "%(consent)s: %(problem)s",
+                        consent=consent.display_name,
+                        problem=problem,
                     )
                 )
             elif consent.valid_until and consent.valid_until < today:
@@ -823,6 +838,30 @@ class SpaConsent(models.Model):
         self._write_server({"body_region_ids": [Command.set(sorted(set(region_ids)))]})
 
     @api.model
+    def _spa_signature_ink_problem(self, signature):
+        """What is wrong with ``signature`` (base64 PNG or JPEG) as any
+        signature, however it was made (``signature_ink.ink_problem``): it
+        cannot be read, it is blank, or it is a dot; ``None`` when it holds
+        ink. The desk's pad sends no strokes: what it draws is checked this
+        far (``_spa_check_drawn_signature`` checks the client's pads)."""
+        try:
+            image = base64.b64decode(signature or "", validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            image = b""
+        problem = signature_ink.ink_problem(image)
+        return {
+            None: None,
+            signature_ink.UNREADABLE: self.env._(
+                "its signature is not a picture that can be read (PNG or JPEG)"
+            ),
+            signature_ink.BLANK: self.env._(
+                "its signature is empty: the client signs in the box"
+            ),
+            signature_ink.TOO_SMALL: self.env._(
+                "its signature is too small: the client signs across the box"
+            ),
+        }[problem]
+
     def _spa_check_drawn_signature(self, signature, strokes):
         """Refuse ``signature`` (base64 PNG or JPEG) unless it is the drawing
         of ``strokes`` (the points the finger drew on the pad): a blank pad,

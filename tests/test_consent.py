@@ -1,19 +1,13 @@
-import base64
 from datetime import timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
-from .common import SpaCommon
+from .common import SpaCommon, drawn_signature, png
 
-# A 1x1 transparent PNG: a drawn signature stand-in.
-SIGNATURE = base64.b64encode(
-    bytes.fromhex(
-        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-        "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-    )
-)
+# A signature as a pad draws it (ink across the box: action_give checks it).
+SIGNATURE = drawn_signature()[0].encode()
 
 
 @tagged("post_install", "-at_install", "spa_consent")
@@ -30,6 +24,26 @@ class TestConsent(SpaCommon):
         short = self.protocol.copy({"code": "SHORT", "consent_validity_days": 30})
         consent = self.give_consent(protocols=self.protocol | short)
         self.assertEqual(consent.valid_until, fields.Date.today() + timedelta(days=30))
+
+    def test_signature_must_hold_ink_on_every_path(self):
+        """A consent given with method 'signature' shows a signature: a
+        blank pad or a dot is refused by ``action_give`` itself (the desk's
+        dialog, RPC), as the client's pads refuse them, naming what is
+        wrong; nothing is given."""
+        blank = png()
+        dot = png(lambda draw: draw.ellipse((10, 10, 22, 22), fill=(0, 0, 0, 255)))
+        for signature, words in ((blank, "empty"), (dot, "too small")):
+            with self.subTest(words=words):
+                consent = self.new_consent(method="signature")
+                consent.write({"signature": signature})
+                with self.assertRaisesRegex(UserError, words):
+                    consent.action_give()
+                with self.assertRaisesRegex(UserError, words):
+                    consent.with_user(self.front_desk).action_spa_give_at_desk()
+                self.assertEqual(consent.state, "draft")
+        consent = self.new_consent(method="signature", signature=drawn_signature()[0])
+        consent.action_give()
+        self.assertEqual(consent.state, "given")
 
     def test_signature_consent_needs_signature(self):
         consent = self.new_consent(method="signature")

@@ -1,4 +1,3 @@
-import base64
 import os
 import re
 import shutil
@@ -9,15 +8,10 @@ from lxml import html as lxml_html
 
 from odoo.tests import HttpCase, tagged
 
-from .common import SpaCommon
+from .common import SpaCommon, drawn_signature
 
-# A 1x1 transparent PNG: the client's drawn signature.
-SIGNATURE = base64.b64encode(
-    bytes.fromhex(
-        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-        "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-    )
-)
+# The client's drawn signature, as the pad exports it.
+SIGNATURE = drawn_signature()[0].encode()
 
 
 class ReportsCommon(SpaCommon):

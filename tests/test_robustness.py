@@ -346,7 +346,8 @@ class TestCheckinAndSignatureModel(SpaCommon):
         jpeg = io.BytesIO()
         Image.new("RGB", (4, 4), "white").save(jpeg, "JPEG")
         consent.write({"signature": base64.b64encode(jpeg.getvalue())})
-        consent.write({"signature": PNG_B64})
+        # A picture with ink across the box: what action_give accepts.
+        consent.write({"signature": drawn_signature()[0]})
         consent.action_give()
         self.assertEqual(consent.state, "given")
 

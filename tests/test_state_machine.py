@@ -41,7 +41,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import SpaCommon
+from .common import SpaCommon, drawn_signature
 
 _logger = logging.getLogger(__name__)
 
@@ -978,11 +978,8 @@ class SessionMachine(RuleBasedStateMachine):
 
 @tagged("post_install", "-at_install", "spa_fuzz")
 class TestStateMachine(SpaCommon):
-    # A 1x1 PNG: a drawn signature stand-in.
-    SIGNATURE = (
-        b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNg"
-        b"YGAAAAAEAAHiIbwzAAAAAElFTkSuQmCC"
-    )
+    # A signature as a pad draws it (action_give checks its ink).
+    SIGNATURE = drawn_signature()[0].encode()
 
     @classmethod
     def setUpClass(cls):

@@ -22,7 +22,7 @@ from odoo.addons.spa_session_protocol.models.spa_write_policy_mixin import (
     MAGIC_FIELDS,
 )
 
-from .common import SpaCommon
+from .common import SpaCommon, drawn_signature
 
 MODULE = "spa_session_protocol"
 POLICY_PHRASE = "are set by the record's actions or are not yours"
@@ -32,6 +32,8 @@ PNG_1PX = base64.b64encode(
         "WjR9awAAAABJRU5ErkJggg=="
     )
 )
+# What a given consent's signature shows: ink across the box.
+SIGNED = drawn_signature()[0].encode()
 
 
 class _Rollback(Exception):
@@ -516,7 +518,7 @@ class TestWritePolicy(SpaCommon):
         self.assertEqual(len(draft.step_ids), len(self.protocol.step_ids))
 
     def test_signature_attachment_follows_its_consent(self):
-        given = self.new_consent(method="signature", signature=PNG_1PX)
+        given = self.new_consent(method="signature", signature=SIGNED)
         given.action_give()
         attachment = (
             self.env["ir.attachment"]
@@ -555,7 +557,7 @@ class TestWritePolicy(SpaCommon):
                 },
             )
             self.assertIsNotNone(exc, f"{label} added a signature to a given consent")
-        self.assertEqual(given.sudo().signature, PNG_1PX)
+        self.assertEqual(given.sudo().signature, SIGNED)
 
     def test_wizards(self):
         """The wizards are models of the addon too: a summary's period is the

@@ -100,22 +100,39 @@ def _length(strokes):
     )
 
 
-def drawn_signature_problem(image_bytes, strokes):
-    """``None`` when ``image_bytes`` (PNG or JPEG) is the drawing of
-    ``strokes``; else one of the problem codes above."""
+def _read_ink(image_bytes):
+    """``(problem, ink mask, inked pixels)``: the problem is ``None`` when
+    the picture holds ink over a patch of some size."""
     try:
         with Image.open(io.BytesIO(image_bytes)) as picture:
             picture.load()
             ink = _ink_mask(picture)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return UNREADABLE
+        return UNREADABLE, None, 0
     width, height = ink.size
     inked = _count(ink)
     if inked < MIN_INK_PIXELS:
-        return BLANK
+        return BLANK, ink, inked
     left, top, right, bottom = ink.getbbox()
     if (right - left) < MIN_SPREAD * width and (bottom - top) < MIN_SPREAD * height:
-        return TOO_SMALL
+        return TOO_SMALL, ink, inked
+    return None, ink, inked
+
+
+def ink_problem(image_bytes):
+    """``None`` when ``image_bytes`` (PNG or JPEG) holds ink over a patch of
+    some size; else ``UNREADABLE``, ``BLANK`` or ``TOO_SMALL``: what every
+    signature must show, drawn on a pad that sends its strokes or not."""
+    return _read_ink(image_bytes)[0]
+
+
+def drawn_signature_problem(image_bytes, strokes):
+    """``None`` when ``image_bytes`` (PNG or JPEG) is the drawing of
+    ``strokes``; else one of the problem codes above."""
+    problem, ink, inked = _read_ink(image_bytes)
+    if problem:
+        return problem
+    width, height = ink.size
     cleaned = _clean_strokes(strokes, width, height)
     if not cleaned or _length(cleaned) < MIN_STROKE_LENGTH * width:
         return NOT_DRAWN
