@@ -366,6 +366,8 @@ class CalendarEvent(models.Model):
         "spa_session_ids.state",
         "spa_session_ids.company_id",
     )
+    # Whose appointment it is decides who reads the cautions.
+    @api.depends_context("uid")
     def _compute_spa_intake_status(self):
         """Rule 7 as the start would decide it now, asked of the same
         implementation (``spa.session._spa_intake_statuses``)."""
@@ -395,9 +397,15 @@ class CalendarEvent(models.Model):
             situation[event] = session
             sessions_sudo |= session
         statuses = sessions_sudo._spa_intake_statuses()
+        # The answers that need care are clinical: the appointment's own
+        # therapist and the managers read them, as they read the intakes
+        # (another therapist reads the badge only).
+        all_cautions = self.env.su or ROLE_MANAGER in self._spa_user_roles()
         for event in events:
             status, intake = statuses[situation[event].id]
             event.spa_intake_status = status
+            if not (all_cautions or event.spa_therapist_id == self.env.user):
+                continue
             event.spa_intake_cautions = (
                 "\n".join(
                     self.env._("'%(question)s': %(answer)s", question=q, answer=a)
@@ -549,6 +557,22 @@ class CalendarEvent(models.Model):
             ]
         return vals_list
 
+    def _spa_link_booked_attendees(self):
+        """The client and the therapist of each appointment of ``self``
+        attend it, after a write or create that gave its attendees as such
+        (``attendee_ids``), which the values' own links do not reach."""
+        by_missing = {}
+        for event in self.filtered("spa_protocol_id"):
+            missing = (
+                event.spa_client_id | event.spa_therapist_id.partner_id
+            ) - event.partner_ids
+            if missing:
+                by_missing.setdefault(missing, []).append(event.id)
+        for missing, event_ids in by_missing.items():
+            self.browse(event_ids).write(
+                {"partner_ids": [Command.link(p.id) for p in missing]}
+            )
+
     def _spa_attendee_commands(self, vals):
         """Writing a client or a therapist: the ones not yet attending join."""
         partners = self.env["res.partner"]
@@ -596,6 +620,10 @@ class CalendarEvent(models.Model):
         vals_list = self._spa_prepare_booking_vals(vals_list)
         events = super().create(vals_list)
         booked = events.filtered(lambda e: e.spa_protocol_id and e.spa_client_id)
+        if any(vals.get("attendee_ids") for vals in vals_list):
+            # Attendees given as such (a synchronisation) are kept as given:
+            # the client and the therapist join them.
+            booked._spa_link_booked_attendees()
         booked._spa_sync_sessions()
         booked._spa_check_room_overlap()
         booked._spa_send_consent_links_on_booking()
@@ -663,19 +691,23 @@ class CalendarEvent(models.Model):
 
     def write(self, vals):
         replaced = {}
-        if (vals.get("spa_client_id") or vals.get("spa_therapist_id")) and (
-            "attendee_ids" not in vals
-        ):
-            links = self._spa_attendee_commands(vals)
-            if links:
-                vals = {**vals, "partner_ids": [*vals.get("partner_ids", []), *links]}
-            # The client or therapist replaced no longer attends.
+        booking_keys = {"spa_client_id", "spa_therapist_id"} & set(vals)
+        if booking_keys:
+            if "attendee_ids" not in vals:
+                links = self._spa_attendee_commands(vals)
+                if links:
+                    vals = {
+                        **vals,
+                        "partner_ids": [*vals.get("partner_ids", []), *links],
+                    }
+            # The client or therapist replaced, or cleared, no longer attends
+            # (whatever the values say of the attendees).
             replaced = self._spa_replaced_partners(
-                self.env["res.partner"].browse(vals["spa_client_id"])
-                if vals.get("spa_client_id")
+                self.env["res.partner"].browse(vals["spa_client_id"] or [])
+                if "spa_client_id" in vals
                 else None,
-                self.env["res.users"].browse(vals["spa_therapist_id"])
-                if vals.get("spa_therapist_id")
+                self.env["res.users"].browse(vals["spa_therapist_id"] or [])
+                if "spa_therapist_id" in vals
                 else None,
             )
         self._spa_check_moving(vals)
@@ -695,6 +727,10 @@ class CalendarEvent(models.Model):
             self.browse(event_ids).write(
                 {"partner_ids": [Command.unlink(p.id) for p in partners]}
             )
+        if booking_keys and "attendee_ids" in vals:
+            # Attendees given as such: the client and the therapist booked
+            # join them.
+            self._spa_link_booked_attendees()
         if moving:
             not_past._spa_check_not_moved_into_the_past()
         if {"start", "stop"} & set(vals):

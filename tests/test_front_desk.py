@@ -228,6 +228,62 @@ class TestFrontDeskBooking(SpaCommon):
         self.assertNotIn(self.client2, event.attendee_ids.partner_id)
         self.assertIn(self.client, event.attendee_ids.partner_id)
 
+    def test_attendees_given_as_such_do_not_skip_the_booking(self):
+        """Values that give the attendees as such (``attendee_ids``, as a
+        calendar synchronisation does) keep them, and the booking's rule
+        still holds: the client and the therapist booked attend, the ones
+        replaced or cleared no longer do (nor follow), through ``create``,
+        ``write`` and the form's RPC; clearing the client then giving
+        another in two writes drops the first."""
+        Event = self.env["calendar.event"].with_user(self.front_desk)
+        event = self.book(partner=self.client, user=self.front_desk)
+        event.with_user(self.front_desk).write(
+            {
+                "spa_client_id": self.client2.id,
+                "spa_therapist_id": self.therapist2.id,
+                "attendee_ids": [],
+            }
+        )
+        attending = event.attendee_ids.partner_id
+        self.assertIn(self.client2, attending)
+        self.assertIn(self.therapist2.partner_id, attending)
+        self.assertNotIn(self.client, attending)
+        self.assertNotIn(self.therapist.partner_id, attending)
+        self.assertNotIn(self.client, event.sudo().message_partner_ids)
+        Event.browse(event.id).web_save(
+            {"spa_client_id": self.client.id, "attendee_ids": []},
+            {"partner_ids": {}},
+        )
+        self.assertIn(self.client, event.attendee_ids.partner_id)
+        self.assertNotIn(self.client2, event.attendee_ids.partner_id)
+        # In two writes: cleared, then another client.
+        event.with_user(self.front_desk).write({"spa_client_id": False})
+        self.assertNotIn(self.client, event.partner_ids)
+        event.with_user(self.front_desk).write({"spa_client_id": self.client2.id})
+        self.assertNotIn(self.client, event.partner_ids)
+        self.assertNotIn(self.client, event.sudo().message_partner_ids)
+        self.assertIn(self.client2, event.attendee_ids.partner_id)
+        self.assertEqual(self.session_of(event).partner_id, self.client2)
+        # Created with attendees of its own: they stay, and the booked join.
+        guest = self.env["res.partner"].create({"name": "Gina Guest"})
+        start = fields.Datetime.now() + timedelta(days=4)
+        created = Event.create(
+            {
+                "name": "Synchronised",
+                "start": start,
+                "stop": start + timedelta(hours=1),
+                "spa_protocol_id": self.protocol.id,
+                "spa_client_id": self.client.id,
+                "spa_therapist_id": self.therapist.id,
+                "partner_ids": [Command.set([guest.id])],
+                "attendee_ids": [Command.create({"partner_id": guest.id})],
+            }
+        )
+        attending = created.attendee_ids.partner_id
+        self.assertIn(guest, attending)
+        self.assertIn(self.client, attending)
+        self.assertIn(self.therapist.partner_id, attending)
+
     def test_typed_title_stays(self):
         form = Form(self.env["calendar.event"].with_user(self.front_desk))
         form.name = "Follow-up with Clara"

@@ -119,6 +119,12 @@ class TestIntake(SpaCommon):
         event = session.sudo().event_id
         self.assertEqual(event.spa_intake_status, "caution")
         self.assertIn("allergic", event.with_user(self.therapist).spa_intake_cautions)
+        self.assertIn("allergic", event.with_user(self.manager).spa_intake_cautions)
+        # Another therapist reads the appointment's badge, not the answers
+        # (nor the intake itself: test_therapist_reads_intakes_of_their_clients_only).
+        other = event.with_user(self.therapist2)
+        self.assertEqual(other.spa_intake_status, "caution")
+        self.assertFalse(other.spa_intake_cautions)
         self.assertIn("allergic", session.intake_cautions)
         session.action_start()
         self.assertEqual(session.state, "in_progress")
