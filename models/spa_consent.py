@@ -68,6 +68,14 @@ SPA_CONSENT_FACT_FIELDS = [
 ]
 
 
+def _signature_bytes(signature):
+    """The picture of a base64 ``signature`` (empty when it is not base64)."""
+    try:
+        return base64.b64decode(signature or "", validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        return b""
+
+
 class SpaConsent(models.Model):
     _name = "spa.consent"
     _description = "Spa Client Consent"
@@ -844,11 +852,7 @@ class SpaConsent(models.Model):
         cannot be read, it is blank, or it is a dot; ``None`` when it holds
         ink. The desk's pad sends no strokes: what it draws is checked this
         far (``_spa_check_drawn_signature`` checks the client's pads)."""
-        try:
-            image = base64.b64decode(signature or "", validate=True)
-        except (binascii.Error, TypeError, ValueError):
-            image = b""
-        problem = signature_ink.ink_problem(image)
+        problem = signature_ink.ink_problem(_signature_bytes(signature))
         return {
             None: None,
             signature_ink.UNREADABLE: self.env._(
@@ -868,11 +872,9 @@ class SpaConsent(models.Model):
         a typed name drawn in a font or a loaded picture is no signature
         (see ``tools/signature_ink.py``). One check for every pad a client
         signs a consent on: their consent page and the tablet."""
-        try:
-            image = base64.b64decode(signature or "", validate=True)
-        except (binascii.Error, TypeError, ValueError):
-            image = b""
-        problem = signature_ink.drawn_signature_problem(image, strokes)
+        problem = signature_ink.drawn_signature_problem(
+            _signature_bytes(signature), strokes
+        )
         if not problem:
             return
         messages = {
