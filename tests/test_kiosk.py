@@ -174,6 +174,13 @@ class TestRooms(SpaCommon):
     def test_room_plan_queries_flat_in_sessions(self):
         """The tablet's plan of the day costs the same for one session as for
         three (no query per session)."""
+        # Three appointments of today, 1 and 2 hours apart, whenever the
+        # suite runs (the plan lists today's sessions only).
+        morning = fields.Datetime.now().replace(hour=8, minute=0, second=0)
+        with freeze_time(morning):
+            self._room_plan_queries_flat_in_sessions()
+
+    def _room_plan_queries_flat_in_sessions(self):
 
         def plan_queries():
             self.env.invalidate_all()
@@ -559,6 +566,14 @@ class TestKioskRoutes(SpaCommon, HttpCase):
         self.assertNotIn("unlock", answer)
 
     def test_lock_expiry_and_another_unlock(self):
+        # Both sessions of the room today, whenever the suite runs: the
+        # other one is booked three hours later, which after 21:00 would be
+        # tomorrow (the kiosk opens today's sessions only).
+        morning = fields.Datetime.now().replace(hour=8, minute=0, second=0)
+        with freeze_time(morning):
+            self._lock_expiry_and_another_unlock()
+
+    def _lock_expiry_and_another_unlock(self):
         first = self.unlock()["unlock"]
         # Another therapist unlocking the tablet ends the first unlock.
         other = self.session_of(
